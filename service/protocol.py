@@ -1,0 +1,170 @@
+"""CDS Hooks 2.0 objects as pydantic models.
+
+Inbound models follow the spec and tolerate what it allows (unknown fields,
+`extension`); outbound models are strict and are serialised without `None`
+values, because the spec forbids null and empty values in responses (G-2).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+FHIR_REFERENCE = re.compile(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
+
+
+class _Inbound(BaseModel):
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
+
+
+class FhirAuthorization(_Inbound):
+    """OAuth 2.0 access token the EHR grants for FHIR calls (never logged)."""
+
+    access_token: str = Field(min_length=1, repr=False)
+    token_type: Literal["Bearer"]
+    expires_in: int
+    scope: str
+    subject: str
+    patient: str | None = None
+
+
+class HookRequest(_Inbound):
+    """The body of `POST /cds-services/{id}`; `context` is checked per hook."""
+
+    hook: str = Field(min_length=1)
+    hookInstance: str = Field(min_length=1)
+    fhirServer: str | None = None
+    fhirAuthorization: FhirAuthorization | None = None
+    context: dict[str, Any]
+    prefetch: dict[str, Any] | None = None
+    extension: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _authorization_needs_server(self) -> HookRequest:
+        # Invariant cds-r-1: fhirServer is required when fhirAuthorization is given.
+        if self.fhirAuthorization is not None and not self.fhirServer:
+            raise ValueError("fhirAuthorization requires fhirServer")
+        return self
+
+    @field_validator("fhirServer")
+    @classmethod
+    def _absolute_http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("fhirServer must be an absolute http(s) URL")
+        return value
+
+
+class PatientViewContext(_Inbound):
+    userId: str = Field(pattern=FHIR_REFERENCE.pattern)
+    patientId: str = Field(min_length=1)
+    encounterId: str | None = None
+
+
+class DraftOrdersBundle(_Inbound):
+    """A Bundle of draft orders; clients such as the sandbox omit `type`."""
+
+    resourceType: Literal["Bundle"]
+    entry: list[Any] = Field(default_factory=list)
+
+
+class OrderSignContext(PatientViewContext):
+    draftOrders: DraftOrdersBundle
+
+
+class OrderSelectContext(OrderSignContext):
+    selections: list[str] = Field(min_length=1)
+
+    @field_validator("selections")
+    @classmethod
+    def _references(cls, value: list[str]) -> list[str]:
+        bad = [item for item in value if not FHIR_REFERENCE.match(item)]
+        if bad:
+            raise ValueError(f"selections must be Type/id references, got {bad[:3]}")
+        return value
+
+
+HOOK_CONTEXTS: dict[str, type[PatientViewContext]] = {
+    "patient-view": PatientViewContext,
+    "order-select": OrderSelectContext,
+    "order-sign": OrderSignContext,
+}
+
+
+class _Outbound(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Coding(_Outbound):
+    system: str
+    code: str
+    display: str | None = None
+
+
+class Source(_Outbound):
+    label: str
+    url: str | None = None
+    topic: Coding | None = None
+
+
+class Action(_Outbound):
+    type: Literal["create", "update", "delete"]
+    description: str
+    resource: dict[str, Any] | None = None
+    resourceId: str | None = None
+
+
+class Suggestion(_Outbound):
+    label: str
+    uuid: str
+    isRecommended: bool | None = None
+    actions: list[Action] | None = None
+
+
+class Link(_Outbound):
+    label: str
+    url: str
+    type: Literal["absolute", "smart"] = "absolute"
+
+
+class Card(_Outbound):
+    uuid: str
+    summary: str = Field(max_length=139)
+    detail: str | None = None
+    indicator: Literal["info", "warning", "critical"]
+    source: Source
+    suggestions: list[Suggestion] | None = None
+    selectionBehavior: Literal["at-most-one", "any"] | None = None
+    overrideReasons: list[Coding] | None = None
+    links: list[Link] | None = None
+
+    @model_validator(mode="after")
+    def _selection_behavior_with_suggestions(self) -> Card:
+        if self.suggestions and self.selectionBehavior is None:
+            raise ValueError("selectionBehavior is required when suggestions are present")
+        return self
+
+
+class CdsResponse(_Outbound):
+    cards: list[Card]
+
+
+class PrefetchTemplate(_Outbound):
+    """Not a spec object: one key of a service's prefetch with its policy."""
+
+    query: str
+    essential: bool = False
+
+
+class ServiceDescriptor(_Outbound):
+    hook: str
+    id: str
+    title: str
+    description: str
+    prefetch: dict[str, str] | None = None
+    usageRequirements: str | None = None
+
+
+class Discovery(_Outbound):
+    services: list[ServiceDescriptor]

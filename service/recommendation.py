@@ -1,0 +1,66 @@
+"""The hand-off from rules (which decide) to cards (which word).
+
+A `Recommendation` carries no wording and no FHIR: a topic code, an indicator,
+named facts for the card template's placeholders, flags that switch optional
+paragraphs of the template on, the template suggestions to offer and the
+patient data behind the decision. `cards.render` turns it into a CDS Hooks card.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+Indicator = Literal["info", "warning", "critical"]
+
+#: Most urgent first: the order cards are returned in.
+INDICATOR_RANK: Mapping[str, int] = {"critical": 0, "warning": 1, "info": 2}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One piece of patient data a decision rests on ("Why this card")."""
+
+    resource_type: str
+    resource_id: str
+    display: str
+    date: str | None = None
+    value: str | None = None
+
+    def describe(self) -> str:
+        parts = [f"{self.display} ({self.resource_type}/{self.resource_id}"]
+        if self.date:
+            parts.append(f", {self.date}")
+        parts.append(")")
+        if self.value:
+            parts.append(f": {self.value}")
+        return "".join(parts)
+
+
+@dataclass(frozen=True)
+class SuggestedAction:
+    """A suggestion the card template defines, chosen by a rule.
+
+    `suggestion_id` names a suggestion in the card template. `target` is the
+    `Type/id` of the draft order an update or delete acts on.
+    """
+
+    suggestion_id: str
+    target: str | None = None
+    recommended: bool = False
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One card's worth of decision, before wording."""
+
+    topic: str
+    indicator: Indicator
+    suggestions: tuple[SuggestedAction, ...] = ()
+    evidence: tuple[Evidence, ...] = ()
+    facts: Mapping[str, str] = field(default_factory=dict)
+    flags: frozenset[str] = frozenset()
+    notes: tuple[str, ...] = ()
+    """Ids of "missing or assumed" statements (approximate onset, eGFR used in place
+    of CrCl, ...); worded in the card catalogue."""
