@@ -1,0 +1,52 @@
+"""Errors the service reports to a CDS client, and their one mapping to HTTP.
+
+    CdsError                      -> its `status`, OperationOutcome body
+    ├── BadRequest                400  malformed JSON, missing fields, unsupported hook
+    ├── UnknownService            404  no service with that id
+    └── PreconditionFailed        412  required patient data cannot be obtained
+
+Every non-2xx answer carries a FHIR OperationOutcome (CDS Hooks 3.0 asks for it;
+2.0 clients ignore it). Messages name the field or key at fault and never echo
+patient data or tokens.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from fastapi.responses import JSONResponse
+
+
+class CdsError(Exception):
+    status: ClassVar[int] = 500
+    issue_code: ClassVar[str] = "exception"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(CdsError):
+    status = 400
+    issue_code = "invalid"
+
+
+class UnknownService(CdsError):
+    status = 404
+    issue_code = "not-found"
+
+
+class PreconditionFailed(CdsError):
+    status = 412
+    issue_code = "incomplete"
+
+
+def operation_outcome(message: str, issue_code: str, severity: str = "error") -> dict[str, Any]:
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": severity, "code": issue_code, "diagnostics": message}],
+    }
+
+
+def error_response(status: int, message: str, issue_code: str) -> JSONResponse:
+    return JSONResponse(status_code=status, content=operation_outcome(message, issue_code))

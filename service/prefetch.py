@@ -1,0 +1,207 @@
+"""Obtain the patient's data: from the request's prefetch, else from the FHIR server.
+
+Every prefetch state of CDS Hooks 2.0 (P-3) is handled per key:
+
+    key absent              -> query fhirServer
+    null                    -> no data; no query ("the client found nothing")
+    Bundle                  -> its entries; a `next` link is followed on fhirServer
+    OperationOutcome / junk -> the client could not get it: query fhirServer
+    a resource (reads)      -> that resource
+
+All queries of one request run concurrently under one deadline
+(`CDS_FHIR_TIMEOUT_S`). Keys that are still missing are *unavailable*: an
+essential key (Patient, Condition) makes the call fail with 412, any other is
+named on the cards as data that could not be seen.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from fhir.resources.R4B.resource import Resource
+
+from service.errors import PreconditionFailed
+from service.fhir_client import (
+    FhirClient,
+    FhirError,
+    FhirNotAllowed,
+    JsonObject,
+    entry_resources,
+    next_link,
+)
+from service.patient_data import PatientData, parse_draft_orders, parse_resource
+from service.protocol import HookRequest, OrderSelectContext, OrderSignContext, PatientViewContext
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_TOKEN_FIELDS = ("patientId", "userId", "encounterId")
+
+
+@dataclass(frozen=True)
+class PrefetchKey:
+    """One prefetch template and what its absence means."""
+
+    name: str
+    query: str
+    essential: bool = False
+
+
+def fill_template(query: str, context: PatientViewContext) -> str | None:
+    """Replace `{{context.X}}` tokens; None when a token has no value in this context."""
+    for field in _TOKEN_FIELDS:
+        token = "{{context." + field + "}}"
+        if token in query:
+            value = getattr(context, field)
+            if not value:
+                return None
+            query = query.replace(token, quote(str(value), safe="/"))
+    return None if "{{" in query else query
+
+
+def _from_prefetch(value: Any) -> tuple[list[JsonObject] | None, JsonObject | None]:
+    """Resources in one prefetch value, and a Bundle whose `next` page is still to fetch.
+
+    (None, None) means the value is unusable and the key must be fetched.
+    """
+    if value is None:
+        return [], None
+    if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
+        return None, None
+    if value["resourceType"] == "OperationOutcome":
+        return None, None
+    if value["resourceType"] == "Bundle":
+        return entry_resources(value), value if next_link(value) else None
+    return [value], None
+
+
+def _fetch(client: FhirClient, query: str, partial: JsonObject | None) -> list[JsonObject]:
+    if partial is not None:
+        return client.follow(partial)
+    if "?" in query:
+        return client.search_all(query)
+    return [client.read(query)]
+
+
+def resolve(
+    keys: Mapping[str, PrefetchKey],
+    request: HookRequest,
+    context: PatientViewContext,
+    settings: Settings,
+    now: datetime,
+) -> PatientData:
+    """Collect every key's resources, parse them and hand back `PatientData`."""
+    supplied = request.prefetch or {}
+    obtained: dict[str, list[JsonObject]] = {}
+    to_fetch: dict[str, tuple[str, JsonObject | None]] = {}
+    for name, key in keys.items():
+        query = fill_template(key.query, context)
+        if query is None:
+            continue
+        resources, partial = _from_prefetch(supplied[name]) if name in supplied else (None, None)
+        if resources is not None:
+            obtained[name] = resources
+        if resources is None or partial is not None:
+            to_fetch[name] = (query, partial)
+
+    unavailable = set(to_fetch)
+    if to_fetch and request.fhirServer:
+        fetched = _fetch_all(to_fetch, request, settings)
+        obtained.update(fetched)
+        unavailable -= fetched.keys()
+
+    missing_essential = sorted(name for name in unavailable if keys[name].essential)
+    if missing_essential:
+        raise PreconditionFailed(
+            "required data could not be obtained from prefetch or fhirServer: "
+            + ", ".join(missing_essential)
+        )
+    return _patient_data(obtained, request, context, now, frozenset(unavailable))
+
+
+def _fetch_all(
+    to_fetch: Mapping[str, tuple[str, JsonObject | None]], request: HookRequest, settings: Settings
+) -> dict[str, list[JsonObject]]:
+    """Run the missing queries concurrently; keys that fail or time out are left out."""
+    if request.fhirServer is None:
+        return {}
+    deadline = time.monotonic() + settings.fhir_timeout_s
+    token = request.fhirAuthorization.access_token if request.fhirAuthorization else None
+    try:
+        client = FhirClient(
+            request.fhirServer, settings.fhir_allowlist, deadline, token, settings.fhir_max_pages
+        )
+    except FhirNotAllowed:
+        raise PreconditionFailed(
+            "data is missing from prefetch and fhirServer is not on the service's allowlist"
+        ) from None
+
+    executor = ThreadPoolExecutor(max_workers=len(to_fetch), thread_name_prefix="fhir")
+    futures: dict[Future[list[JsonObject]], str] = {
+        executor.submit(_fetch, client, query, partial): name
+        for name, (query, partial) in to_fetch.items()
+    }
+    done, _ = wait(futures, timeout=max(0.0, deadline - time.monotonic()))
+    executor.shutdown(wait=False, cancel_futures=True)
+
+    fetched: dict[str, list[JsonObject]] = {}
+    for future, name in futures.items():
+        if future not in done:
+            log.warning("FHIR query for prefetch key %s timed out", name)
+            continue
+        try:
+            fetched[name] = future.result()
+        except FhirError as exc:
+            log.warning("FHIR query for prefetch key %s failed: %s", name, type(exc).__name__)
+    return fetched
+
+
+def _patient_data(
+    obtained: Mapping[str, list[JsonObject]],
+    request: HookRequest,
+    context: PatientViewContext,
+    now: datetime,
+    unavailable: frozenset[str],
+) -> PatientData:
+    by_type: dict[str, list[Resource]] = {}
+    seen: set[tuple[str, str]] = set()
+    skipped = 0
+    for resources in obtained.values():
+        for raw in resources:
+            resource = parse_resource(raw)
+            if resource is None:
+                skipped += 1
+                continue
+            identity = (resource.get_resource_type(), str(raw.get("id", id(raw))))
+            if identity in seen:
+                continue
+            seen.add(identity)
+            by_type.setdefault(identity[0], []).append(resource)
+
+    draft_orders: tuple[Any, ...] = ()
+    selections: tuple[str, ...] = ()
+    if isinstance(context, OrderSignContext):
+        draft_orders, skipped_drafts = parse_draft_orders(context.draftOrders.entry)
+        skipped += skipped_drafts
+    if isinstance(context, OrderSelectContext):
+        selections = tuple(context.selections)
+    if skipped:
+        log.info("hookInstance %s: %d invalid resources skipped", request.hookInstance, skipped)
+    return PatientData(
+        patient_id=context.patientId,
+        now=now,
+        resources={rtype: tuple(items) for rtype, items in by_type.items()},
+        draft_orders=draft_orders,
+        selections=selections,
+        encounter_id=context.encounterId,
+        user_id=context.userId,
+        skipped=skipped,
+        unavailable=unavailable,
+    )

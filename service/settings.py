@@ -1,0 +1,85 @@
+"""Service settings: the only place that reads the environment.
+
+Every setting is an environment variable prefixed `CDS_`; the names are a
+contract other tools (container, sandbox set-up, CI) rely on. Settings are
+checked once, at start-up.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CDS_", extra="ignore")
+
+    public_base_url: str = "http://127.0.0.1:8080"
+    """Base URL clients call; JWT `aud` and absolute links are built from it."""
+
+    auth_mode: Literal["off", "jwt"] = "off"
+    """`off` accepts unauthenticated calls (development); `jwt` verifies the EHR's JWT."""
+
+    fhir_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """URL prefixes of FHIR servers the service may call; anything else gets 412."""
+
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Browser origins allowed to call the service (e.g. https://sandbox.cds-hooks.org)."""
+
+    database_url: str = "sqlite:///./footdrop-cds.db"
+
+    fhir_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    """Budget for all FHIR server calls of one request, paging included."""
+
+    fhir_max_pages: int = Field(default=10, ge=1, le=100)
+    """How many `next` links are followed per query before the rest is left out."""
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("fhir_allowlist", "cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("fhir_allowlist")
+    @classmethod
+    def _http_prefixes(cls, value: list[str]) -> list[str]:
+        for prefix in value:
+            if not prefix.startswith(("https://", "http://")):
+                raise ValueError(f"CDS_FHIR_ALLOWLIST entries must start with https:// or http://: {prefix!r}")
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _no_wildcard_origin(cls, value: list[str]) -> list[str]:
+        if "*" in value:
+            raise ValueError("CDS_CORS_ORIGINS must list origins; a wildcard is not allowed")
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _jwt_not_available_yet(self) -> Settings:
+        if self.auth_mode == "jwt":
+            raise ValueError(
+                "CDS_AUTH_MODE=jwt is not available yet: JWT verification of the EHR is "
+                "not implemented in this version. Use CDS_AUTH_MODE=off (development only)."
+            )
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

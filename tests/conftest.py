@@ -1,0 +1,131 @@
+"""Shared fixtures: the app over the real HTTP stack, a loopback FHIR server, hook requests."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.app import create_app
+from service.settings import Settings
+from tests import fhir_server
+
+PATIENT_ID = "pat-1"
+
+
+@pytest.fixture
+def fhir() -> Iterator[fhir_server.FhirServer]:
+    yield from fhir_server.start()
+
+
+def make_settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {"database_url": "sqlite://", "fhir_timeout_s": 2.0}
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def client_factory() -> Callable[..., TestClient]:
+    def build(**overrides: Any) -> TestClient:
+        return TestClient(create_app(make_settings(**overrides)), raise_server_exceptions=False)
+
+    return build
+
+
+@pytest.fixture
+def client(client_factory: Callable[..., TestClient]) -> TestClient:
+    return client_factory()
+
+
+def patient(birth_date: str = "1970-05-01", gender: str = "female") -> dict[str, Any]:
+    return {"resourceType": "Patient", "id": PATIENT_ID, "birthDate": birth_date, "gender": gender}
+
+
+def condition(
+    code: str,
+    system: str = "http://snomed.info/sct",
+    display: str | None = None,
+    *,
+    rid: str | None = None,
+    clinical_status: str = "active",
+    onset: str | None = "2026-10-20",
+    **extra: Any,
+) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "resourceType": "Condition",
+        "id": rid or f"cond-{code.replace('.', '')}",
+        "subject": {"reference": f"Patient/{PATIENT_ID}"},
+        "clinicalStatus": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                    "code": clinical_status,
+                }
+            ]
+        },
+        "code": {"coding": [{"system": system, "code": code, **({"display": display} if display else {})}]},
+    }
+    if onset:
+        resource["onsetDateTime"] = onset
+    resource.update(extra)
+    return resource
+
+
+FOOT_DROP = condition("6077001", display="Foot-drop", rid="fd-1")
+
+
+def bundle(*resources: dict[str, Any]) -> dict[str, Any]:
+    return fhir_server.searchset(*resources)
+
+
+def full_prefetch(*resources: dict[str, Any], patient_resource: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A prefetch object with every key the services ask for, resources sorted by type."""
+    by_key = {
+        "Condition": "conditions",
+        "Observation": "observations",
+        "Procedure": "procedures",
+        "ServiceRequest": "serviceRequests",
+        "DeviceRequest": "deviceRequests",
+        "DeviceUseStatement": "deviceUseStatements",
+        "MedicationRequest": "medicationRequests",
+        "MedicationStatement": "medicationStatements",
+        "AllergyIntolerance": "allergies",
+        "DiagnosticReport": "reports",
+    }
+    prefetch: dict[str, Any] = {key: bundle() for key in by_key.values()}
+    prefetch["patient"] = patient_resource or patient()
+    for resource in resources:
+        prefetch[by_key[resource["resourceType"]]]["entry"].append({"resource": resource})
+    return prefetch
+
+
+def hook_request(
+    hook: str = "patient-view",
+    *,
+    prefetch: dict[str, Any] | None = None,
+    fhir_server_url: str | None = None,
+    token: str | None = None,
+    context: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "hook": hook,
+        "hookInstance": str(uuid.uuid4()),
+        "context": {"userId": "Practitioner/doc-1", "patientId": PATIENT_ID, **(context or {})},
+    }
+    if prefetch is not None:
+        body["prefetch"] = prefetch
+    if fhir_server_url:
+        body["fhirServer"] = fhir_server_url
+    if token:
+        body["fhirAuthorization"] = {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "scope": "patient/*.read",
+            "subject": "footdrop-cds",
+            "patient": PATIENT_ID,
+        }
+    return body

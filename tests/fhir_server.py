@@ -1,0 +1,97 @@
+"""A real FHIR server stand-in on a loopback port, for the EHR side of the tests.
+
+It answers GET requests from a route table (path and query → status and body),
+records every request (path, query, Authorization header) and can hang or send
+invalid JSON, so the service's FHIR calls are exercised over real HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: Any = None
+    raw: bytes | None = None
+    delay_s: float = 0.0
+
+
+@dataclass
+class Recorded:
+    path: str
+    query: dict[str, list[str]]
+    authorization: str | None
+
+
+@dataclass
+class FhirServer:
+    """Routes are matched on the path (e.g. `/fhir/Condition`); first match wins."""
+
+    base_url: str = ""
+    routes: dict[str, Reply] = field(default_factory=dict)
+    requests: list[Recorded] = field(default_factory=list)
+
+    def reply(self, path: str, body: Any = None, status: int = 200, **kwargs: Any) -> None:
+        self.routes[path] = Reply(status=status, body=body, **kwargs)
+
+    def paths(self) -> list[str]:
+        return [r.path for r in self.requests]
+
+
+def searchset(*resources: dict[str, Any], next_url: str | None = None) -> dict[str, Any]:
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [{"resource": r} for r in resources],
+    }
+    if next_url:
+        bundle["link"] = [{"relation": "next", "url": next_url}]
+    return bundle
+
+
+def start(prefix: str = "/fhir") -> Iterator[FhirServer]:
+    state = FhirServer()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server API
+            parts = urlsplit(self.path)
+            state.requests.append(
+                Recorded(parts.path, parse_qs(parts.query), self.headers.get("Authorization"))
+            )
+            reply = state.routes.get(parts.path)
+            if reply is None:
+                reply = Reply(404, {"resourceType": "OperationOutcome", "issue": []})
+            if reply.delay_s:
+                time.sleep(reply.delay_s)
+            data = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
+            try:
+                self.send_response(reply.status)
+                self.send_header("Content-Type", "application/fhir+json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    state.base_url = f"http://127.0.0.1:{server.server_address[1]}{prefix}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
