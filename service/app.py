@@ -69,7 +69,9 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
         codes = {404: "not-found", 405: "not-supported"}
-        response = error_response(exc.status_code, str(exc.detail), codes.get(exc.status_code, "processing"))
+        response = error_response(
+            exc.status_code, str(exc.detail), codes.get(exc.status_code, "processing")
+        )
         for name, value in (exc.headers or {}).items():
             response.headers[name] = value
         return response

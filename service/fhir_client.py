@@ -112,7 +112,10 @@ class FhirClient:
             headers["Authorization"] = f"Bearer {self.access_token}"
         try:
             response = requests.get(
-                url, headers=headers, timeout=(min(remaining, 3.0), remaining), allow_redirects=False
+                url,
+                headers=headers,
+                timeout=(min(remaining, 3.0), remaining),
+                allow_redirects=False,
             )
         except requests.RequestException as exc:
             raise FhirUnavailable(type(exc).__name__) from None

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from cards.catalogue import CardCatalogue
 from cards.render import render
 from mappings.matcher import ValueSetIndex
+
 from service import prefetch, rules
 from service.errors import BadRequest, UnknownService
 from service.features import extract

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from mappings.matcher import ValueSetIndex
+
 from service.prefetch import PrefetchKey
 from service.protocol import ServiceDescriptor
 
@@ -58,7 +59,9 @@ class ServiceSpec:
 
 
 def _code_filter(index: ValueSetIndex, features: Iterable[str]) -> str:
-    codes = sorted({f"{system}|{code}" for feature in features for system, code in index.codes(feature)})
+    codes = sorted(
+        {f"{system}|{code}" for feature in features for system, code in index.codes(feature)}
+    )
     return ",".join(codes)
 
 

@@ -55,7 +55,9 @@ class Settings(BaseSettings):
     def _http_prefixes(cls, value: list[str]) -> list[str]:
         for prefix in value:
             if not prefix.startswith(("https://", "http://")):
-                raise ValueError(f"CDS_FHIR_ALLOWLIST entries must start with https:// or http://: {prefix!r}")
+                raise ValueError(
+                    f"CDS_FHIR_ALLOWLIST entries must start with https:// or http://: {prefix!r}"
+                )
         return value
 
     @field_validator("cors_origins")

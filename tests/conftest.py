@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from service.app import create_app
 from service.settings import Settings
 from tests import fhir_server
 
@@ -30,6 +29,8 @@ def make_settings(**overrides: Any) -> Settings:
 @pytest.fixture
 def client_factory() -> Callable[..., TestClient]:
     def build(**overrides: Any) -> TestClient:
+        from service.app import create_app
+
         return TestClient(create_app(make_settings(**overrides)), raise_server_exceptions=False)
 
     return build
@@ -66,7 +67,11 @@ def condition(
                 }
             ]
         },
-        "code": {"coding": [{"system": system, "code": code, **({"display": display} if display else {})}]},
+        "code": {
+            "coding": [
+                {"system": system, "code": code, **({"display": display} if display else {})}
+            ]
+        },
     }
     if onset:
         resource["onsetDateTime"] = onset
@@ -81,7 +86,9 @@ def bundle(*resources: dict[str, Any]) -> dict[str, Any]:
     return fhir_server.searchset(*resources)
 
 
-def full_prefetch(*resources: dict[str, Any], patient_resource: dict[str, Any] | None = None) -> dict[str, Any]:
+def full_prefetch(
+    *resources: dict[str, Any], patient_resource: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """A prefetch object with every key the services ask for, resources sorted by type."""
     by_key = {
         "Condition": "conditions",

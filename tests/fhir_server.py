@@ -62,7 +62,7 @@ def start(prefix: str = "/fhir") -> Iterator[FhirServer]:
     state = FhirServer()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server API
+        def do_GET(self) -> None:
             parts = urlsplit(self.path)
             state.requests.append(
                 Recorded(parts.path, parse_qs(parts.query), self.headers.get("Authorization"))
