@@ -1,0 +1,74 @@
+"""Settings are a contract: the CDS_ names, their defaults and their checks."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+
+import pytest
+from pydantic import ValidationError
+
+from service.settings import Settings
+
+
+def test_env_names_and_comma_separated_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CDS_PUBLIC_BASE_URL", "https://cds.example.org/")
+    monkeypatch.setenv("CDS_FHIR_ALLOWLIST", "https://a.example/fhir, http://127.0.0.1:8081/")
+    monkeypatch.setenv("CDS_CORS_ORIGINS", "https://sandbox.cds-hooks.org")
+    monkeypatch.setenv("CDS_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1/test")
+    monkeypatch.setenv("CDS_FHIR_TIMEOUT_S", "2.5")
+    monkeypatch.setenv("CDS_LOG_LEVEL", "DEBUG")
+    settings = Settings()
+    assert settings.public_base_url == "https://cds.example.org"
+    assert settings.fhir_allowlist == ["https://a.example/fhir", "http://127.0.0.1:8081/"]
+    assert settings.cors_origins == ["https://sandbox.cds-hooks.org"]
+    assert settings.database_url.startswith("postgresql+psycopg://")
+    assert settings.fhir_timeout_s == 2.5
+    assert settings.log_level == "DEBUG"
+
+
+def test_defaults_are_embedded_and_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("CDS_FHIR_ALLOWLIST", "CDS_CORS_ORIGINS", "CDS_AUTH_MODE", "CDS_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings()
+    assert settings.auth_mode == "off"
+    assert settings.fhir_allowlist == []
+    assert settings.cors_origins == []
+    assert settings.database_url.startswith("sqlite:///")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CDS_CORS_ORIGINS", "*"),
+        ("CDS_FHIR_ALLOWLIST", "fhir.example.org"),
+        ("CDS_FHIR_TIMEOUT_S", "0"),
+        ("CDS_AUTH_MODE", "basic"),
+        ("CDS_LOG_LEVEL", "LOUD"),
+    ],
+)
+def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError):
+        Settings()
+
+
+def test_jwt_mode_refuses_to_start_with_a_clear_message() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "import service.app"],
+        env={"CDS_AUTH_MODE": "jwt", "PATH": ""},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "CDS_AUTH_MODE=jwt is not available yet" in result.stderr
+
+
+def test_auth_off_is_logged_at_start_up(caplog: pytest.LogCaptureFixture) -> None:
+    from service.app import create_app
+
+    with caplog.at_level(logging.WARNING):
+        create_app(Settings(database_url="sqlite://"))
+    assert "AUTH IS OFF" in caplog.text
