@@ -1,0 +1,96 @@
+"""The service's own database: SQLAlchemy 2, schema managed by Alembic.
+
+Today it holds the memory of cards already shown at order-select, so that
+order-sign need not repeat them (an EHR opts in per request). The memory keys
+on a SHA-256 fingerprint of (user, patient, encounter, order, topic): no
+patient identifier is stored in the clear. Rows expire; lookups ignore expired
+rows and writes purge them. SQLite is the embedded default; PostgreSQL comes
+through `CDS_DATABASE_URL`. Every worker and every restart sees the same memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import DateTime, String, create_engine, delete, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.pool import StaticPool
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ShownCard(Base):
+    __tablename__ = "shown_cards"
+
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+def fingerprint(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def create_db_engine(database_url: str) -> Engine:
+    if database_url in {"sqlite://", "sqlite:///:memory:"}:
+        # One shared connection, or every connection would see a new empty database.
+        return create_engine(
+            database_url, poolclass=StaticPool, connect_args={"check_same_thread": False}
+        )
+    return create_engine(database_url, pool_pre_ping=True)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the latest Alembic revision."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, database_url: str) -> Store:
+        engine = create_db_engine(database_url)
+        migrate(engine)
+        return cls(engine)
+
+    def remember(self, keys: list[str], now: datetime, ttl: timedelta) -> None:
+        """Record cards as shown until `now + ttl`; expired rows are purged on the way."""
+        try:
+            self._upsert(keys, now, ttl)
+        except IntegrityError:
+            # Another worker inserted one of the same keys meanwhile; write over it.
+            self._upsert(keys, now, ttl)
+
+    def _upsert(self, keys: list[str], now: datetime, ttl: timedelta) -> None:
+        with Session(self.engine) as session, session.begin():
+            session.execute(delete(ShownCard).where(ShownCard.expires_at <= now))
+            for key in set(keys):
+                existing = session.get(ShownCard, key)
+                if existing is None:
+                    session.add(ShownCard(fingerprint=key, expires_at=now + ttl))
+                else:
+                    existing.expires_at = now + ttl
+
+    def was_shown(self, key: str, now: datetime) -> bool:
+        with Session(self.engine) as session:
+            found = session.scalar(
+                select(ShownCard.fingerprint).where(
+                    ShownCard.fingerprint == key, ShownCard.expires_at > now
+                )
+            )
+        return found is not None
