@@ -64,3 +64,5 @@ class Recommendation:
     notes: tuple[str, ...] = ()
     """Ids of "missing or assumed" statements (approximate onset, eGFR used in place
     of CrCl, ...); worded in the card catalogue."""
+    about_order: str | None = None
+    """`Type/id` of the draft order an order-select / order-sign card is about."""
