@@ -1,0 +1,393 @@
+"""Rendering: every topic gives a spec-valid card (CDS Hooks 2.0 §3) with valid R4 orders."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from fhir.resources.R4B import get_fhir_model_class
+
+from cards.catalogue import CardCatalogue
+from cards.render import RenderError, render
+from service.patient_data import PatientData
+from service.protocol import Card
+from service.recommendation import Evidence, Recommendation, SuggestedAction
+from tests.cards.conftest import (
+    DALFAMPRIDINE_DRAFT,
+    EVIDENCE,
+    MRI_DRAFT,
+    full_recommendation,
+    patient,
+)
+
+SOURCE_URL = "https://cds.example.org/docs/clinical.md"
+RESOURCE_ID = re.compile(r"^[A-Za-z]+/[A-Za-z0-9\-.]+$")
+TOPICS = sorted(CardCatalogue.load().templates)
+
+
+def _json(card: Card) -> dict[str, Any]:
+    """The card as the service sends it: no None values (protocol G-2)."""
+    return card.model_dump(mode="json", exclude_none=True)
+
+
+def _empty_values(value: object, path: str = "$") -> list[str]:
+    """Paths of every null or empty value (G-2: never null, "", [] or {})."""
+    if value is None or value == "" or value == [] or value == {}:
+        return [path]
+    if isinstance(value, dict):
+        return [p for key, item in value.items() for p in _empty_values(item, f"{path}.{key}")]
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in _empty_values(item, f"{path}[{i}]")]
+    return []
+
+
+def _render_one(
+    rec: Recommendation, catalogue: CardCatalogue, data: PatientData | None = None
+) -> Card:
+    cards = render([rec], data or patient(), catalogue, source_url=SOURCE_URL)
+    assert len(cards) == 1
+    return cards[0]
+
+
+def _validate_r4(resource: dict[str, Any]) -> None:
+    get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+
+
+@pytest.mark.parametrize("topic", TOPICS)
+def test_each_topic_renders_a_spec_valid_card(topic: str, catalogue: CardCatalogue) -> None:
+    template = catalogue.templates[topic]
+    card = _render_one(full_recommendation(template, catalogue), catalogue)
+    body = _json(card)
+
+    assert _empty_values(body) == []
+    assert uuid.UUID(body["uuid"]).version == 4
+    assert len(body["summary"]) < 140
+    assert body["source"] == {
+        "label": catalogue.content.source.label,
+        "url": SOURCE_URL,
+        "topic": {
+            "system": "urn:footdrop-cds:card-topic",
+            "code": topic,
+            "display": template.display,
+        },
+    }
+    suggestions = body.get("suggestions", [])
+    assert len(suggestions) == len(template.suggestions)
+    assert ("selectionBehavior" in body) == bool(suggestions)
+    if body.get("selectionBehavior") == "at-most-one":
+        assert sum(s.get("isRecommended", False) for s in suggestions) <= 1
+    ids = [body["uuid"], *(s["uuid"] for s in suggestions)]
+    assert len(set(ids)) == len(ids) and all(uuid.UUID(i).version == 4 for i in ids)
+    for reason in body.get("overrideReasons", []):
+        assert set(reason) == {"system", "code", "display"}
+        assert reason["system"] == "urn:footdrop-cds:override-reason"
+    for link in body.get("links", []):
+        assert link["type"] == "absolute" and link["url"].startswith("https://")
+    assert len(body.get("links", [])) == len(template.references)
+
+
+@pytest.mark.parametrize("topic", TOPICS)
+def test_detail_ends_with_the_basis_and_the_disclaimer(
+    topic: str, catalogue: CardCatalogue
+) -> None:
+    template = catalogue.templates[topic]
+    detail = _render_one(full_recommendation(template, catalogue), catalogue).detail
+    assert detail is not None
+    assert detail.endswith("Decision support for licensed clinicians; not a diagnosis.")
+    why = detail[detail.index("### Why this card") :]
+    for evidence in EVIDENCE:
+        assert evidence.describe() in why
+    assert catalogue.content.notes["onset_approximate"] in why
+    assert f"Content version {catalogue.content.version}" in why
+    for ref in template.references:
+        assert catalogue.content.references[ref].url in why
+    assert not re.search(r"<[A-Za-z/!?]", detail)
+    assert "{" not in detail.replace("\\{", "")
+
+
+@pytest.mark.parametrize("topic", TOPICS)
+def test_actions_are_complete_r4_resources(topic: str, catalogue: CardCatalogue) -> None:
+    template = catalogue.templates[topic]
+    card = _render_one(full_recommendation(template, catalogue), catalogue)
+    drafts = {
+        "ServiceRequest/mri-draft": MRI_DRAFT,
+        "MedicationRequest/dalf-draft": DALFAMPRIDINE_DRAFT,
+    }
+    for suggestion in card.suggestions or []:
+        for action in suggestion.actions or []:
+            if action.type == "delete":
+                assert action.resource is None
+                assert action.resourceId in drafts and RESOURCE_ID.match(action.resourceId)
+                continue
+            resource = action.resource
+            assert resource is not None
+            _validate_r4(resource)
+            if action.type == "update":
+                draft = drafts[f"{resource['resourceType']}/{resource['id']}"]
+                assert resource["note"] == draft["note"], "an update sends the complete resource"
+                assert resource["subject"] == draft["subject"]
+            else:
+                assert "id" not in resource
+                assert resource["status"] == "draft"
+                assert resource["intent"] == "order"
+                assert resource["subject"] == {"reference": "Patient/p1"}
+                assert resource["encounter"] == {"reference": "Encounter/e1"}
+                assert resource["requester"] == {"reference": "Practitioner/u1"}
+                assert resource["authoredOn"] == "2026-11-24T09:30:00+00:00"
+
+
+def test_every_order_template_renders_as_valid_r4(catalogue: CardCatalogue) -> None:
+    rendered: set[str] = set()
+    for template in catalogue.templates.values():
+        card = _render_one(full_recommendation(template, catalogue), catalogue)
+        for suggestion_template, suggestion in zip(
+            template.suggestions, card.suggestions or [], strict=True
+        ):
+            for action_template, action in zip(
+                suggestion_template.actions, suggestion.actions or [], strict=True
+            ):
+                if action.type == "create" and action.resource is not None:
+                    _validate_r4(action.resource)
+                    rendered.add(action_template.order_id)
+    assert rendered == set(catalogue.orders)
+
+
+def test_red_flag_stat_orders(catalogue: CardCatalogue) -> None:
+    rec = Recommendation(
+        topic="red-flag-urgent-evaluation",
+        indicator="critical",
+        suggestions=(
+            SuggestedAction("mri-lumbar-stat"),
+            SuggestedAction("mri-lumbar-make-stat", target="ServiceRequest/mri-draft"),
+            SuggestedAction("spine-surgery-referral-stat"),
+        ),
+        evidence=EVIDENCE,
+        facts={"findings": "urinary retention (2026-11-23)", "duration": "3 weeks"},
+    )
+    card = _render_one(rec, catalogue)
+    assert card.selectionBehavior == "any"
+    resources = [a.resource for s in card.suggestions or [] for a in s.actions or []]
+    assert [r["priority"] for r in resources if r] == ["stat", "stat", "stat"]
+    update = resources[1]
+    assert (
+        update is not None and update["id"] == "mri-draft" and update["code"] == MRI_DRAFT["code"]
+    )
+    assert card.detail is not None and card.detail.startswith("**Arrange same-day emergency")
+
+
+def test_dose_update_replaces_the_medication_and_keeps_the_rest(catalogue: CardCatalogue) -> None:
+    rec = Recommendation(
+        topic="dalfampridine-dose",
+        indicator="warning",
+        suggestions=(
+            SuggestedAction("dalfampridine-correct-dose", target="MedicationRequest/dalf-draft"),
+        ),
+        facts={"dose_problem": "20 mg per dose"},
+    )
+    action = (_render_one(rec, catalogue).suggestions or [])[0].actions or []
+    resource = action[0].resource
+    assert resource is not None
+    assert "medicationReference" not in resource
+    assert resource["medicationCodeableConcept"]["coding"][0]["code"] == "897021"
+    assert resource["dosageInstruction"][0]["maxDosePerPeriod"]["numerator"]["value"] == 20
+    assert resource["id"] == "dalf-draft" and resource["note"] == DALFAMPRIDINE_DRAFT["note"]
+    _validate_r4(resource)
+
+
+def test_update_of_an_order_in_the_record(catalogue: CardCatalogue) -> None:
+    """patient-view: a pending non-stat MRI in the record (not a draft) is updated to stat."""
+    pending = get_fhir_model_class("ServiceRequest").model_validate(
+        {**MRI_DRAFT, "id": "mri-active", "status": "active"}
+    )
+    data = replace(patient(drafts=()), resources={"ServiceRequest": (pending,)})
+    rec = Recommendation(
+        topic="red-flag-urgent-evaluation",
+        indicator="critical",
+        suggestions=(SuggestedAction("mri-lumbar-make-stat", target="ServiceRequest/mri-active"),),
+        facts={"findings": "saddle numbness", "duration": "2 weeks"},
+    )
+    resource = ((_render_one(rec, catalogue, data).suggestions or [])[0].actions or [])[0].resource
+    assert resource is not None
+    assert resource["id"] == "mri-active" and resource["status"] == "active"
+    assert resource["priority"] == "stat" and resource["note"] == MRI_DRAFT["note"]
+
+
+@pytest.mark.parametrize(
+    ("suggestion", "target"),
+    [
+        ("remove-dalfampridine", None),
+        ("remove-dalfampridine", "MedicationRequest/not-in-request"),
+        ("remove-dalfampridine", "ServiceRequest/mri-draft-gone"),
+    ],
+)
+def test_a_suggestion_without_its_target_is_left_out(
+    catalogue: CardCatalogue, suggestion: str, target: str | None
+) -> None:
+    rec = Recommendation(
+        topic="dalfampridine-contraindicated",
+        indicator="critical",
+        suggestions=(SuggestedAction(suggestion, target=target),),
+        facts={"contraindication": "epilepsy (Condition/c9)"},
+    )
+    body = _json(_render_one(rec, catalogue))
+    assert "suggestions" not in body and "selectionBehavior" not in body
+    assert _empty_values(body) == []
+
+
+def test_an_update_on_a_target_of_another_type_is_left_out(catalogue: CardCatalogue) -> None:
+    rec = Recommendation(
+        topic="stat-imaging",
+        indicator="critical",
+        suggestions=(
+            SuggestedAction("mri-lumbar-make-stat", target="MedicationRequest/dalf-draft"),
+        ),
+        facts={"order": "MRI lumbar spine"},
+    )
+    assert _render_one(rec, catalogue).suggestions is None
+
+
+def test_a_missing_declared_fact_raises(catalogue: CardCatalogue) -> None:
+    rec = Recommendation(topic="orthosis", indicator="warning", facts={})
+    with pytest.raises(RenderError, match="side"):
+        _render_one(rec, catalogue)
+
+
+def test_a_missing_fact_of_a_flagged_paragraph_raises(catalogue: CardCatalogue) -> None:
+    rec = Recommendation(
+        topic="dalfampridine-contraindicated",
+        indicator="critical",
+        facts={"contraindication": "eGFR 42 mL/min/1.73 m²"},
+        flags=frozenset({"probable_contraindication"}),
+    )
+    with pytest.raises(RenderError, match="missing_inputs"):
+        _render_one(rec, catalogue)
+
+
+@pytest.mark.parametrize(
+    "rec",
+    [
+        Recommendation(topic="no-such-topic", indicator="info"),
+        Recommendation(
+            topic="duplicate-order",
+            indicator="info",
+            facts={"order": "x", "existing_order": "y"},
+            suggestions=(SuggestedAction("nope"),),
+        ),
+        Recommendation(
+            topic="duplicate-order",
+            indicator="info",
+            facts={"order": "x", "existing_order": "y"},
+            notes=("nope",),
+        ),
+    ],
+)
+def test_rules_asking_for_undefined_content_raise(
+    catalogue: CardCatalogue, rec: Recommendation
+) -> None:
+    with pytest.raises(RenderError, match=r"nope|no-such-topic"):
+        _render_one(rec, catalogue)
+
+
+def test_rules_choice_of_recommended_replaces_the_default(catalogue: CardCatalogue) -> None:
+    rec = Recommendation(
+        topic="orthosis",
+        indicator="warning",
+        suggestions=(
+            SuggestedAction("orthotist-referral"),
+            SuggestedAction("afo-prefabricated", recommended=True),
+        ),
+        facts={"side": "left"},
+    )
+    suggestions = _render_one(rec, catalogue).suggestions or []
+    assert [s.isRecommended for s in suggestions] == [None, True]
+
+
+def test_cards_are_most_urgent_first_and_stable(catalogue: CardCatalogue) -> None:
+    side = {"side": "left"}
+    recs = [
+        Recommendation(topic="physical-therapy", indicator="info", facts=side),
+        Recommendation(topic="orthosis", indicator="warning", facts=side),
+        Recommendation(topic="spasticity-botulinum", indicator="info", facts=side),
+        Recommendation(topic="stat-imaging", indicator="critical", facts={"order": "MRI"}),
+    ]
+    cards = render(recs, patient(), catalogue, source_url=SOURCE_URL)
+    topics = [card.source.topic.code for card in cards if card.source.topic]
+    assert topics == ["stat-imaging", "orthosis", "physical-therapy", "spasticity-botulinum"]
+
+
+def test_requester_and_encounter_only_when_known(catalogue: CardCatalogue) -> None:
+    rec = Recommendation(
+        topic="physical-therapy",
+        indicator="warning",
+        suggestions=(SuggestedAction("pt-referral"),),
+        facts={"side": "right"},
+    )
+    data = patient(encounter_id=None, user_id="Patient/p1")
+    resource = ((_render_one(rec, catalogue, data).suggestions or [])[0].actions or [])[0].resource
+    assert resource is not None
+    assert "requester" not in resource and "encounter" not in resource
+    _validate_r4(resource)
+
+
+def test_a_long_fact_is_shortened_in_the_summary_only(catalogue: CardCatalogue) -> None:
+    findings = "urinary retention, faecal incontinence and saddle anaesthesia " * 3
+    rec = Recommendation(
+        topic="red-flag-urgent-evaluation",
+        indicator="critical",
+        facts={"findings": findings, "duration": "2 weeks"},
+    )
+    card = _render_one(rec, catalogue)
+    assert len(card.summary) < 140 and "…" in card.summary
+    assert card.detail is not None and " ".join(findings.split()) in card.detail
+
+
+def test_patient_text_cannot_inject_markdown_or_html(catalogue: CardCatalogue) -> None:
+    rec = Recommendation(
+        topic="orthosis",
+        indicator="warning",
+        facts={"side": "<script>alert(1)</script> *left*"},
+        evidence=(Evidence("Condition", "c1", "[click](https://evil.example)"),),
+    )
+    detail = _render_one(rec, catalogue).detail or ""
+    assert "<script>" not in detail and "[click](" not in detail
+    assert r"\<script\>" in detail and r"\*left\*" in detail
+
+
+def test_no_evidence_and_no_notes_are_said_not_left_empty(catalogue: CardCatalogue) -> None:
+    rec = Recommendation(
+        topic="fusion-not-indicated", indicator="info", facts={"order": "Lumbar fusion"}
+    )
+    body = _json(_render_one(rec, catalogue))
+    assert catalogue.content.why.no_data in body["detail"]
+    assert catalogue.content.why.missing not in body["detail"]
+    assert "suggestions" not in body and len(body["overrideReasons"]) == 3
+
+
+def test_without_a_target_the_card_order_is_acted_on(catalogue: CardCatalogue) -> None:
+    rec = Recommendation(
+        topic="dalfampridine-contraindicated",
+        indicator="critical",
+        suggestions=(SuggestedAction("remove-dalfampridine"),),
+        facts={"contraindication": "epilepsy (Condition/c9)"},
+        about_order="MedicationRequest/dalf-draft",
+    )
+    action = ((_render_one(rec, catalogue).suggestions or [])[0].actions or [])[0]
+    assert action.type == "delete" and action.resourceId == "MedicationRequest/dalf-draft"
+    assert action.resource is None
+
+
+def test_null_and_empty_values_of_a_draft_are_not_sent_back(catalogue: CardCatalogue) -> None:
+    draft = {**MRI_DRAFT, "reasonCode": [], "occurrenceDateTime": None, "requisition": {}}
+    rec = Recommendation(
+        topic="stat-imaging",
+        indicator="critical",
+        suggestions=(SuggestedAction("mri-lumbar-make-stat", target="ServiceRequest/mri-draft"),),
+        facts={"order": "MRI lumbar spine"},
+    )
+    card = _render_one(rec, catalogue, patient(drafts=(draft,)))
+    resource = ((card.suggestions or [])[0].actions or [])[0].resource
+    assert resource == {**MRI_DRAFT, "priority": "stat"}
+    assert _empty_values(_json(card)) == []
