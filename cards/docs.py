@@ -1,0 +1,183 @@
+"""docs/clinical.md, generated from the card content.
+
+The public description of the logic (clinical-logic §6) is built from the same
+files the service renders, so the page a card links to cannot drift from the
+card. Layout lives here; every clinical sentence comes from the content files.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from pydantic import BaseModel, ConfigDict
+
+from cards.catalogue import (
+    ActionTemplate,
+    CardCatalogue,
+    CardTemplate,
+    OrderTemplate,
+    codings,
+    read_toml,
+)
+
+
+class Documentation(BaseModel):
+    """The prose of the page that belongs to no card (`documentation.toml`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str
+    generated: str
+    intended_use: str
+    users: str
+    population: str
+    placeholders: str
+    inputs: tuple[str, ...]
+    display: tuple[str, ...]
+    order_select: str
+    validation: str
+    choices: tuple[str, ...]
+    limitations: tuple[str, ...]
+
+
+def generate(catalogue: CardCatalogue) -> str:
+    """The whole page as Markdown."""
+    doc = read_toml(catalogue.directory / "documentation.toml", Documentation)
+    content = catalogue.content
+    templates = list(catalogue.templates.values())
+    patient_view = [t for t in templates if "patient-view" in t.hooks]
+    order_checks = [t for t in templates if "patient-view" not in t.hooks]
+    version = content.why.version.format(
+        version=content.version, date=content.date, status=content.status
+    )
+    parts = [
+        f"# {doc.title}",
+        doc.generated,
+        version,
+        f"Card source label: {content.source.label}",
+        "## Intended use",
+        doc.intended_use,
+        "## Intended users",
+        doc.users,
+        "## Population",
+        doc.population,
+        "## Inputs",
+        _bullets(doc.inputs),
+        "## How cards are shown",
+        _bullets(doc.display),
+        "## Patient-view cards",
+        doc.placeholders,
+        *(_card(t, catalogue) for t in patient_view),
+        "## Order-select and order-sign checks",
+        doc.order_select,
+        *(_card(t, catalogue) for t in order_checks),
+        "## Order templates",
+        *(_order(order_id, order) for order_id, order in sorted(catalogue.orders.items())),
+        "## Flags",
+        _table(("Flag", "Meaning"), ((f"`{k}`", v) for k, v in content.flags.items())),
+        "## Data missing or assumed (notes)",
+        _table(("Note", "Wording"), ((f"`{k}`", v) for k, v in content.notes.items())),
+        "## Evidence",
+        _bullets(
+            f"[{ref_id}] [{ref.title}]({ref.url}), {ref.citation}"
+            for ref_id, ref in content.references.items()
+        ),
+        "## Validation",
+        doc.validation,
+        "## Choices where the clinical logic is silent",
+        _bullets(doc.choices),
+        "## Known limitations",
+        _bullets(doc.limitations),
+        "## Code gaps (codes of confidence B or U, sent as text)",
+        _bullets(
+            f"`{order_id}`: {order.gap}"
+            for order_id, order in sorted(catalogue.orders.items())
+            if order.gap
+        ),
+    ]
+    return "\n\n".join(parts) + "\n"
+
+
+def _card(template: CardTemplate, catalogue: CardCatalogue) -> str:
+    content = catalogue.content
+    facts = ", ".join(f"`{name}`" for name in template.facts) or "none"
+    lines = [
+        f"- **Hooks:** {', '.join(template.hooks)}",
+        f"- **Indicator:** {template.indicator_policy}",
+        f"- **Trigger:** {template.rule}",
+        f"- **Basis:** {template.basis}",
+        f"- **Facts:** {facts}",
+    ]
+    if template.suggestions:
+        lines.append(f"- **Suggestions** (selectionBehavior `{template.selection_behavior}`):")
+        for suggestion in template.suggestions:
+            mark = " (recommended)" if suggestion.recommended else ""
+            actions = "; ".join(_action(action, catalogue) for action in suggestion.actions)
+            lines.append(f"  - `{suggestion.id}`: {suggestion.label}{mark}. {actions}")
+    if template.override_reasons:
+        reasons = "; ".join(f"{r.display} (`{r.code}`)" for r in template.override_reasons)
+        lines.append(f"- **Override reasons** ({content.override_reason_system}): {reasons}")
+    if template.references:
+        refs = "; ".join(f"[{ref}] {content.references[ref].title}" for ref in template.references)
+        lines.append(f"- **Evidence:** {refs}")
+    wording = [f"**Summary:** {template.summary}"]
+    for block in template.detail:
+        condition = ""
+        if block.when:
+            extra = f" (facts: {', '.join(block.facts)})" if block.facts else ""
+            condition = f"*Only with flag `{block.when}`{extra}:* "
+        wording.append(condition + block.text)
+    quoted = "\n>\n".join(_quote(text) for text in wording)
+    return "\n\n".join([f"### {template.display} (`{template.topic}`)", "\n".join(lines), quoted])
+
+
+def _action(action: ActionTemplate, catalogue: CardCatalogue) -> str:
+    if action.type == "delete":
+        return "delete the target draft (resourceId)"
+    order = catalogue.orders[action.order_id]
+    changes = [f"{name} {json.dumps(value)}" for name, value in action.set_fields.items()]
+    if action.copy_fields:
+        changes.append(f"{', '.join(action.copy_fields)} from the order template")
+    if action.remove:
+        changes.append(f"without {', '.join(action.remove)}")
+    subject = "new" if action.type == "create" else "the target"
+    text = f"{action.type} {subject} {order.resource_type} from `{action.order_id}`"
+    return text + (f" with {'; '.join(changes)}" if changes else "")
+
+
+def _order(order_id: str, order: OrderTemplate) -> str:
+    coded = [
+        f"{coding['system']} {coding['code']}"
+        + (f" “{coding['display']}”" if "display" in coding else "")
+        for coding in codings(order.resource)
+    ]
+    sources = [
+        f"{source.row}: {source.confidence}" + (f" ({source.note})" if source.note else "")
+        for source in order.sources
+    ]
+    lines = [
+        f"- **Resource:** {order.resource_type}",
+        f"- **Codes:** {'; '.join(coded) or 'none (text only)'}",
+        f"- **Source rows:** {'; '.join(sources)}",
+    ]
+    if order.gap:
+        lines.append(f"- **Gap:** {order.gap}")
+    body = json.dumps(order.resource, indent=2, ensure_ascii=False)
+    return "\n\n".join(
+        [f"### `{order_id}`: {order.title}", "\n".join(lines), f"```json\n{body}\n```"]
+    )
+
+
+def _bullets(items: Iterable[str]) -> str:
+    return "\n".join(f"- {item}" for item in items)
+
+
+def _quote(text: str) -> str:
+    return "\n".join(f"> {line}".rstrip() for line in text.splitlines())
+
+
+def _table(header: tuple[str, str], rows: Iterable[tuple[str, str]]) -> str:
+    lines = [f"| {header[0]} | {header[1]} |", "|---|---|"]
+    lines += [f"| {left} | {right} |" for left, right in rows]
+    return "\n".join(lines)
