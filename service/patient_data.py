@@ -84,10 +84,10 @@ def parse_resource(raw: object) -> Resource | None:
     except KeyError:
         return None
     try:
-        resource: Resource = model.model_validate(raw)
+        resource = model.model_validate(raw)
     except (ValidationError, ValueError, TypeError):
         return None
-    return resource
+    return resource if isinstance(resource, Resource) else None
 
 
 def _repaired_draft(raw: JsonObject) -> JsonObject:
