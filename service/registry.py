@@ -13,7 +13,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from mappings.matcher import ValueSetIndex
-
 from service.prefetch import PrefetchKey
 from service.protocol import ServiceDescriptor
 
@@ -112,6 +111,17 @@ def build_registry(index: ValueSetIndex) -> dict[str, ServiceSpec]:
             description=(
                 "Checks foot-drop related orders as they are selected (orthoses, physical "
                 "therapy, imaging, surgery, dalfampridine) against the patient's record."
+            ),
+            prefetch=keys,
+        ),
+        ServiceSpec(
+            id="footdrop-order-sign",
+            hook="order-sign",
+            title="Foot drop: order safety checks before signing",
+            description=(
+                "Runs the foot-drop order checks on every draft order just before signing. "
+                "Send the request extension org.footdrop-cds.suppress-repeated-cards = true to "
+                "leave out cards already shown at order-select for the same order."
             ),
             prefetch=keys,
         ),

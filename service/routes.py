@@ -6,7 +6,7 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -44,6 +44,12 @@ def describe_validation_error(error: ValidationError, prefix: str = "") -> str:
 def discovery(engine: EngineDep) -> JSONResponse:
     services = [spec.descriptor() for spec in engine.services.values()]
     return _respond(Discovery(services=services))
+
+
+@router.get("/docs/clinical")
+def clinical_documentation(engine: EngineDep) -> PlainTextResponse:
+    """The implemented clinical logic, linked from every card's `source.url`."""
+    return PlainTextResponse(engine.clinical_doc, media_type="text/markdown; charset=utf-8")
 
 
 @router.post("/cds-services/{service_id}")

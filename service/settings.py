@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from service.settings_clinical import ClinicalThresholds
+
 
 def _split_csv(value: object) -> object:
     if isinstance(value, str):
@@ -21,7 +23,7 @@ def _split_csv(value: object) -> object:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CDS_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CDS_", env_nested_delimiter="__", extra="ignore")
 
     public_base_url: str = "http://127.0.0.1:8080"
     """Base URL clients call; JWT `aud` and absolute links are built from it."""
@@ -44,6 +46,12 @@ class Settings(BaseSettings):
     """How many `next` links are followed per query before the rest is left out."""
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    shown_card_ttl_s: int = Field(default=8 * 3600, ge=60)
+    """How long a card shown at order-select is remembered for order-sign de-duplication."""
+
+    clinical: ClinicalThresholds = Field(default_factory=ClinicalThresholds)
+    """Thresholds the clinical specification calls settings, e.g. CDS_CLINICAL__ACUTE_WEEKS."""
 
     @field_validator("fhir_allowlist", "cors_origins", mode="before")
     @classmethod
