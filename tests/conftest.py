@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -41,6 +42,11 @@ def client(client_factory: Callable[..., TestClient]) -> TestClient:
     return client_factory()
 
 
+def days_ago(days: int) -> str:
+    """A date relative to the real request time: the service evaluates at `now`."""
+    return (datetime.now(UTC) - timedelta(days=days)).date().isoformat()
+
+
 def patient(birth_date: str = "1970-05-01", gender: str = "female") -> dict[str, Any]:
     return {"resourceType": "Patient", "id": PATIENT_ID, "birthDate": birth_date, "gender": gender}
 
@@ -52,7 +58,7 @@ def condition(
     *,
     rid: str | None = None,
     clinical_status: str = "active",
-    onset: str | None = "2026-10-20",
+    onset: str | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
     resource: dict[str, Any] = {
@@ -73,8 +79,8 @@ def condition(
             ]
         },
     }
-    if onset:
-        resource["onsetDateTime"] = onset
+    if onset != "":  # "" leaves the onset out; None means three weeks ago
+        resource["onsetDateTime"] = onset or days_ago(21)
     resource.update(extra)
     return resource
 
