@@ -1,0 +1,223 @@
+"""PatientData -> PatientFeatures: every feature of clinical-logic §2, with its evidence.
+
+    Conditions ──read_conditions──┐
+    Observations ─read_observations┼─> foot drop (onset, phase, side) ─┐
+    orders, procedures, devices,   │                                   ├─> PatientFeatures
+    medications ──read_care────────┘   renal, progression, text  ──────┘
+
+Pure: the same data and request time always give the same features.
+
+Choices where the spec is silent, for the docs:
+- With no active foot-drop Condition, an active coded common peroneal palsy stands in
+  (`FootDrop.proxy`); its side and onset are used the same way.
+- Care "since onset": pending orders count whatever their date (they will still be
+  done); completed items count from the onset day, undated ones always, and all of
+  them when the onset is unknown — so the service errs towards not re-suggesting.
+- The orthosis or FES device named in a Condition note counts as in use, whatever
+  the note's date (orthoses are rarely coded, A10).
+- Dalfampridine allergy: an AllergyIntolerance coded as dalfampridine or naming it
+  or 4-aminopyridine, in any clinical status except refuted / entered in error.
+- An active compounded 4-aminopyridine counts as `other_4ap`; a stopped one does not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+
+from fhir.resources.R4B.allergyintolerance import AllergyIntolerance
+from fhir.resources.R4B.patient import Patient
+
+from mappings.matcher import ValueSetIndex
+from mappings.text import TextPatterns, default_patterns
+from service.features import text
+from service.features.care import read_care
+from service.features.conditions import ConditionEntry, findings, read_conditions, with_feature
+from service.features.model import CareEvent, Finding, FootDrop, PatientFeatures, Progression, Sex
+from service.features.observations import read_observations
+from service.features.onset import SidedOnset, assemble
+from service.features.progression import structured_decline, text_progression
+from service.features.records import (
+    EXCLUDED_VERIFICATION,
+    coding_codes,
+    concept_text,
+    display_of,
+    make_evidence,
+    months_before,
+    to_date,
+    years_between,
+)
+from service.features.renal import assess_renal
+from service.patient_data import PatientData
+from service.recommendation import Evidence
+from service.settings_clinical import ClinicalThresholds
+
+CENTRAL_CAUSES = ("stroke", "multiple_sclerosis", "spinal_cord", "cerebral_palsy")
+PROGRESSIVE_DISEASES = ("multiple_sclerosis", "motor_neuron_disease")
+
+
+def _sided(entries: Iterable[ConditionEntry], feature: str) -> list[SidedOnset]:
+    return [SidedOnset(e.finding(feature), e.onset, e.side) for e in entries]
+
+
+def _foot_drop(
+    conditions: Sequence[ConditionEntry], today: date, thresholds: ClinicalThresholds
+) -> FootDrop | None:
+    foot_drop = _sided(with_feature(conditions, "foot_drop"), "foot_drop")
+    peroneal = _sided(with_feature(conditions, "peroneal_neuropathy"), "peroneal_neuropathy")
+    if foot_drop:
+        return assemble(foot_drop, peroneal, False, today, thresholds)
+    return assemble(peroneal, (), True, today, thresholds)
+
+
+def _patient(data: PatientData) -> tuple[Evidence | None, date | None, Sex]:
+    patient = data.patient
+    if not isinstance(patient, Patient):
+        return None, None, "unknown"
+    birth = to_date(patient.birthDate)
+    sexes: dict[str | None, Sex] = {"female": "female", "male": "male"}
+    sex = sexes.get(patient.gender, "unknown")
+    evidence = make_evidence(
+        patient, "Patient", birth, f"gender {patient.gender or 'not recorded'}"
+    )
+    return evidence, birth, sex
+
+
+def _allergies(
+    data: PatientData, index: ValueSetIndex, patterns: TextPatterns
+) -> tuple[Finding, ...]:
+    found = []
+    for allergy in data.of_type("AllergyIntolerance"):
+        if not isinstance(allergy, AllergyIntolerance):
+            continue
+        if coding_codes(allergy.verificationStatus) in EXCLUDED_VERIFICATION:
+            continue
+        coded = any(m.feature == "dalfampridine" for m in index.match_concept(allergy.code))
+        words = concept_text(allergy.code)
+        named = patterns.find("dalfampridine", words) or patterns.find("other_4ap", words)
+        if coded or named:
+            when = to_date(allergy.onsetDateTime) or to_date(allergy.recordedDate)
+            evidence = make_evidence(allergy, display_of(allergy.code, "dalfampridine"), when)
+            found.append(Finding("dalfampridine_allergy", evidence, when, from_text=not coded))
+    return tuple(found)
+
+
+class _Care:
+    """Care events of the data, selected by feature, state and time."""
+
+    def __init__(self, events: Sequence[CareEvent], onset: date | None) -> None:
+        self.events = events
+        self.onset = onset
+
+    def since_onset(self, *features: str) -> tuple[CareEvent, ...]:
+        return tuple(
+            e
+            for e in self.events
+            if e.feature in features
+            and (e.state != "done" or e.date is None or self.onset is None or e.date >= self.onset)
+        )
+
+    def done(self, *features: str) -> tuple[CareEvent, ...]:
+        return tuple(e for e in self.events if e.feature in features and e.state == "done")
+
+    def current(self, *features: str) -> tuple[CareEvent, ...]:
+        return tuple(e for e in self.events if e.feature in features and e.state != "done")
+
+    def since(self, day: date, *features: str) -> tuple[CareEvent, ...]:
+        return tuple(
+            e
+            for e in self.events
+            if e.feature in features and (e.date is None or e.date >= day or e.state != "done")
+        )
+
+
+def extract(
+    data: PatientData, index: ValueSetIndex, thresholds: ClinicalThresholds
+) -> PatientFeatures:
+    """Every §2 feature of the patient at the request time."""
+    patterns = default_patterns()
+    today = data.now.date()
+    patient, birth, sex = _patient(data)
+    age = years_between(birth, today) if birth else None
+    conditions = read_conditions(data.of_type("Condition"), index, birth, patterns)
+    observations = read_observations(data.of_type("Observation"), index, patterns)
+    foot_drop = _foot_drop(conditions, today, thresholds)
+    care = _Care(
+        [*read_care(data, index, patterns), *text.devices_in_use(conditions, patterns)],
+        foot_drop.onset.date if foot_drop else None,
+    )
+
+    def coded(*features: str) -> tuple[Finding, ...]:
+        """Active Condition entries and present Observation findings of `features`."""
+        from_observations = tuple(f for f in observations.findings if f.feature in features)
+        return findings(conditions, *features) + from_observations
+
+    recent_disc = months_before(today, thresholds.recent_disc_months)
+    return PatientFeatures(
+        now=data.now,
+        patient=patient,
+        age_years=age,
+        sex=sex,
+        foot_drop=foot_drop,
+        peroneal_neuropathy=coded("peroneal_neuropathy"),
+        l5_radiculopathy=coded("l5_radiculopathy"),
+        disc_herniation=coded("disc_herniation"),
+        recent_disc_herniation=tuple(
+            f for f in coded("disc_herniation") if f.date is not None and f.date >= recent_disc
+        ),
+        lumbar_stenosis=coded("lumbar_stenosis"),
+        sciatica=coded("sciatica"),
+        spine_other=coded("spine_other"),
+        sciatic_neuropathy=coded("sciatic_neuropathy"),
+        lumbosacral_plexopathy=coded("lumbosacral_plexopathy"),
+        central_cause=coded(*CENTRAL_CAUSES),
+        multiple_sclerosis=coded("multiple_sclerosis"),
+        progressive_disease=tuple(
+            e.finding(next(f for f in PROGRESSIVE_DISEASES if f in e.features))
+            for e in with_feature(conditions, *PROGRESSIVE_DISEASES, active_only=False)
+            if not e.resolved
+        ),
+        nerve_trauma=coded("nerve_trauma", "knee_dislocation"),
+        fibular_fracture=coded("fibular_fracture"),
+        spasticity=coded("spasticity"),
+        lower_limb_spasticity=text.lower_limb(conditions, patterns),
+        lower_limb_monoplegia=coded("lower_limb_monoplegia"),
+        non_ambulatory=coded("non_ambulatory"),
+        cardiac_device=coded("cardiac_device"),
+        insensate_feet=coded("peripheral_neuropathy", "diabetic_neuropathy"),
+        cauda_equina=coded("cauda_equina"),
+        urinary_retention=coded("urinary_retention"),
+        bowel_dysfunction=coded("bowel_dysfunction"),
+        saddle_anesthesia=coded("saddle_anesthesia") + text.saddle_from_text(conditions, patterns),
+        progression=Progression(
+            structured=structured_decline(
+                observations.of("dorsiflexion_strength"), today, thresholds
+            ),
+            text=text_progression(conditions, patterns, today, thresholds),
+        ),
+        leg_crossing=text.leg_crossing(conditions, patterns),
+        seizure_history=findings(conditions, "seizure_history", active_only=False)
+        + text.seizure_from_text(conditions, patterns),
+        seizure_verify=findings(conditions, "seizure_verify", active_only=False),
+        dalfampridine_allergy=_allergies(data, index, patterns),
+        dalfampridine_active=care.current("dalfampridine"),
+        dalfampridine_past_course=care.done("dalfampridine"),
+        other_4ap=care.current("other_4ap"),
+        renal=assess_renal(observations, conditions, age, sex, today, thresholds),
+        orthosis_in_use=care.since_onset("orthosis"),
+        fes_in_use=care.since_onset("fes"),
+        pt_since_onset=care.since_onset("physical_therapy"),
+        ncs_emg=care.since_onset("ncs_emg"),
+        lumbar_mri=care.since_onset("mri_lumbar"),
+        plexus_mri=care.since_onset("mri_plexus"),
+        nerve_imaging=care.since_onset("nerve_imaging"),
+        spine_surgery_referral=care.since_onset("spine_surgery_referral"),
+        neurology_referral=care.since_onset("neurology_referral"),
+        rehabilitation_referral=care.since_onset("rehabilitation_referral"),
+        discectomy=care.done("discectomy"),
+        lumbar_decompression=care.done("lumbar_decompression"),
+        palliative_surgery=care.done("tendon_transfer", "ankle_arthrodesis"),
+        peroneal_decompression=care.done("peroneal_decompression"),
+        botulinum_recent=care.since(months_before(today, thresholds.botulinum_months), "botulinum"),
+        unavailable=data.unavailable,
+    )

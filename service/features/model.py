@@ -1,0 +1,224 @@
+"""The typed result of feature extraction: what the rules may know about a patient.
+
+Every feature carries the `Evidence` that produced it, so that each card can show
+its basis ("Why this card"). A feature that is absent is an empty tuple, never a
+guess: absence of data is not absence of disease, and the rules word it so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Literal
+
+from service.recommendation import Evidence
+
+Phase = Literal["acute", "established", "long_standing", "unknown"]
+Laterality = Literal["right", "left", "bilateral", "unspecified"]
+OnsetSource = Literal["onset_datetime", "onset_period", "onset_age", "recorded_date", "none"]
+Sex = Literal["female", "male", "unknown"]
+CareState = Literal["done", "ordered", "in_use"]
+"""`done`: completed (a procedure, a finished course, a resulted study); `ordered`: a
+pending order, draft orders included; `in_use`: a device or medication in current use."""
+
+RenalStatus = Literal["known", "probable_impaired", "unreliable", "unknown"]
+RenalMethod = Literal["crcl_observation", "cockcroft_gault", "ckd_stage", "egfr", "none"]
+RenalNote = Literal[
+    "egfr_in_place_of_crcl",
+    "crcl_unreliable",
+    "sex_unknown_female_factor",
+    "weight_missing",
+    "adjusted_body_weight_used",
+]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One recorded fact behind a feature: a coded entry, or a mention in text.
+
+    `date` is the entry's own date (onset, else recordedDate or effective time);
+    `approximate_date` says it is a recordedDate, which problem-list migrations reset.
+    """
+
+    feature: str
+    evidence: Evidence
+    date: date | None
+    approximate_date: bool = False
+    from_text: bool = False
+
+    @property
+    def reference(self) -> str:
+        return f"{self.evidence.resource_type}/{self.evidence.resource_id}"
+
+
+@dataclass(frozen=True)
+class Onset:
+    """When the foot drop began, and where that date comes from."""
+
+    date: date | None
+    source: OnsetSource
+
+    @property
+    def approximate(self) -> bool:
+        """Taken from recordedDate: never makes a red flag critical on its own (§1, A16)."""
+        return self.source == "recorded_date"
+
+    @property
+    def known(self) -> bool:
+        """A true onset date (onset[x]), not a recordedDate."""
+        return self.date is not None and not self.approximate
+
+
+@dataclass(frozen=True)
+class FootDrop:
+    """The active foot drop (or, as `proxy`, a coded common peroneal palsy standing in for it).
+
+    A proxy counts for the red-flag and work-up cards only (§1 Trigger).
+    `bilateral_onset` is when it became bilateral (the later side, or a bilateral entry).
+    """
+
+    findings: tuple[Finding, ...]
+    laterality: Laterality
+    onset: Onset
+    duration: timedelta | None
+    phase: Phase
+    bilateral_onset: Onset | None
+    proxy: bool
+
+
+@dataclass(frozen=True)
+class CareEvent:
+    """An order, procedure, study, device or medication that is done, pending or in use."""
+
+    feature: str
+    evidence: Evidence
+    state: CareState
+    date: date | None
+    priority: str | None = None
+    draft: bool = False
+    from_text: bool = False
+
+    @property
+    def reference(self) -> str:
+        """`Type/id`, the target of an `update` suggestion."""
+        return f"{self.evidence.resource_type}/{self.evidence.resource_id}"
+
+
+@dataclass(frozen=True)
+class Progression:
+    """Possible progression: a structured strength decline (critical) or note text (warning)."""
+
+    structured: tuple[Finding, ...] = ()
+    text: tuple[Finding, ...] = ()
+
+
+@dataclass(frozen=True)
+class RenalAssessment:
+    """Creatinine clearance for dalfampridine, as far as the record allows (§2, A8).
+
+    `value` is mL/min (CrCl), or mL/min/1.73 m² when `method` is `egfr`.
+    `contraindicated` compares the unrounded value with the label's limit; `borderline`
+    and `mild` are the 50–60 and 51–80 mL/min bands of a known CrCl.
+    """
+
+    status: RenalStatus
+    method: RenalMethod
+    value: Decimal | None = None
+    computation: str = ""
+    notes: tuple[RenalNote, ...] = ()
+    evidence: tuple[Evidence, ...] = ()
+    missing_inputs: tuple[str, ...] = ()
+    contraindicated: bool = False
+    borderline: bool = False
+    mild: bool = False
+
+
+Findings = tuple[Finding, ...]
+CareEvents = tuple[CareEvent, ...]
+
+
+@dataclass(frozen=True)
+class PatientFeatures:
+    """Every feature of clinical-logic v2 §2 for one patient at one request time.
+
+    Condition features hold active entries (clinicalStatus active, recurrence or
+    relapse, or missing) that are not refuted or entered in error; the exceptions
+    say so. Care features "since onset" hold pending orders whatever their date and
+    completed ones dated on or after the foot-drop onset (all of them when the onset
+    is unknown, and undated ones always).
+    """
+
+    now: datetime
+    patient: Evidence | None
+    age_years: int | None
+    sex: Sex
+    foot_drop: FootDrop | None
+
+    # Causes and context (Condition; spasticity also Observation)
+    peroneal_neuropathy: Findings = ()
+    l5_radiculopathy: Findings = ()
+    disc_herniation: Findings = ()
+    recent_disc_herniation: Findings = ()
+    lumbar_stenosis: Findings = ()
+    sciatica: Findings = ()
+    spine_other: Findings = ()
+    sciatic_neuropathy: Findings = ()
+    lumbosacral_plexopathy: Findings = ()
+    central_cause: Findings = ()
+    """Stroke with deficit (not "without residual deficits"), MS, spinal cord, cerebral palsy."""
+    multiple_sclerosis: Findings = ()
+    progressive_disease: Findings = ()
+    """MS or motor neuron disease, any clinical status but resolved: no palliative surgery."""
+    nerve_trauma: Findings = ()
+    """Peroneal/sciatic nerve or lumbar root injury, or knee dislocation."""
+    fibular_fracture: Findings = ()
+    spasticity: Findings = ()
+    lower_limb_spasticity: Findings = ()
+    lower_limb_monoplegia: Findings = ()
+    non_ambulatory: Findings = ()
+    cardiac_device: Findings = ()
+    insensate_feet: Findings = ()
+    """Polyneuropathy or diabetic neuropathy: the orthosis card adds a skin-check caution."""
+
+    # Red flags: each with its own date (Condition or Observation; saddle also R20.x + text)
+    cauda_equina: Findings = ()
+    urinary_retention: Findings = ()
+    bowel_dysfunction: Findings = ()
+    saddle_anesthesia: Findings = ()
+    progression: Progression = Progression()
+    leg_crossing: Findings = ()
+
+    # Dalfampridine
+    seizure_history: Findings = ()
+    """Any clinical status: a resolved seizure disorder still counts (codes.md §9)."""
+    seizure_verify: Findings = ()
+    dalfampridine_allergy: Findings = ()
+    dalfampridine_active: CareEvents = ()
+    dalfampridine_past_course: CareEvents = ()
+    other_4ap: CareEvents = ()
+    renal: RenalAssessment = RenalAssessment(status="unknown", method="none")
+
+    # Care already in place
+    orthosis_in_use: CareEvents = ()
+    fes_in_use: CareEvents = ()
+    pt_since_onset: CareEvents = ()
+    ncs_emg: CareEvents = ()
+    lumbar_mri: CareEvents = ()
+    plexus_mri: CareEvents = ()
+    nerve_imaging: CareEvents = ()
+    spine_surgery_referral: CareEvents = ()
+    neurology_referral: CareEvents = ()
+    rehabilitation_referral: CareEvents = ()
+    """Pending referrals whatever their date; completed ones since onset."""
+
+    discectomy: CareEvents = ()
+    lumbar_decompression: CareEvents = ()
+    palliative_surgery: CareEvents = ()
+    """Tendon transfer or ankle arthrodesis, ever."""
+    peroneal_decompression: CareEvents = ()
+    """Peroneal decompression or neurolysis, ever."""
+    botulinum_recent: CareEvents = ()
+
+    unavailable: frozenset[str] = frozenset()
+    """Prefetch keys whose data could not be obtained: cards say so."""
