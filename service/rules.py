@@ -25,8 +25,9 @@ Choices where the spec is silent, for the docs:
   pitfall) and not when only central signs are coded (lumbar MRI does not image them;
   the card names brain/spinal cord MRI). Nerve imaging for a coded peroneal or sciatic
   lesion or nerve injury.
-- FES needs no peripheral lesion coded: peroneal, sciatic, plexus, L5/disc, nerve
-  injury or polyneuropathy each exclude it.
+- FES needs no peripheral lesion coded: a peroneal, sciatic, plexus or nerve injury,
+  polyneuropathy, or any coded spinal cause (L5, disc, stenosis, sciatica,
+  spondylolisthesis) each exclude it, since each may mean a denervated peroneal nerve.
 - Peroneal decompression: a fibular fracture also counts as traumatic (its timing
   follows the nerve-injury pathway, not compressive-palsy recovery).
 - Nerve-injury referral: an undated injury is dated by the foot-drop onset.

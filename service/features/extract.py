@@ -70,17 +70,21 @@ def _foot_drop(
     return assemble(peroneal, (), True, today, thresholds)
 
 
-def _patient(data: PatientData) -> tuple[Evidence | None, date | None, Sex]:
+def _patient(
+    data: PatientData, today: date
+) -> tuple[Evidence | None, date | None, int | None, Sex]:
+    """The Patient's evidence, birth date, age in completed years at the request, and sex."""
     patient = data.patient
     if not isinstance(patient, Patient):
-        return None, None, "unknown"
+        return None, None, None, "unknown"
     birth = to_date(patient.birthDate)
+    age = years_between(birth, today) if birth else None
     sexes: dict[str | None, Sex] = {"female": "female", "male": "male"}
     sex = sexes.get(patient.gender, "unknown")
-    evidence = make_evidence(
-        patient, "Patient", birth, f"gender {patient.gender or 'not recorded'}"
+    value = (
+        f"age {age if age is not None else 'unknown'}, gender {patient.gender or 'not recorded'}"
     )
-    return evidence, birth, sex
+    return make_evidence(patient, "Patient", birth, value), birth, age, sex
 
 
 def _allergies(
@@ -137,8 +141,7 @@ def extract(
     """Every §2 feature of the patient at the request time."""
     patterns = default_patterns()
     today = data.now.date()
-    patient, birth, sex = _patient(data)
-    age = years_between(birth, today) if birth else None
+    patient, birth, age, sex = _patient(data, today)
     conditions = read_conditions(data.of_type("Condition"), index, birth, patterns)
     observations = read_observations(data.of_type("Observation"), index, patterns)
     foot_drop = _foot_drop(conditions, today, thresholds)
@@ -203,7 +206,7 @@ def extract(
         dalfampridine_active=care.current("dalfampridine"),
         dalfampridine_past_course=care.done("dalfampridine"),
         other_4ap=care.current("other_4ap"),
-        renal=assess_renal(observations, conditions, age, sex, today, thresholds),
+        renal=assess_renal(observations, conditions, patient, age, sex, today, thresholds),
         orthosis_in_use=care.since_onset("orthosis"),
         fes_in_use=care.since_onset("fes"),
         pt_since_onset=care.since_onset("physical_therapy"),

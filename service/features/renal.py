@@ -148,6 +148,7 @@ class _Assessor:
         self,
         observations: ObservationData,
         conditions: Sequence[ConditionEntry],
+        patient: Evidence | None,
         age: int | None,
         sex: Sex,
         today: date,
@@ -155,6 +156,7 @@ class _Assessor:
     ) -> None:
         self.obs = observations
         self.conditions = conditions
+        self.patient = patient
         self.age = age
         self.sex = sex
         self.today = today
@@ -261,6 +263,8 @@ class _Assessor:
             return False
         weight_m, weight = weights[0]
         self.evidence.append(weight_m.evidence)
+        if self.patient is not None:
+            self.evidence.append(self.patient)
         factor = Decimal("0.85") if self.sex != "male" else Decimal(1)
         if self.sex == "unknown":
             self.notes.append("sex_unknown_female_factor")
@@ -305,10 +309,11 @@ class _Assessor:
 def assess_renal(
     observations: ObservationData,
     conditions: Sequence[ConditionEntry],
+    patient: Evidence | None,
     age: int | None,
     sex: Sex,
     today: date,
     thresholds: ClinicalThresholds,
 ) -> RenalAssessment:
     """Renal function for dalfampridine, with its evidence, notes and missing inputs."""
-    return _Assessor(observations, conditions, age, sex, today, thresholds).assess()
+    return _Assessor(observations, conditions, patient, age, sex, today, thresholds).assess()

@@ -177,4 +177,4 @@ def test_evidence_names_resource_display_and_date() -> None:
 
 def test_lab_evidence_carries_the_value() -> None:
     f = features_of(foot_drop(), creatinine(1.1), weight(70))
-    assert [e.value for e in f.renal.evidence] == ["1.1 mg/dL", "70 kg"]
+    assert [e.value for e in f.renal.evidence] == ["1.1 mg/dL", "70 kg", "age 62, gender female"]

@@ -59,7 +59,8 @@ def test_cockcroft_gault(resources: list[dict[str, Any]], expected: Decimal) -> 
     assert abs(result.value - expected) < Decimal("0.05")
     assert result.notes == ()
     assert "Cockcroft-Gault" in result.computation
-    assert len(result.evidence) == 2
+    # creatinine, weight, and the Patient (age and sex are inputs too)
+    assert [e.resource_type for e in result.evidence] == ["Observation", "Observation", "Patient"]
 
 
 def test_unknown_sex_uses_the_female_factor_and_says_so() -> None:

@@ -141,4 +141,5 @@ def test_evidence_shows_ms_and_the_renal_data() -> None:
         "Condition",
         "Observation",
         "Observation",
+        "Patient",
     ]
