@@ -18,8 +18,14 @@ from service.protocol import ServiceDescriptor
 
 PATIENT = "{{context.patientId}}"
 
-#: Observation value sets the features read (renal function, weight, strength).
+#: Observation value sets the features read: renal function, weight, strength, and
+#: red-flag findings or spasticity recorded as Observations.
 OBSERVATION_FEATURES = (
+    "cauda_equina",
+    "urinary_retention",
+    "bowel_dysfunction",
+    "saddle_anesthesia",
+    "spasticity",
     "creatinine_clearance",
     "egfr",
     "serum_creatinine",
