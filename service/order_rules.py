@@ -1,0 +1,439 @@
+"""Order-select / order-sign rules: selected orders + PatientFeatures -> Recommendations.
+
+clinical-logic v2 §4 (and safety-review A6, A7, A8, A14, A15). Each rule reacts to one
+selected order (order-sign: every draft) and reads the other drafts as already
+ordered — the features hold them as pending care (`CareEvent.draft`). The selected
+order itself is in those features too, so every "already has it" test leaves it out:
+an order is never its own duplicate, nor its own physical therapy.
+
+    dalfampridine (any patient: the order itself is the risk)
+        contraindicated (critical) · dose (warning) · renal-function-needed (warning)
+    foot-drop orders (an active foot drop, adult)
+        stat-imaging (critical) · add-physical-therapy · localize-before-decompression
+        (warning) · premature-palliative-surgery · fusion-not-indicated ·
+        duplicate-order (info)
+
+Every card names its order in `about_order`; update and delete suggestions target it.
+Cards come most urgent first, then in the order of the selections and of the rules
+below, so the same request always gives the same list.
+
+Choices where the spec is silent, for the docs:
+- The red flag is the patient-view rule's own (`rules.recommend`): stat-imaging needs
+  its card to be critical. Duplicate-order stays silent for a lumbar MRI when that card
+  fires at any level, when progression is possible, or when any red-flag finding is
+  coded at all (a repeat scan may be indicated; an info card is not worth the risk).
+- Population as in patient-view: under 18 no foot-drop order card; unknown age only
+  stat-imaging. A coded common peroneal palsy stands in for foot drop for stat-imaging
+  and localize-before-decompression only (the red-flag and work-up cards, §1).
+- Dalfampridine checks fire at any age and without foot drop. A 4-aminopyridine order
+  gets the same checks. "Another 4-aminopyridine product" is an active product of the
+  other kind (dalfampridine vs other 4-AP); the same product still active is read as
+  a renewal, not a contraindication.
+- The dose card fires alongside a contraindication (overriding a *probable* renal
+  contraindication must not hide a 15 mg dose), and for a dose the draft does not
+  state: unknown is never read as right.
+- renal-function-needed also fires for a borderline CrCl (50–60 mL/min, A8), with no
+  creatinine suggestion (a measured CrCl or cystatin C is what A8 asks for).
+- add-physical-therapy is not shown for a non-ambulatory patient, as the patient-view
+  PT card is not.
+- fusion-not-indicated also stays silent with lumbar stenosis or a prior lumbar
+  decompression coded (other lumbar diagnoses; a prior laminectomy is a recurrence and
+  instability proxy like a prior discectomy).
+- premature-palliative-surgery needs a true onset date: a recordedDate only bounds the
+  onset from above, so the foot drop is not *known* to be under 12 months.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from service.features.model import CareEvent, Finding, FootDrop, PatientFeatures
+from service.features.records import months_before
+from service.orders import (
+    ANKLE_ARTHRODESIS,
+    DALFAMPRIDINE,
+    FES,
+    LUMBAR_FUSION,
+    MRI_LUMBAR,
+    NCS_EMG,
+    ORTHOSIS,
+    OTHER_4AP,
+    PERONEAL_DECOMPRESSION,
+    PHYSICAL_THERAPY,
+    TENDON_TRANSFER,
+    SelectedOrder,
+)
+from service.recommendation import (
+    INDICATOR_RANK,
+    Evidence,
+    Indicator,
+    Recommendation,
+    SuggestedAction,
+)
+from service.rules import RED_FLAG, recommend
+from service.settings_clinical import ClinicalThresholds
+
+#: Orders that may duplicate care the patient already has (§4 duplicate-order).
+DUPLICABLE = (ORTHOSIS, PHYSICAL_THERAPY, NCS_EMG, MRI_LUMBAR)
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What every rule reads: the features, the day, the thresholds, the red-flag card."""
+
+    f: PatientFeatures
+    today: date
+    t: ClinicalThresholds
+    red_flag: Recommendation | None
+
+    def foot_drop(self, *, proxy_ok: bool = False) -> FootDrop | None:
+        """The active foot drop when foot-drop order cards may fire (§1 population)."""
+        fd, age = self.f.foot_drop, self.f.age_years
+        if fd is None or (fd.proxy and not proxy_ok):
+            return None
+        if age is None or age < self.t.adult_age_years:
+            return None
+        return fd
+
+    @property
+    def red_flag_possible(self) -> bool:
+        """Any red-flag card, possible progression or red-flag finding (A15)."""
+        f = self.f
+        findings = f.cauda_equina + f.urinary_retention + f.bowel_dysfunction
+        findings += f.saddle_anesthesia + f.progression.structured + f.progression.text
+        return self.red_flag is not None or bool(findings)
+
+
+def _others(order: SelectedOrder, events: Iterable[CareEvent]) -> list[CareEvent]:
+    """Care events that are not this order: the order never counts as already done."""
+    return list(dict.fromkeys(e for e in events if e.reference != order.reference))
+
+
+def _onset_notes(fd: FootDrop) -> list[str]:
+    if fd.onset.approximate:
+        return ["onset_approximate"]
+    return ["onset_unknown"] if fd.onset.date is None else []
+
+
+def _duration(delta: timedelta) -> str:
+    days = delta.days
+    if days < 14:
+        return f"{days} day{'s' if days != 1 else ''}"
+    if days < 90:
+        return f"{days // 7} weeks"
+    return f"{int(days / 30.44)} months"
+
+
+def _card(
+    ctx: _Context,
+    order: SelectedOrder,
+    topic: str,
+    indicator: Indicator,
+    suggestions: Sequence[SuggestedAction] = (),
+    evidence: Sequence[Finding | CareEvent | Evidence] = (),
+    facts: dict[str, str] | None = None,
+    flags: Sequence[str] = (),
+    notes: Sequence[str] = (),
+) -> Recommendation:
+    """A card about `order`: the order first in the evidence (once), its display as `order`."""
+    others = (x if isinstance(x, Evidence) else x.evidence for x in evidence)
+    items = [
+        order.evidence,
+        *(e for e in others if f"{e.resource_type}/{e.resource_id}" != order.reference),
+    ]
+    unavailable = ["data_unavailable"] if ctx.f.unavailable else []
+    return Recommendation(
+        topic=topic,
+        indicator=indicator,
+        suggestions=tuple(suggestions),
+        evidence=tuple(dict.fromkeys(items)),
+        facts={"order": order.display, **(facts or {})},
+        flags=frozenset(flags),
+        notes=tuple(dict.fromkeys([*notes, *unavailable])),
+        about_order=order.reference,
+    )
+
+
+# ── dalfampridine (clinical-logic §4, A7, A8) ──────────────────────────────────────
+
+
+def _conflicting_4ap(ctx: _Context, order: SelectedOrder) -> list[CareEvent]:
+    """Active 4-aminopyridine products of the other kind than this order."""
+    own_kind = DALFAMPRIDINE if order.has(DALFAMPRIDINE) else OTHER_4AP
+    other = ctx.f.other_4ap if own_kind == DALFAMPRIDINE else ctx.f.dalfampridine_active
+    return _others(order, other)
+
+
+def _seizure_verify(f: PatientFeatures) -> tuple[list[str], list[Finding]]:
+    """F44.5 alone is "verify", not a contraindication (A7): a note on every dalfampridine card."""
+    return (["seizure_verify"], list(f.seizure_verify)) if f.seizure_verify else ([], [])
+
+
+def dalfampridine_contraindicated(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
+    """Seizure history, allergy, another 4-AP product, or CrCl ≤ 50 (probable from eGFR/CKD)."""
+    if not order.is_dalfampridine:
+        return None
+    f, renal = ctx.f, ctx.f.renal
+    named: list[str] = []
+    evidence: list[Finding | CareEvent | Evidence] = []
+    notes: list[str] = []
+    flags: list[str] = []
+    facts: dict[str, str] = {}
+    for label, items in (
+        ("seizure history", f.seizure_history),
+        ("allergy to dalfampridine or 4-aminopyridine", f.dalfampridine_allergy),
+    ):
+        named += [f"{label}: {x.evidence.describe()}" for x in items]
+        evidence += items
+        notes += ["finding_from_text"] if any(x.from_text for x in items) else []
+    conflicting = _conflicting_4ap(ctx, order)
+    named += [f"another 4-aminopyridine product: {e.evidence.describe()}" for e in conflicting]
+    evidence += conflicting
+    if renal.contraindicated:
+        if renal.status == "known":
+            named.append(f"creatinine clearance of 50 mL/min or less: {renal.computation}")
+        else:
+            named.append(f"probable creatinine clearance of 50 mL/min or less: {renal.computation}")
+            flags.append("probable_contraindication")
+            measured = "creatinine clearance (measured, or estimated by Cockcroft-Gault)"
+            facts["missing_inputs"] = "; ".join([measured, *renal.missing_inputs])
+        evidence += renal.evidence
+        notes += renal.notes
+    if not named:
+        return None
+    verify_notes, verify = _seizure_verify(f)
+    return _card(
+        ctx,
+        order,
+        "dalfampridine-contraindicated",
+        "critical",
+        [SuggestedAction("remove-dalfampridine", order.reference, recommended=True)],
+        [*evidence, *verify],
+        facts={"contraindication": "; ".join(named), **facts},
+        flags=flags,
+        notes=[*notes, *verify_notes],
+    )
+
+
+def _contraindicated(ctx: _Context, order: SelectedOrder) -> bool:
+    f = ctx.f
+    return bool(
+        f.seizure_history
+        or f.dalfampridine_allergy
+        or f.renal.contraindicated
+        or _conflicting_4ap(ctx, order)
+    )
+
+
+def dalfampridine_dose(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
+    """More than 10 mg a dose or 20 mg a day, not every 12 hours, not ER — or unstated."""
+    dose = order.dose
+    if not order.is_dalfampridine or dose is None or dose.as_labelled:
+        return None
+    verify_notes, verify = _seizure_verify(ctx.f)
+    return _card(
+        ctx,
+        order,
+        "dalfampridine-dose",
+        "warning",
+        [SuggestedAction("dalfampridine-correct-dose", order.reference)],
+        verify,
+        facts={"dose_problem": "; ".join(dose.issues)},
+        notes=verify_notes,
+    )
+
+
+def renal_function_needed(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
+    """CrCl unknown, unreliable or borderline, and no contraindication found (§4, A8)."""
+    renal = ctx.f.renal
+    if not order.is_dalfampridine or _contraindicated(ctx, order):
+        return None
+    facts: dict[str, str] = {}
+    flags: list[str] = []
+    suggestions: list[SuggestedAction] = []
+    if renal.status in ("unknown", "unreliable"):
+        suggestions.append(SuggestedAction("serum-creatinine"))
+        if "weight_missing" in renal.notes:
+            suggestions.append(SuggestedAction("body-weight"))
+    elif renal.borderline and renal.value is not None:
+        flags.append("crcl_borderline")
+        facts["crcl"] = f"{renal.value:.1f} mL/min ({renal.computation})"
+    else:
+        return None
+    verify_notes, verify = _seizure_verify(ctx.f)
+    return _card(
+        ctx,
+        order,
+        "renal-function-needed",
+        "warning",
+        suggestions,
+        [*renal.evidence, *verify],
+        facts=facts,
+        flags=flags,
+        notes=[*renal.notes, *verify_notes],
+    )
+
+
+# ── foot-drop orders ──────────────────────────────────────────────────────────────
+
+
+def stat_imaging(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
+    """A lumbar MRI that is not stat while the red-flag card is critical (A3)."""
+    red = ctx.red_flag
+    if not order.has(MRI_LUMBAR) or order.priority == "stat":
+        return None
+    if red is None or red.indicator != "critical":
+        return None
+    return _card(
+        ctx,
+        order,
+        "stat-imaging",
+        "critical",
+        [SuggestedAction("mri-lumbar-make-stat", order.reference, recommended=True)],
+        red.evidence,
+        notes=red.notes,
+    )
+
+
+def add_physical_therapy(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
+    """An orthosis or FES with no PT since onset done, pending or drafted (§4)."""
+    fd = ctx.foot_drop()
+    if fd is None or not order.has(ORTHOSIS, FES) or ctx.f.non_ambulatory:
+        return None
+    if _others(order, ctx.f.pt_since_onset):
+        return None
+    return _card(
+        ctx,
+        order,
+        "add-physical-therapy",
+        "warning",
+        [SuggestedAction("pt-referral")],
+        fd.findings,
+        notes=_onset_notes(fd),
+    )
+
+
+def localize_before_decompression(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
+    """Peroneal decompression or neurolysis with no NCS/EMG done or ordered (§4)."""
+    fd = ctx.foot_drop(proxy_ok=True)
+    if fd is None or not order.has(PERONEAL_DECOMPRESSION):
+        return None
+    if _others(order, ctx.f.ncs_emg):
+        return None
+    return _card(
+        ctx,
+        order,
+        "localize-before-decompression",
+        "warning",
+        [SuggestedAction("ncs-emg")],
+        [*fd.findings, *ctx.f.peroneal_neuropathy],
+        notes=_onset_notes(fd),
+    )
+
+
+def premature_palliative_surgery(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
+    """Tendon transfer or ankle arthrodesis for a foot drop known to be under 12 months (A6)."""
+    fd = ctx.foot_drop()
+    if fd is None or not order.has(TENDON_TRANSFER, ANKLE_ARTHRODESIS):
+        return None
+    onset = fd.onset.date
+    if not fd.onset.known or onset is None:
+        return None
+    if onset <= months_before(ctx.today, ctx.t.palliative_min_months):
+        return None
+    f = ctx.f
+    suggestions = []
+    if not _others(order, f.orthosis_in_use + f.fes_in_use):
+        suggestions.append(SuggestedAction("orthotist-referral"))
+    if not _others(order, f.pt_since_onset):
+        suggestions.append(SuggestedAction("pt-referral"))
+    duration = fd.duration if fd.duration is not None else ctx.today - onset
+    return _card(
+        ctx,
+        order,
+        "premature-palliative-surgery",
+        "info",
+        suggestions,
+        fd.findings,
+        facts={"duration": _duration(duration)},
+    )
+
+
+def fusion_not_indicated(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
+    """Lumbar fusion where disc herniation is the only lumbar diagnosis found (A14)."""
+    fd = ctx.foot_drop()
+    f = ctx.f
+    if fd is None or not order.has(LUMBAR_FUSION) or not f.disc_herniation:
+        return None
+    if f.spine_other or f.lumbar_stenosis or f.discectomy or f.lumbar_decompression:
+        return None
+    return _card(ctx, order, "fusion-not-indicated", "info", (), [*fd.findings, *f.disc_herniation])
+
+
+def duplicate_order(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
+    """An orthosis, PT, NCS/EMG or lumbar MRI the patient already has (§4, A15)."""
+    fd = ctx.foot_drop()
+    if fd is None:
+        return None
+    f = ctx.f
+    care = {
+        ORTHOSIS: f.orthosis_in_use,
+        PHYSICAL_THERAPY: f.pt_since_onset,
+        NCS_EMG: f.ncs_emg,
+        MRI_LUMBAR: f.lumbar_mri,
+    }
+    existing: list[CareEvent] = []
+    duplicated: list[str] = []
+    for feature in DUPLICABLE:
+        if not order.has(feature) or (feature == MRI_LUMBAR and ctx.red_flag_possible):
+            continue
+        found = _others(order, care[feature])
+        existing += found
+        duplicated += [feature] if found else []
+    existing = list(dict.fromkeys(existing))
+    if not existing:
+        return None
+    orthosis = ORTHOSIS in duplicated
+    from_text = orthosis and any(e.from_text for e in _others(order, f.orthosis_in_use))
+    return _card(
+        ctx,
+        order,
+        "duplicate-order",
+        "info",
+        (),
+        existing,
+        facts={"existing_order": "; ".join(e.evidence.describe() for e in existing)},
+        flags=["orthosis_replacement"] if orthosis else [],
+        notes=[*_onset_notes(fd), *(["orthosis_from_text"] if from_text else [])],
+    )
+
+
+#: Every §4 rule, in the order its cards come within one indicator.
+RULES: tuple[Callable[[_Context, SelectedOrder], Recommendation | None], ...] = (
+    dalfampridine_contraindicated,
+    stat_imaging,
+    dalfampridine_dose,
+    renal_function_needed,
+    add_physical_therapy,
+    localize_before_decompression,
+    premature_palliative_surgery,
+    fusion_not_indicated,
+    duplicate_order,
+)
+
+
+def check_orders(
+    selected: Sequence[SelectedOrder],
+    features: PatientFeatures,
+    now: datetime,
+    thresholds: ClinicalThresholds,
+) -> list[Recommendation]:
+    """Every §4 card for the selected orders, most urgent first; pure and deterministic."""
+    red = next((r for r in recommend(features, now, thresholds) if r.topic == RED_FLAG), None)
+    ctx = _Context(features, now.date(), thresholds, red)
+    first = {order.reference: order for order in reversed(selected)}
+    orders = [first[ref] for ref in dict.fromkeys(order.reference for order in selected)]
+    found = [card for order in orders for rule in RULES if (card := rule(ctx, order)) is not None]
+    return sorted(found, key=lambda r: INDICATOR_RANK[r.indicator])
