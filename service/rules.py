@@ -125,7 +125,12 @@ def _days(delta: timedelta) -> str:
 
 
 def _base_facts(fd: FootDrop) -> dict[str, str]:
-    side = "side not recorded" if fd.laterality == "unspecified" else fd.laterality
+    side = {
+        "right": "right side",
+        "left": "left side",
+        "bilateral": "both sides",
+        "unspecified": "side not recorded",
+    }[fd.laterality]
     onset = fd.onset.date.isoformat() if fd.onset.date else "not recorded"
     duration = _days(fd.duration) if fd.duration is not None else "unknown duration"
     return {"side": side, "onset": onset, "duration": duration}

@@ -214,7 +214,7 @@ def test_the_copied_content_loads(content_copy: Path) -> None:
             'recommended = true\nlabel = "Prefab',
             "most",
         ),
-        ("templates/orthosis.toml", "foot drop; none in use", "foot drop {stage}; none", "stage"),
+        ("templates/orthosis.toml", "({side}); none in use", "({side}) {stage}; none", "stage"),
         ("templates/orthosis.toml", 'when = "insensate_feet"', 'when = "nope"', "nope"),
         ("templates/orthosis.toml", "first-line option", "first-line <b>option</b>", "HTML"),
         ("templates/orthosis.toml", "[1, 4]", "[1, 7]", "'7'"),

@@ -93,7 +93,7 @@ def test_every_card_carries_side_onset_duration_and_the_foot_drop_evidence() -> 
     assert len(recs) >= 4
     for rec in recs:
         assert {"side", "onset", "duration"} <= set(rec.facts)
-        assert rec.facts["side"] == "left"
+        assert rec.facts["side"] == "left side"
         assert rec.evidence[0].resource_id == "fd"
 
 
