@@ -66,6 +66,8 @@ def generate(catalogue: CardCatalogue) -> str:
         _bullets(doc.inputs),
         "## How cards are shown",
         _bullets(doc.display),
+        "## At a glance",
+        _overview(templates, catalogue),
         "## Patient-view cards",
         doc.placeholders,
         *(_card(t, catalogue) for t in patient_view),
@@ -97,6 +99,30 @@ def generate(catalogue: CardCatalogue) -> str:
         ),
     ]
     return "\n\n".join(parts) + "\n"
+
+
+def _overview(templates: Iterable[CardTemplate], catalogue: CardCatalogue) -> str:
+    """One row per card for review: trigger, suggested orders with their codes, evidence."""
+    rows = []
+    for template in templates:
+        orders = []
+        for suggestion in template.suggestions:
+            for action in suggestion.actions:
+                if action.type == "delete":
+                    orders.append("remove the selected draft")
+                    continue
+                codes = ", ".join(
+                    str(coding["code"])
+                    for coding in codings(catalogue.orders[action.order_id].resource)
+                )
+                orders.append(f"{suggestion.label} ({codes or 'text only'})")
+        refs = ", ".join(f"[{ref}]" for ref in template.references)
+        rows.append(
+            f"| `{template.topic}` | {', '.join(template.hooks)} | {template.indicator_policy} "
+            f"| {template.rule} | {'; '.join(orders) or 'none (information only)'} | {refs} |"
+        )
+    header = "| Card | Hooks | Indicator | Trigger | Suggested orders (codes) | Evidence |"
+    return "\n".join([header, "|---|---|---|---|---|---|", *rows])
 
 
 def _card(template: CardTemplate, catalogue: CardCatalogue) -> str:
