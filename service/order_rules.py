@@ -47,7 +47,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from service.features.model import CareEvent, Finding, FootDrop, PatientFeatures
 from service.features.records import months_before
@@ -72,7 +72,7 @@ from service.recommendation import (
     Recommendation,
     SuggestedAction,
 )
-from service.rules import RED_FLAG, recommend
+from service.rules import RED_FLAG, duration_text, onset_notes, recommend
 from service.settings_clinical import ClinicalThresholds
 
 #: Orders that may duplicate care the patient already has (§4 duplicate-order).
@@ -109,21 +109,6 @@ class _Context:
 def _others(order: SelectedOrder, events: Iterable[CareEvent]) -> list[CareEvent]:
     """Care events that are not this order: the order never counts as already done."""
     return list(dict.fromkeys(e for e in events if e.reference != order.reference))
-
-
-def _onset_notes(fd: FootDrop) -> list[str]:
-    if fd.onset.approximate:
-        return ["onset_approximate"]
-    return ["onset_unknown"] if fd.onset.date is None else []
-
-
-def _duration(delta: timedelta) -> str:
-    days = delta.days
-    if days < 14:
-        return f"{days} day{'s' if days != 1 else ''}"
-    if days < 90:
-        return f"{days // 7} weeks"
-    return f"{int(days / 30.44)} months"
 
 
 def _card(
@@ -311,7 +296,7 @@ def add_physical_therapy(ctx: _Context, order: SelectedOrder) -> Recommendation 
         "warning",
         [SuggestedAction("pt-referral")],
         fd.findings,
-        notes=_onset_notes(fd),
+        notes=onset_notes(fd),
     )
 
 
@@ -329,7 +314,7 @@ def localize_before_decompression(ctx: _Context, order: SelectedOrder) -> Recomm
         "warning",
         [SuggestedAction("ncs-emg")],
         [*fd.findings, *ctx.f.peroneal_neuropathy],
-        notes=_onset_notes(fd),
+        notes=onset_notes(fd),
     )
 
 
@@ -357,7 +342,7 @@ def premature_palliative_surgery(ctx: _Context, order: SelectedOrder) -> Recomme
         "info",
         suggestions,
         fd.findings,
-        facts={"duration": _duration(duration)},
+        facts={"duration": duration_text(duration)},
     )
 
 
@@ -406,7 +391,7 @@ def duplicate_order(ctx: _Context, order: SelectedOrder) -> Recommendation | Non
         existing,
         facts={"existing_order": "; ".join(e.evidence.describe() for e in existing)},
         flags=["orthosis_replacement"] if orthosis else [],
-        notes=[*_onset_notes(fd), *(["orthosis_from_text"] if from_text else [])],
+        notes=[*onset_notes(fd), *(["orthosis_from_text"] if from_text else [])],
     )
 
 

@@ -113,7 +113,8 @@ class _Context:
         return bool(f.spasticity or f.lower_limb_monoplegia) and not f.central_cause
 
 
-def _days(delta: timedelta) -> str:
+def duration_text(delta: timedelta) -> str:
+    """A foot-drop duration in words, as cards show it (shared with the order checks)."""
     days = delta.days
     if days < 14:
         return f"{days} day{'s' if days != 1 else ''}"
@@ -132,11 +133,12 @@ def _base_facts(fd: FootDrop) -> dict[str, str]:
         "unspecified": "side not recorded",
     }[fd.laterality]
     onset = fd.onset.date.isoformat() if fd.onset.date else "not recorded"
-    duration = _days(fd.duration) if fd.duration is not None else "unknown duration"
+    duration = duration_text(fd.duration) if fd.duration is not None else "unknown duration"
     return {"side": side, "onset": onset, "duration": duration}
 
 
-def _onset_ids(fd: FootDrop) -> tuple[str, ...]:
+def onset_notes(fd: FootDrop) -> tuple[str, ...]:
+    """Note ids saying the onset is approximate or unknown (shared with the order checks)."""
     if fd.onset.approximate:
         return ("onset_approximate",)
     if fd.onset.date is None:
@@ -157,14 +159,14 @@ def _card(
     """A recommendation with the foot drop's facts, onset flags/notes and evidence first."""
     items = [*(x.evidence for x in ctx.fd.findings)]
     items += [x if isinstance(x, Evidence) else x.evidence for x in evidence]
-    base_notes = [*_onset_ids(ctx.fd), *(["data_unavailable"] if ctx.f.unavailable else [])]
+    base_notes = [*onset_notes(ctx.fd), *(["data_unavailable"] if ctx.f.unavailable else [])]
     return Recommendation(
         topic=topic,
         indicator=indicator,
         suggestions=tuple(suggestions),
         evidence=tuple(dict.fromkeys(items)),
         facts={**_base_facts(ctx.fd), **(facts or {})},
-        flags=frozenset([*_onset_ids(ctx.fd), *flags]),
+        flags=frozenset([*onset_notes(ctx.fd), *flags]),
         notes=tuple(dict.fromkeys([*base_notes, *notes])),
     )
 
