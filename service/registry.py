@@ -13,25 +13,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from mappings.matcher import ValueSetIndex
+from service.features.observations import MEASUREMENTS
 from service.prefetch import PrefetchKey
 from service.protocol import ServiceDescriptor
 
 PATIENT = "{{context.patientId}}"
 
-#: Observation value sets the features read: renal function, weight, strength, and
-#: red-flag findings or spasticity recorded as Observations.
+#: Observation value sets the features read: the measurements (renal function, weight,
+#: strength) and red-flag findings or spasticity recorded as Observations.
 OBSERVATION_FEATURES = (
     "cauda_equina",
     "urinary_retention",
     "bowel_dysfunction",
     "saddle_anesthesia",
     "spasticity",
-    "creatinine_clearance",
-    "egfr",
-    "serum_creatinine",
-    "body_weight",
-    "body_height",
-    "dorsiflexion_strength",
+    *sorted(MEASUREMENTS),
 )
 #: Report value sets: imaging and electrodiagnostic studies already done.
 REPORT_FEATURES = ("mri_lumbar", "mri_plexus", "nerve_imaging", "ncs_emg")
