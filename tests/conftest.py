@@ -92,27 +92,38 @@ def bundle(*resources: dict[str, Any]) -> dict[str, Any]:
     return fhir_server.searchset(*resources)
 
 
+#: The services' search prefetch keys by the resource type they hold.
+PREFETCH_KEYS = {
+    "Condition": "conditions",
+    "Observation": "observations",
+    "Procedure": "procedures",
+    "ServiceRequest": "serviceRequests",
+    "DeviceRequest": "deviceRequests",
+    "DeviceUseStatement": "deviceUseStatements",
+    "MedicationRequest": "medicationRequests",
+    "MedicationStatement": "medicationStatements",
+    "AllergyIntolerance": "allergies",
+    "DiagnosticReport": "reports",
+}
+
+
 def full_prefetch(
     *resources: dict[str, Any], patient_resource: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """A prefetch object with every key the services ask for, resources sorted by type."""
-    by_key = {
-        "Condition": "conditions",
-        "Observation": "observations",
-        "Procedure": "procedures",
-        "ServiceRequest": "serviceRequests",
-        "DeviceRequest": "deviceRequests",
-        "DeviceUseStatement": "deviceUseStatements",
-        "MedicationRequest": "medicationRequests",
-        "MedicationStatement": "medicationStatements",
-        "AllergyIntolerance": "allergies",
-        "DiagnosticReport": "reports",
-    }
-    prefetch: dict[str, Any] = {key: bundle() for key in by_key.values()}
+    prefetch: dict[str, Any] = {key: bundle() for key in PREFETCH_KEYS.values()}
     prefetch["patient"] = patient_resource or patient()
     for resource in resources:
-        prefetch[by_key[resource["resourceType"]]]["entry"].append({"resource": resource})
+        prefetch[PREFETCH_KEYS[resource["resourceType"]]]["entry"].append({"resource": resource})
     return prefetch
+
+
+def serve_record(fhir: fhir_server.FhirServer, *resources: dict[str, Any]) -> None:
+    """Let the loopback FHIR server answer every query of the services for this patient."""
+    fhir.reply(f"/fhir/Patient/{PATIENT_ID}", patient())
+    for resource_type in PREFETCH_KEYS:
+        matching = [r for r in resources if r["resourceType"] == resource_type]
+        fhir.reply(f"/fhir/{resource_type}", fhir_server.searchset(*matching))
 
 
 def hook_request(

@@ -16,20 +16,10 @@ from urllib.parse import unquote
 
 import pytest
 
+from tests.conftest import PREFETCH_KEYS
+
 SYNTHEA = Path(__file__).resolve().parents[2] / "shared" / "data" / "synthea-r4"
 
-PREFETCH_KEYS = {
-    "Condition": "conditions",
-    "Observation": "observations",
-    "Procedure": "procedures",
-    "ServiceRequest": "serviceRequests",
-    "DeviceRequest": "deviceRequests",
-    "DeviceUseStatement": "deviceUseStatements",
-    "MedicationRequest": "medicationRequests",
-    "MedicationStatement": "medicationStatements",
-    "AllergyIntolerance": "allergies",
-    "DiagnosticReport": "reports",
-}
 
 needs_synthea = pytest.mark.skipif(not SYNTHEA.is_dir(), reason="../shared Synthea charts absent")
 

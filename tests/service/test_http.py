@@ -11,8 +11,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import FOOT_DROP, PATIENT_ID, condition, full_prefetch, hook_request, patient
-from tests.fhir_server import FhirServer, searchset
+from tests.conftest import (
+    FOOT_DROP,
+    PATIENT_ID,
+    condition,
+    full_prefetch,
+    hook_request,
+    serve_record,
+)
+from tests.fhir_server import FhirServer
 
 PV = "/cds-services/footdrop-patient-view"
 OS = "/cds-services/footdrop-order-select"
@@ -214,27 +221,10 @@ def test_no_origin_is_allowed_by_default(client: TestClient) -> None:
 # --- data from the FHIR server ---------------------------------------------------------------
 
 
-def serve_patient(fhir: FhirServer, *conditions: dict[str, Any]) -> None:
-    fhir.reply(f"/fhir/Patient/{PATIENT_ID}", patient())
-    fhir.reply("/fhir/Condition", searchset(*conditions))
-    for resource_type in (
-        "Observation",
-        "Procedure",
-        "ServiceRequest",
-        "DeviceRequest",
-        "DeviceUseStatement",
-        "MedicationRequest",
-        "MedicationStatement",
-        "AllergyIntolerance",
-        "DiagnosticReport",
-    ):
-        fhir.reply(f"/fhir/{resource_type}", searchset())
-
-
 def test_fhir_server_fallback_gives_the_same_cards_as_prefetch(
     client_factory: Callable[..., TestClient], fhir: FhirServer
 ) -> None:
-    serve_patient(fhir, FOOT_DROP)
+    serve_record(fhir, FOOT_DROP)
     client = client_factory(fhir_allowlist=[fhir.base_url])
     via_server = client.post(PV, json=hook_request(fhir_server_url=fhir.base_url, token="tok"))
     via_prefetch = client.post(PV, json=hook_request(prefetch=full_prefetch(FOOT_DROP)))
@@ -251,7 +241,7 @@ def test_fhir_server_fallback_gives_the_same_cards_as_prefetch(
 def test_access_token_never_reaches_the_logs(
     client_factory: Callable[..., TestClient], fhir: FhirServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    serve_patient(fhir, FOOT_DROP)
+    serve_record(fhir, FOOT_DROP)
     fhir.reply("/fhir/Procedure", {"resourceType": "OperationOutcome"}, status=500)
     client = client_factory(fhir_allowlist=[fhir.base_url], log_level="DEBUG")
     with caplog.at_level(logging.DEBUG):

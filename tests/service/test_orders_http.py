@@ -16,8 +16,9 @@ from tests.conftest import (
     days_ago,
     full_prefetch,
     hook_request,
+    serve_record,
 )
-from tests.fhir_server import FhirServer, searchset
+from tests.fhir_server import FhirServer
 
 OS = "/cds-services/footdrop-order-select"
 OSIGN = "/cds-services/footdrop-order-sign"
@@ -244,20 +245,7 @@ def test_order_sign_leaves_out_cards_shown_at_order_select_when_asked(
 def test_order_select_via_fhir_server_matches_prefetch(
     client_factory: Callable[..., TestClient], fhir: FhirServer
 ) -> None:
-    fhir.reply(f"/fhir/Patient/{PATIENT_ID}", full_prefetch()["patient"])
-    fhir.reply("/fhir/Condition", searchset(FOOT_DROP, EPILEPSY_RESOLVED))
-    for resource_type in (
-        "Observation",
-        "Procedure",
-        "ServiceRequest",
-        "DeviceRequest",
-        "DeviceUseStatement",
-        "MedicationRequest",
-        "MedicationStatement",
-        "AllergyIntolerance",
-        "DiagnosticReport",
-    ):
-        fhir.reply(f"/fhir/{resource_type}", searchset())
+    serve_record(fhir, FOOT_DROP, EPILEPSY_RESOLVED)
     client = client_factory(fhir_allowlist=[fhir.base_url])
     drafts = [dalfampridine_draft(), afo_draft()]
     selections = ["MedicationRequest/med-draft-1", "DeviceRequest/dev-draft-1"]
