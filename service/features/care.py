@@ -150,33 +150,34 @@ def _medication(
     return (*_some(coded), *concepts), _texts([coded], text)
 
 
+def _request(
+    resource: ServiceRequest | DeviceRequest, concepts: tuple[CodeableConcept, ...], text: str
+) -> _Record:
+    """A ServiceRequest or DeviceRequest: the same status, date and priority fields."""
+    return _Record(
+        resource=resource,
+        concepts=concepts,
+        text=text,
+        state=_REQUEST_STATES.get(resource.status or ""),
+        status=resource.status or "",
+        date=to_date(resource.occurrenceDateTime)
+        or period_start(resource.occurrencePeriod)
+        or to_date(resource.authoredOn),
+        priority=resource.priority,
+    )
+
+
 def _read(resource: Resource, res: _Resolver) -> _Record | None:
     """Reduce one care resource to a record; None for types that carry no care."""
     match resource:
         case ServiceRequest():
-            return _Record(
-                resource=resource,
-                concepts=_some(resource.code),
-                text=_texts([resource.code]),
-                state=_REQUEST_STATES.get(resource.status or ""),
-                status=resource.status or "",
-                date=to_date(resource.occurrenceDateTime)
-                or period_start(resource.occurrencePeriod)
-                or to_date(resource.authoredOn),
-                priority=resource.priority,
-            )
+            return _request(resource, _some(resource.code), _texts([resource.code]))
         case DeviceRequest():
             concepts, text = res.concepts_and_text(resource, resource.codeReference)
-            return _Record(
-                resource=resource,
-                concepts=(*_some(resource.codeCodeableConcept), *concepts),
-                text=_texts([resource.codeCodeableConcept], text),
-                state=_REQUEST_STATES.get(resource.status or ""),
-                status=resource.status or "",
-                date=to_date(resource.occurrenceDateTime)
-                or period_start(resource.occurrencePeriod)
-                or to_date(resource.authoredOn),
-                priority=resource.priority,
+            return _request(
+                resource,
+                (*_some(resource.codeCodeableConcept), *concepts),
+                _texts([resource.codeCodeableConcept], text),
             )
         case DeviceUseStatement():
             concepts, text = res.concepts_and_text(resource, resource.device)
