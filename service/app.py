@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Callable
+from datetime import datetime
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -31,7 +33,9 @@ def configure_logging(settings: Settings) -> None:
     logging.getLogger("service").setLevel(settings.log_level)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, clock: Callable[[], datetime] | None = None
+) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
     app = FastAPI(
@@ -41,7 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    app.state.engine = Engine.load(settings)
+    app.state.engine = Engine.load(settings, clock)
     app.include_router(router)
     app.add_middleware(
         CORSMiddleware,

@@ -15,6 +15,7 @@ again; without it, order-sign answers in full.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -47,9 +48,11 @@ class Engine:
     services: dict[str, ServiceSpec]
     store: Store
     clinical_doc: str
+    clock: Callable[[], datetime]
+    """The request time; rules are functions of it, so tests can fix it."""
 
     @classmethod
-    def load(cls, settings: Settings) -> Engine:
+    def load(cls, settings: Settings, clock: Callable[[], datetime] | None = None) -> Engine:
         index = ValueSetIndex.load()
         catalogue = CardCatalogue.load()
         return cls(
@@ -59,6 +62,7 @@ class Engine:
             services=build_registry(index),
             store=Store.open(settings.database_url),
             clinical_doc=generate(catalogue),
+            clock=clock or (lambda: datetime.now(UTC)),
         )
 
     def service(self, service_id: str) -> ServiceSpec:
@@ -81,7 +85,7 @@ def parse_context(spec: ServiceSpec, request: HookRequest) -> PatientViewContext
 
 def run(engine: Engine, spec: ServiceSpec, request: HookRequest) -> CdsResponse:
     context = parse_context(spec, request)
-    now = datetime.now(UTC)
+    now = engine.clock()
     data = prefetch.resolve(spec.prefetch, request, context, engine.settings, now)
     features = extract(data, engine.index, engine.settings.clinical)
     recommendations = decide(engine, spec.hook, data, features)

@@ -29,10 +29,11 @@ def make_settings(**overrides: Any) -> Settings:
 
 @pytest.fixture
 def client_factory() -> Callable[..., TestClient]:
-    def build(**overrides: Any) -> TestClient:
+    def build(clock: Callable[[], datetime] | None = None, **overrides: Any) -> TestClient:
         from service.app import create_app
 
-        return TestClient(create_app(make_settings(**overrides)), raise_server_exceptions=False)
+        app = create_app(make_settings(**overrides), clock)
+        return TestClient(app, raise_server_exceptions=False)
 
     return build
 
@@ -118,9 +119,13 @@ def full_prefetch(
     return prefetch
 
 
-def serve_record(fhir: fhir_server.FhirServer, *resources: dict[str, Any]) -> None:
+def serve_record(
+    fhir: fhir_server.FhirServer,
+    *resources: dict[str, Any],
+    patient_resource: dict[str, Any] | None = None,
+) -> None:
     """Let the loopback FHIR server answer every query of the services for this patient."""
-    fhir.reply(f"/fhir/Patient/{PATIENT_ID}", patient())
+    fhir.reply(f"/fhir/Patient/{PATIENT_ID}", patient_resource or patient())
     for resource_type in PREFETCH_KEYS:
         matching = [r for r in resources if r["resourceType"] == resource_type]
         fhir.reply(f"/fhir/{resource_type}", fhir_server.searchset(*matching))
