@@ -81,7 +81,7 @@ def parse_resource(raw: object) -> Resource | None:
         return None
     try:
         model = get_fhir_model_class(raw["resourceType"])
-    except KeyError:
+    except (KeyError, ValueError):
         return None
     try:
         resource = model.model_validate(raw)
@@ -113,7 +113,8 @@ def parse_draft_orders(entries: Iterable[object]) -> tuple[tuple[DraftOrder, ...
     skipped = 0
     for entry in entries:
         raw = entry.get("resource") if isinstance(entry, dict) else None
-        if not isinstance(raw, dict) or raw.get("resourceType") not in ORDER_TYPES:
+        kind = raw.get("resourceType") if isinstance(raw, dict) else None
+        if not isinstance(raw, dict) or not isinstance(kind, str) or kind not in ORDER_TYPES:
             skipped += 1
             continue
         resource = parse_resource(_repaired_draft(raw))
