@@ -21,6 +21,7 @@ from tests import fhir_server
 from tests.conftest import full_prefetch, hook_request, make_settings, serve_record
 from tests.fhir_server import FhirServer
 from tests.order_rules import drafts as od
+from tests.spec_checks import check_response
 
 Json = dict[str, Any]
 SERVICE = {
@@ -314,6 +315,7 @@ def request_body(vignette: Vignette, **kwargs: Any) -> Json:
 
 def topics(response: Any) -> set[str]:
     assert response.status_code == 200, response.text
+    check_response(response.json())
     return {card["source"]["topic"]["code"] for card in response.json()["cards"]}
 
 

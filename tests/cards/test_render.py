@@ -22,6 +22,7 @@ from tests.cards.conftest import (
     full_recommendation,
     patient,
 )
+from tests.spec_checks import empty_values
 
 SOURCE_URL = "https://cds.example.org/docs/clinical.md"
 RESOURCE_ID = re.compile(r"^[A-Za-z]+/[A-Za-z0-9\-.]+$")
@@ -31,17 +32,6 @@ TOPICS = sorted(CardCatalogue.load().templates)
 def _json(card: Card) -> dict[str, Any]:
     """The card as the service sends it: no None values (protocol G-2)."""
     return card.model_dump(mode="json", exclude_none=True)
-
-
-def _empty_values(value: object, path: str = "$") -> list[str]:
-    """Paths of every null or empty value (G-2: never null, "", [] or {})."""
-    if value is None or value == "" or value == [] or value == {}:
-        return [path]
-    if isinstance(value, dict):
-        return [p for key, item in value.items() for p in _empty_values(item, f"{path}.{key}")]
-    if isinstance(value, list):
-        return [p for i, item in enumerate(value) for p in _empty_values(item, f"{path}[{i}]")]
-    return []
 
 
 def _render_one(
@@ -62,7 +52,7 @@ def test_each_topic_renders_a_spec_valid_card(topic: str, catalogue: CardCatalog
     card = _render_one(full_recommendation(template, catalogue), catalogue)
     body = _json(card)
 
-    assert _empty_values(body) == []
+    assert empty_values(body) == []
     assert uuid.UUID(body["uuid"]).version == 4
     assert len(body["summary"]) < 140
     assert body["source"] == {
@@ -234,7 +224,7 @@ def test_a_suggestion_without_its_target_is_left_out(
     )
     body = _json(_render_one(rec, catalogue))
     assert "suggestions" not in body and "selectionBehavior" not in body
-    assert _empty_values(body) == []
+    assert empty_values(body) == []
 
 
 def test_an_update_on_a_target_of_another_type_is_left_out(catalogue: CardCatalogue) -> None:
@@ -390,4 +380,4 @@ def test_null_and_empty_values_of_a_draft_are_not_sent_back(catalogue: CardCatal
     card = _render_one(rec, catalogue, patient(drafts=(draft,)))
     resource = ((card.suggestions or [])[0].actions or [])[0].resource
     assert resource == {**MRI_DRAFT, "priority": "stat"}
-    assert _empty_values(_json(card)) == []
+    assert empty_values(_json(card)) == []
