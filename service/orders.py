@@ -52,7 +52,7 @@ from fhir.resources.R4B.reference import Reference
 from fhir.resources.R4B.resource import Resource
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
-from mappings.matcher import ConceptMatch, ValueSetIndex
+from mappings.matcher import ORDERABLE_CONFIDENCES, ConceptMatch, ValueSetIndex
 from mappings.text import default_patterns
 from service.features.care import TEXT_FEATURES
 from service.features.records import concept_text, to_date
@@ -260,7 +260,9 @@ def classify(order: DraftOrder, index: ValueSetIndex) -> SelectedOrder:
     resource = order.resource
     concepts, names = _concepts(resource)
     matches = tuple(m for c in concepts for m in index.match_concept(c))
-    coded = dict.fromkeys(m.feature for m in matches)
+    # Only verified codes (V, V-ICD) make an order trigger a card; B/U codes are
+    # recognised elsewhere as care already in place, never as a trigger.
+    coded = dict.fromkeys(m.feature for m in matches if m.confidence in ORDERABLE_CONFIDENCES)
     words = "; ".join([*(concept_text(c) for c in concepts), *names])
     patterns = default_patterns()
     texted = {

@@ -162,3 +162,11 @@ def test_release_form_words() -> None:
     assert dose_of(every_12).extended_release is None  # a schedule, not a product name
     immediate = dalfampridine(text="dalfampridine 10 mg IR", coded=False)
     assert dose_of(immediate).extended_release is False
+
+
+def test_only_verified_codes_make_an_order_trigger() -> None:
+    """Issue: only codes marked V or V-ICD trigger a card; B codes are recognised only."""
+    cpt = "http://www.ama-assn.org/go/cpt"
+    assert classified(service_draft("72148", cpt)).features == frozenset()  # CPT MRI: B
+    assert classified(service_draft("95907", cpt)).features == frozenset()  # CPT NCS: B
+    assert classified(service_draft("24968-0", "http://loinc.org")).features == {"mri_lumbar"}
