@@ -229,3 +229,19 @@ def test_template_tokens_are_filled_and_unresolvable_ones_skip_the_key() -> None
         fill_template("Condition?patient={{context.patientId}}", context) == "Condition?patient=abc"
     )
     assert fill_template("Encounter/{{context.encounterId}}", context) is None
+
+
+def test_missing_keys_are_fetched_concurrently(fhir: FhirServer) -> None:
+    """Three slow queries answer in about the time of one, not three."""
+    fhir.reply("/fhir/Patient/" + PATIENT_ID, patient(), delay_s=0.6)
+    fhir.reply("/fhir/Condition", searchset(FOOT_DROP), delay_s=0.6)
+    fhir.reply("/fhir/Procedure", searchset(PROCEDURE), delay_s=0.6)
+    started = time.monotonic()
+    data = run(
+        hook_request(fhir_server_url=fhir.base_url),
+        fhir_allowlist=[fhir.base_url],
+        fhir_timeout_s=5,
+    )
+    assert time.monotonic() - started < 1.5
+    assert ids(data, "Procedure") == ["proc-1"]
+    assert data.unavailable == frozenset()
