@@ -9,7 +9,8 @@ onset (a data error) is read as today, so the phase errs towards acute.
 Laterality (§2): from the code (ICD-10-CM carries the side) or bodySite (SNOMED
 side qualifiers, or side words in its text); right and left entries together, a
 bilateral code (G57.33) or bodySite "right and left" mean bilateral. It became
-bilateral when the later side began, or when a bilateral entry did.
+bilateral when the later side began, or when a bilateral entry did; with one side
+undated, no earlier than the dated side began.
 """
 
 from __future__ import annotations
@@ -127,9 +128,12 @@ def _bilateral_onset(entries: Sequence[SidedOnset]) -> Onset | None:
     if bilateral:
         return earliest(bilateral)
     per_side = [earliest([e.onset for e in entries if e.side == s]) for s in ("right", "left")]
-    if any(o.date is None for o in per_side):
+    dated = [o for o in per_side if o.date is not None]
+    if not dated:
         return Onset(None, "none")
-    return max(per_side, key=lambda o: o.date or date.min)
+    # With one side undated, the foot drop became bilateral no earlier than the dated side
+    # began: a recent dated side still means a new bilateral foot drop (a red flag).
+    return max(dated, key=lambda o: o.date or date.min)
 
 
 def assemble(
