@@ -224,9 +224,13 @@ def _red_flag_suggestions(ctx: _Context, spinal: bool, neurology: bool) -> list[
         recent = today - timedelta(days=ctx.t.recent_mri_days)
         mri_recent = any(e.state == "done" and e.date and e.date >= recent for e in f.lumbar_mri)
         pending = _pending(f.lumbar_mri)
+        # Only an order has a priority to update: a scheduled ImagingStudy or a registered
+        # report cannot be made stat (the rendered update would be dropped), so without a
+        # pending ServiceRequest a new stat MRI is proposed.
+        orders = [e for e in pending if e.evidence.resource_type == "ServiceRequest"]
         if not mri_recent and not any(e.priority == "stat" for e in pending):
-            if pending:
-                target = next((e for e in pending if e.draft), pending[0]).reference
+            if orders:
+                target = next((e for e in orders if e.draft), orders[0]).reference
                 actions.append(SuggestedAction("mri-lumbar-make-stat", target, recommended=True))
             else:
                 actions.append(SuggestedAction("mri-lumbar-stat", recommended=True))

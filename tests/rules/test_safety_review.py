@@ -10,10 +10,14 @@ from typing import Any
 from service.rules import RED_FLAG
 from tests.clinical_factories import (
     FOOT_DROP,
+    SCT,
     card,
     condition,
     days_ago,
     foot_drop,
+    imaging_report,
+    service_request,
+    suggestion_ids,
 )
 
 
@@ -56,4 +60,45 @@ class TestNewBilateralWithOneSideUndated:
         assert (
             red(condition(FOOT_DROP["right"], onset=None), condition(FOOT_DROP["left"], onset=None))
             is None
+        )
+
+
+RETENTION = condition("R33.9", onset=days_ago(3))
+
+
+class TestPendingMriThatCannotBeUpdated:
+    """§1 No nagging: "a pending *non-stat* lumbar MRI ... never silences the red-flag card;
+    the card proposes updating that order to `stat` instead." §3: "MRI lumbar spine, priority
+    `stat` (or an `update` of a pending non-stat one ...)".
+
+    Only an order (ServiceRequest) has a priority to update. A scheduled ImagingStudy or a
+    registered DiagnosticReport cannot be made stat, and an update aimed at one is dropped
+    when the card is rendered: the stat MRI must then be proposed as a new order.
+    """
+
+    def test_registered_report_alone_gives_a_new_stat_mri(self) -> None:
+        pending = imaging_report("24968-0", status="registered")
+        rec = red(foot_drop(), RETENTION, pending)
+        assert rec is not None and rec.indicator == "critical"
+        assert suggestion_ids(rec)[0] == "mri-lumbar-stat"
+
+    def test_scheduled_imaging_study_alone_gives_a_new_stat_mri(self) -> None:
+        study = {
+            "resourceType": "ImagingStudy",
+            "id": "img-1",
+            "status": "registered",
+            "subject": {"reference": "Patient/pat-1"},
+            "procedureCode": [{"coding": [{"system": SCT, "code": "41333006"}]}],
+        }
+        assert suggestion_ids(red(foot_drop(), RETENTION, study))[0] == "mri-lumbar-stat"
+
+    def test_the_pending_order_is_the_update_target_not_its_report(self) -> None:
+        pending = imaging_report("24968-0", status="registered")
+        order = service_request("41333006", priority="routine", rid="mri-5")
+        rec = red(foot_drop(), RETENTION, pending, order)
+        assert rec is not None
+        first = rec.suggestions[0]
+        assert (first.suggestion_id, first.target) == (
+            "mri-lumbar-make-stat",
+            "ServiceRequest/mri-5",
         )
