@@ -80,10 +80,9 @@ class _Context:
 
     @property
     def first_line_indicator(self) -> Indicator:
-        """Warning under 6 months from onset or when unknown; info later (A10)."""
-        recent = self.fd.onset.date is None or self.onset_within_months(
-            self.t.first_line_warning_months
-        )
+        """Warning under 6 months from onset or when unknown; info from 6 months (A10)."""
+        onset = self.fd.onset.date
+        recent = onset is None or onset > self.months_ago(self.t.first_line_warning_months)
         return "warning" if recent else "info"
 
     # Causes, as the rules group them

@@ -102,3 +102,20 @@ class TestPendingMriThatCannotBeUpdated:
             "mri-lumbar-make-stat",
             "ServiceRequest/mri-5",
         )
+
+
+class TestFirstLineTierAtSixMonths:
+    """§3 orthosis: "warning under 6 months from onset or unknown; info later"; physical
+    therapy: "as orthosis". At exactly 6 months the foot drop is no longer under 6 months."""
+
+    SIX_MONTHS = "2025-12-15"  # the request day is 2026-06-15
+
+    def test_exactly_six_months_is_info(self) -> None:
+        for topic in ("orthosis", "physical-therapy"):
+            rec = card(topic, foot_drop(onset=self.SIX_MONTHS))
+            assert rec is not None and rec.indicator == "info", topic
+
+    def test_one_day_under_six_months_is_a_warning(self) -> None:
+        for topic in ("orthosis", "physical-therapy"):
+            rec = card(topic, foot_drop(onset="2025-12-16"))
+            assert rec is not None and rec.indicator == "warning", topic
