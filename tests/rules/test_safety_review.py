@@ -119,3 +119,34 @@ class TestFirstLineTierAtSixMonths:
         for topic in ("orthosis", "physical-therapy"):
             rec = card(topic, foot_drop(onset="2025-12-16"))
             assert rec is not None and rec.indicator == "warning", topic
+
+
+class TestProgressionText:
+    """§2 (b): "progressive / progressing / worsening / getting worse in a foot-drop, weakness
+    or radiculopathy Condition's note ... dated ≤ 14 days, with negation handled ('no', 'not',
+    'denies', 'without', 'stable', 'improving', 'non-progressive') ... Text alone gives the
+    red-flag card as `warning`."
+
+    "improving" is a negation cue; "not improving" / "no improvement" is not a statement that
+    the weakness improves, and must not hide a progression written in the same clause.
+    """
+
+    @staticmethod
+    def note_tier(note: str) -> str | None:
+        rec = red(foot_drop(notes=[(note, days_ago(1))]))
+        return rec.indicator if rec else None
+
+    def test_progressively_weaker_is_progression(self) -> None:
+        assert self.note_tier("foot drop progressively weaker") == "warning"
+
+    def test_progressing_and_not_improving(self) -> None:
+        assert self.note_tier("weakness progressing and not improving with PT") == "warning"
+
+    def test_no_improvement_and_worsening(self) -> None:
+        assert self.note_tier("no improvement and worsening weakness") == "warning"
+
+    def test_not_improving_or_worsening_is_no_progression(self) -> None:
+        assert self.note_tier("foot drop not improving or worsening") is None
+
+    def test_progressively_improving_is_still_negated(self) -> None:
+        assert self.note_tier("foot drop progressively improving") is None
