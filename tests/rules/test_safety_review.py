@@ -150,3 +150,24 @@ class TestProgressionText:
 
     def test_progressively_improving_is_still_negated(self) -> None:
         assert self.note_tier("foot drop progressively improving") is None
+
+
+class TestOrthosisNotWorn:
+    """§3 orthosis: fires for "foot drop, no orthosis or FES in use"; §2 orthosis_in_use from
+    '"AFO", "brace" ... in notes'. A note saying the AFO is not worn is no orthosis in use."""
+
+    def test_afo_not_worn_is_not_in_use(self) -> None:
+        note = foot_drop(notes=[("AFO not worn, skin irritation", days_ago(3))])
+        rec = card("orthosis", note)
+        assert rec is not None and rec.indicator == "warning"
+
+    def test_afo_not_being_used_is_not_in_use(self) -> None:
+        assert card("orthosis", foot_drop(notes=[("AFO not being used", days_ago(3))]))
+
+    def test_walkaide_not_used_is_not_in_use(self) -> None:
+        stroke = condition("I69.351", onset="2020-01-01")
+        note = foot_drop(notes=[("WalkAide not used since March", days_ago(3))])
+        assert card("orthosis", note, stroke)
+
+    def test_afo_worn_daily_is_in_use(self) -> None:
+        assert card("orthosis", foot_drop(notes=[("wears AFO daily", days_ago(3))])) is None
