@@ -18,12 +18,15 @@ Choices where the spec is silent, for the docs:
 - Dalfampridine allergy: an AllergyIntolerance coded as dalfampridine or naming it
   or 4-aminopyridine, in any clinical status except refuted / entered in error.
 - An active compounded 4-aminopyridine counts as `other_4ap`; a stopped one does not.
+- A urinary retention, bowel or saddle finding already closed (inactive, resolved) still
+  counts as a red-flag finding when its own date is within the red-flag window (14 days):
+  a new finding must never be missed because the problem list was tidied.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import date, timedelta
 
 from fhir.resources.R4B.allergyintolerance import AllergyIntolerance
 from fhir.resources.R4B.patient import Patient
@@ -155,6 +158,18 @@ def extract(
         from_observations = tuple(f for f in observations.findings if f.feature in features)
         return findings(conditions, *features) + from_observations
 
+    new_since = today - timedelta(days=thresholds.red_flag_finding_days)
+    closed_new = tuple(
+        e
+        for e in conditions
+        if not e.active and e.onset.date is not None and e.onset.date >= new_since
+    )
+
+    def red_flag(*features: str) -> tuple[Finding, ...]:
+        """Active entries and observations, and entries already closed (inactive, resolved)
+        whose own date is new: a retention catheterised and closed within days is still new."""
+        return coded(*features) + findings(closed_new, *features, active_only=False)
+
     recent_disc = months_before(today, thresholds.recent_disc_months)
     return PatientFeatures(
         now=data.now,
@@ -189,9 +204,16 @@ def extract(
         cardiac_device=coded("cardiac_device"),
         insensate_feet=coded("peripheral_neuropathy", "diabetic_neuropathy"),
         cauda_equina=coded("cauda_equina"),
-        urinary_retention=coded("urinary_retention"),
-        bowel_dysfunction=coded("bowel_dysfunction"),
-        saddle_anesthesia=coded("saddle_anesthesia") + text.saddle_from_text(conditions, patterns),
+        urinary_retention=red_flag("urinary_retention"),
+        bowel_dysfunction=red_flag("bowel_dysfunction"),
+        saddle_anesthesia=red_flag("saddle_anesthesia")
+        + text.saddle_from_text(conditions, patterns)
+        + text.mentioned(
+            with_feature(closed_new, "skin_sensation_unsited", active_only=False),
+            patterns,
+            "saddle",
+            "saddle_anesthesia",
+        ),
         progression=Progression(
             structured=structured_decline(
                 observations.of("dorsiflexion_strength"), today, thresholds

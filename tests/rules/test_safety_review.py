@@ -171,3 +171,29 @@ class TestOrthosisNotWorn:
 
     def test_afo_worn_daily_is_in_use(self) -> None:
         assert card("orthosis", foot_drop(notes=[("wears AFO daily", days_ago(3))])) is None
+
+
+class TestNewSphincterFindingAlreadyMarkedResolved:
+    """§3 red flag: "new urinary retention, faecal incontinence / neurogenic bowel or saddle
+    anaesthesia (its own date ≤ 14 days) while the foot drop is acute/subacute"; §1: "new red
+    flags ... must never be missed".
+
+    Acute retention relieved by a catheter is often closed on the problem list within days
+    (clinicalStatus resolved / inactive). It still happened in the last 14 days.
+    """
+
+    def test_resolved_retention_of_last_week_is_critical(self) -> None:
+        rec = red(foot_drop(), condition("R33.9", status="resolved", onset=days_ago(5)))
+        assert rec is not None and rec.indicator == "critical"
+
+    def test_inactive_saddle_anaesthesia_of_last_week_is_critical(self) -> None:
+        saddle = condition("449813001", SCT, status="inactive", onset=days_ago(5))
+        rec = red(foot_drop(), saddle)
+        assert rec is not None and rec.indicator == "critical"
+
+    def test_old_resolved_retention_gives_no_card(self) -> None:
+        """Only *new* findings: an old resolved one is neither critical nor a warning."""
+        assert red(foot_drop(), condition("R33.9", status="resolved", onset=days_ago(60))) is None
+
+    def test_undated_resolved_retention_gives_no_card(self) -> None:
+        assert red(foot_drop(), condition("R33.9", status="resolved")) is None
