@@ -18,8 +18,9 @@ the unrounded value; the text shows one decimal.
 
 Choices where the spec is silent: the latest height of any date is used (adult
 height is stable); measurements without a date or with an unknown unit are not
-used (a guessed unit could hide a contraindication); CKD stage 3 unspecified or 3a
-changes nothing (CrCl may exceed 50); a CrCl per 1.73 m² is not accepted as CrCl.
+used (a guessed unit could hide a contraindication), nor a creatinine or weight of
+0 or less (a data error); CKD stage 3 unspecified or 3a changes nothing (CrCl may
+exceed 50); a CrCl per 1.73 m² is not accepted as CrCl.
 """
 
 from __future__ import annotations
@@ -99,6 +100,13 @@ def _recent(
         and (v := _converted(m, table)) is not None
     ]
     return sorted(usable, key=lambda pair: pair[0].date or date.min, reverse=True)
+
+
+def _positive(
+    pairs: list[tuple[Measurement, Decimal]],
+) -> list[tuple[Measurement, Decimal]]:
+    """Only values above zero: a creatinine or weight of 0 or less is a data error, unusable."""
+    return [(m, v) for m, v in pairs if v > 0]
 
 
 def _unstable(series: Sequence[tuple[Measurement, Decimal]], t: ClinicalThresholds) -> bool:
@@ -243,8 +251,8 @@ class _Assessor:
 
     def cockcroft_gault(self) -> RenalAssessment | bool:
         """The C-G assessment, or whether the creatinine was unreliable when none is possible."""
-        creatinine = _recent(self.obs.of("serum_creatinine"), _TO_MG_DL, self.since)
-        weights = _recent(self.obs.of("body_weight"), _TO_KG, self.since)
+        creatinine = _positive(_recent(self.obs.of("serum_creatinine"), _TO_MG_DL, self.since))
+        weights = _positive(_recent(self.obs.of("body_weight"), _TO_KG, self.since))
         if not weights:
             self.notes.append("weight_missing")
             self.missing.append("body weight (last 12 months)")
