@@ -61,6 +61,14 @@ def condition_onset(condition: Condition, birth_date: date | None) -> Onset:
 
 
 def _add_age(birth: date, age: Age | None) -> date | None:
+    """Birth date plus onsetAge; None when the age cannot be a date (a data error)."""
+    try:
+        return _birth_plus(birth, age)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _birth_plus(birth: date, age: Age | None) -> date | None:
     if age is None or age.value is None:
         return None
     unit = _AGE_UNITS.get((age.code or age.unit or "a").strip().lower())

@@ -53,3 +53,19 @@ class TestImpossibleRenalInputs:
             weight(70),
         )
         assert rec is not None and rec.indicator == "critical"
+
+
+class TestImpossibleOnsetAge:
+    """§1 Time: onset from "onsetAge with the birth date". An onsetAge far beyond a lifetime
+    (a data error) overflowed the date arithmetic and failed the request, hiding a red flag
+    recorded beside it. It is now ignored like a missing onset (recordedDate, else unknown)."""
+
+    @pytest.mark.parametrize("age", [(99999, "mo"), (1e7, "wk"), (1e9, "d")])
+    def test_red_flag_survives_an_impossible_onset_age(self, age: tuple[float, str]) -> None:
+        rec = card(RED_FLAG, foot_drop(onset_age=age), condition("R33.9", onset=days_ago(3)))
+        assert rec is not None and rec.indicator == "critical"
+
+    def test_impossible_onset_age_falls_back_to_recorded_date(self) -> None:
+        fd = features_of(foot_drop(onset_age=(99999, "mo"), recorded=days_ago(5))).foot_drop
+        assert fd is not None
+        assert fd.onset.source == "recorded_date"
