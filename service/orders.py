@@ -18,6 +18,8 @@ every 12 hours, at most 20 mg in 24 hours) and lists what is wrong *and* what it
 could not read: a dose the service cannot read is never taken to be the right one.
 
 Choices where the spec is silent, for the docs:
+- Words classify only an order that no verified code classifies: a PT referral whose
+  text mentions the AFO is not an orthosis order. 4-aminopyridine words always count.
 - A dose in tablets or capsules counts as mg only when the product text states one strength
   ("10 MG"); a dose range counts at its upper end; `frequencyMax` and the shortest
   period count (the most the order allows).
@@ -265,10 +267,16 @@ def classify(order: DraftOrder, index: ValueSetIndex) -> SelectedOrder:
     coded = dict.fromkeys(m.feature for m in matches if m.confidence in ORDERABLE_CONFIDENCES)
     words = "; ".join([*(concept_text(c) for c in concepts), *names])
     patterns = default_patterns()
+    # Words name what no verified code expresses: an order a verified code already
+    # classifies (a PT referral "gait training with the AFO", an NCS/EMG "before
+    # peroneal decompression") is not also what its text mentions. 4-aminopyridine
+    # words always count: there the order itself is the risk (§1).
     texted = {
         feature
         for group, feature in TEXT_FEATURES.items()
-        if feature not in coded and patterns.find(group, words)
+        if feature not in coded
+        and (not coded or feature in FOUR_AP)
+        and patterns.find(group, words)
     }
     if DALFAMPRIDINE in coded or DALFAMPRIDINE in texted:
         texted.discard(OTHER_4AP)
