@@ -55,7 +55,9 @@ from service.patient_data import PatientData
 from service.recommendation import Evidence
 from service.settings_clinical import ClinicalThresholds
 
-CENTRAL_CAUSES = ("stroke", "multiple_sclerosis", "spinal_cord", "cerebral_palsy")
+CENTRAL_CAUSES = ("stroke", "spinal_cord", "cerebral_palsy")
+#: Central causes that persist through remission; read in any clinical status but resolved.
+LIFELONG_CENTRAL_CAUSES = ("multiple_sclerosis",)
 PROGRESSIVE_DISEASES = ("multiple_sclerosis", "motor_neuron_disease")
 
 
@@ -158,6 +160,12 @@ def extract(
         from_observations = tuple(f for f in observations.findings if f.feature in features)
         return findings(conditions, *features) + from_observations
 
+    def lifelong(*features: str) -> tuple[Finding, ...]:
+        """Entries in any clinical status but resolved: multiple sclerosis in remission
+        (or recorded inactive between relapses) is still multiple sclerosis."""
+        unresolved = [e for e in conditions if not e.resolved]
+        return findings(unresolved, *features, active_only=False)
+
     new_since = today - timedelta(days=thresholds.red_flag_finding_days)
     closed_new = tuple(
         e
@@ -188,13 +196,9 @@ def extract(
         spine_other=coded("spine_other"),
         sciatic_neuropathy=coded("sciatic_neuropathy"),
         lumbosacral_plexopathy=coded("lumbosacral_plexopathy"),
-        central_cause=coded(*CENTRAL_CAUSES),
-        multiple_sclerosis=coded("multiple_sclerosis"),
-        progressive_disease=tuple(
-            e.finding(next(f for f in PROGRESSIVE_DISEASES if f in e.features))
-            for e in with_feature(conditions, *PROGRESSIVE_DISEASES, active_only=False)
-            if not e.resolved
-        ),
+        central_cause=coded(*CENTRAL_CAUSES) + lifelong(*LIFELONG_CENTRAL_CAUSES),
+        multiple_sclerosis=lifelong("multiple_sclerosis"),
+        progressive_disease=lifelong(*PROGRESSIVE_DISEASES),
         nerve_trauma=coded("nerve_trauma", "knee_dislocation"),
         fibular_fracture=coded("fibular_fracture"),
         spasticity=coded("spasticity"),

@@ -130,10 +130,8 @@ def test_lower_limb_spasticity(resource: dict[str, Any], lower_limb: bool) -> No
     assert bool(f.lower_limb_spasticity) is lower_limb
 
 
-def test_ms_in_remission_is_progressive_disease_but_not_active_ms() -> None:
-    f = features_of(foot_drop(), condition("G35", status="remission"))
-    assert f.progressive_disease
-    assert not f.multiple_sclerosis
+def test_ms_in_remission_is_progressive_disease() -> None:
+    assert features_of(foot_drop(), condition("G35", status="remission")).progressive_disease
 
 
 def test_resolved_motor_neuron_disease_is_not_progressive_disease() -> None:
@@ -165,3 +163,16 @@ def test_leg_crossing_from_text_with_negation() -> None:
     no = condition("G57.31", notes=[("Does not cross legs.", days_ago(3))])
     assert features_of(foot_drop(), yes).leg_crossing
     assert not features_of(foot_drop(), no).leg_crossing
+
+
+@pytest.mark.parametrize(
+    ("status", "counts"),
+    [("active", True), ("remission", True), ("inactive", True), ("resolved", False)],
+)
+def test_multiple_sclerosis_in_remission_is_still_multiple_sclerosis(
+    status: str, counts: bool
+) -> None:
+    """Relapsing-remitting MS recorded 'remission' is still a central cause of foot drop."""
+    features = features_of(foot_drop(), condition("G35.A", status=status))
+    assert bool(features.multiple_sclerosis) is counts
+    assert bool(features.central_cause) is counts
