@@ -67,7 +67,13 @@ def test_generic_history_code_needs_seizure_words(text: str | None, counts: bool
 
 @pytest.mark.parametrize(
     ("text", "counts"),
-    [("Saddle numbness", True), ("perineal paraesthesia", True), ("numb left hand", False)],
+    [
+        ("Saddle numbness", True),
+        ("perineal paraesthesia", True),
+        ("numb left hand", False),
+        ("numb left foot; saddle anaesthesia denied", False),
+        ("numb shin, perineal sensation intact", False),
+    ],
 )
 def test_unsited_skin_sensation_is_saddle_only_with_saddle_words(text: str, counts: bool) -> None:
     f = features_of(foot_drop(), condition("R20.2", onset=days_ago(2), text=text))
