@@ -39,6 +39,8 @@ Choices where the spec is silent, for the docs:
 - fusion-not-indicated also stays silent with lumbar stenosis or a prior lumbar
   decompression coded (other lumbar diagnoses; a prior laminectomy is a recurrence and
   instability proxy like a prior discectomy).
+- A draft without an id (order-sign) is still checked, is never its own duplicate, and
+  gets its cards without update or delete suggestions, which need `Type/id` (C-10, H-3).
 - premature-palliative-surgery needs a true onset date: a recordedDate only bounds the
   onset from above, so the foot drop is not *known* to be under 12 months.
 """
@@ -108,7 +110,16 @@ class _Context:
 
 def _others(order: SelectedOrder, events: Iterable[CareEvent]) -> list[CareEvent]:
     """Care events that are not this order: the order never counts as already done."""
-    return list(dict.fromkeys(e for e in events if e.reference != order.reference))
+    return list(dict.fromkeys(e for e in events if not order.owns(e)))
+
+
+def _on_order(
+    order: SelectedOrder, suggestion_id: str, *, recommended: bool = True
+) -> list[SuggestedAction]:
+    """An update or delete of the order itself; none for a draft without an id (C-10, H-3)."""
+    if not order.has_id:
+        return []
+    return [SuggestedAction(suggestion_id, order.reference, recommended=recommended)]
 
 
 def _card(
@@ -194,7 +205,7 @@ def dalfampridine_contraindicated(ctx: _Context, order: SelectedOrder) -> Recomm
         order,
         "dalfampridine-contraindicated",
         "critical",
-        [SuggestedAction("remove-dalfampridine", order.reference, recommended=True)],
+        _on_order(order, "remove-dalfampridine"),
         [*evidence, *verify],
         facts={"contraindication": "; ".join(named), **facts},
         flags=flags,
@@ -223,7 +234,7 @@ def dalfampridine_dose(ctx: _Context, order: SelectedOrder) -> Recommendation | 
         order,
         "dalfampridine-dose",
         "warning",
-        [SuggestedAction("dalfampridine-correct-dose", order.reference)],
+        _on_order(order, "dalfampridine-correct-dose", recommended=False),
         verify,
         facts={"dose_problem": "; ".join(dose.issues)},
         notes=verify_notes,
@@ -276,7 +287,7 @@ def stat_imaging(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
         order,
         "stat-imaging",
         "critical",
-        [SuggestedAction("mri-lumbar-make-stat", order.reference, recommended=True)],
+        _on_order(order, "mri-lumbar-make-stat"),
         red.evidence,
         notes=red.notes,
     )
@@ -418,7 +429,10 @@ def check_orders(
     """Every §4 card for the selected orders, most urgent first; pure and deterministic."""
     red = next((r for r in recommend(features, now, thresholds) if r.topic == RED_FLAG), None)
     ctx = _Context(features, now.date(), thresholds, red)
-    first = {order.reference: order for order in reversed(selected)}
-    orders = [first[ref] for ref in dict.fromkeys(order.reference for order in selected)]
+    # A selection named twice is checked once; id-less drafts (order-sign) are all distinct.
+    unique: dict[object, SelectedOrder] = {}
+    for order in selected:
+        unique.setdefault(order.reference if order.has_id else id(order), order)
+    orders = list(unique.values())
     found = [card for order in orders for rule in RULES if (card := rule(ctx, order)) is not None]
     return sorted(found, key=lambda r: INDICATOR_RANK[r.indicator])

@@ -57,7 +57,8 @@ from fhir.resources.R4B.servicerequest import ServiceRequest
 from mappings.matcher import ORDERABLE_CONFIDENCES, ConceptMatch, ValueSetIndex
 from mappings.text import default_patterns
 from service.features.care import TEXT_FEATURES
-from service.features.records import concept_text, to_date
+from service.features.model import CareEvent
+from service.features.records import concept_text, resource_id, to_date
 from service.patient_data import DraftOrder
 from service.recommendation import Evidence
 
@@ -177,6 +178,23 @@ class SelectedOrder:
     def reference(self) -> str:
         """`Type/id`: `about_order` of its cards and the target of update / delete."""
         return self.order.reference
+
+    @property
+    def has_id(self) -> bool:
+        """Whether the draft has an id: update and delete need `Type/id` (C-10, H-3)."""
+        return bool(self.order.raw.get("id"))
+
+    def owns(self, event: CareEvent) -> bool:
+        """Whether a care event is this order itself, not care already in place.
+
+        An id-less draft is known to the features only as `Type/(no id)`: its own events
+        are the draft events of that name with one of its features. Two id-less drafts
+        of the same kind cannot be told apart, and then count as one (no duplicate).
+        """
+        if self.has_id:
+            return event.reference == self.reference
+        own = f"{self.order.resource.get_resource_type()}/{resource_id(self.order.resource)}"
+        return event.draft and event.reference == own and event.feature in self.features
 
     def has(self, *features: str) -> bool:
         return any(f in self.features for f in features)

@@ -166,11 +166,11 @@ def ref(draft: Json) -> str:
 
 
 def selected_orders(data: PatientData, selected: list[Json] | None) -> list[SelectedOrder]:
-    """The selections, classified; None selects every draft (order-sign)."""
-    wanted = None if selected is None else [ref(d) for d in selected]
+    """The selections, classified; None selects every draft (order-sign, as the pipeline)."""
+    if selected is None:
+        return [classify(order, index()) for order in data.draft_orders]
     by_ref = {order.reference: order for order in data.draft_orders}
-    chosen = list(by_ref) if wanted is None else wanted
-    return [classify(by_ref[r], index()) for r in chosen]
+    return [classify(by_ref[ref(d)], index()) for d in selected]
 
 
 def check(
