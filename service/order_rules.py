@@ -27,8 +27,8 @@ Choices where the spec is silent, for the docs:
   and localize-before-decompression only (the red-flag and work-up cards, §1).
 - Dalfampridine checks fire at any age and without foot drop. A 4-aminopyridine order
   gets the same checks. "Another 4-aminopyridine product" is an active product of the
-  other kind (dalfampridine vs other 4-AP); the same product still active is read as
-  a renewal, not a contraindication.
+  other kind (dalfampridine vs other 4-AP), or another draft of either kind; the same
+  product still active in the record is read as a renewal, not a contraindication.
 - The dose card fires alongside a contraindication (overriding a *probable* renal
   contraindication must not hide a 15 mg dose), and for a dose the draft does not
   state: unknown is never read as right.
@@ -156,10 +156,19 @@ def _card(
 
 
 def _conflicting_4ap(ctx: _Context, order: SelectedOrder) -> list[CareEvent]:
-    """Active 4-aminopyridine products of the other kind than this order."""
+    """Active 4-aminopyridine products of the other kind, and other drafts of either kind.
+
+    The same product active in the record may be renewed by this order; another draft of
+    it in this session is a second, concurrent order (§4: other drafts are ordered).
+    """
+    f = ctx.f
     own_kind = DALFAMPRIDINE if order.has(DALFAMPRIDINE) else OTHER_4AP
-    other = ctx.f.other_4ap if own_kind == DALFAMPRIDINE else ctx.f.dalfampridine_active
-    return _others(order, other)
+    other, same = (
+        (f.other_4ap, f.dalfampridine_active)
+        if own_kind == DALFAMPRIDINE
+        else (f.dalfampridine_active, f.other_4ap)
+    )
+    return _others(order, [*other, *(e for e in same if e.draft)])
 
 
 def _seizure_verify(f: PatientFeatures) -> tuple[list[str], list[Finding]]:
