@@ -19,6 +19,7 @@ from tests.conftest import (
     serve_record,
 )
 from tests.fhir_server import FhirServer
+from tests.spec_checks import check_action
 
 OS = "/cds-services/footdrop-order-select"
 OSIGN = "/cds-services/footdrop-order-sign"
@@ -262,3 +263,22 @@ def test_order_select_via_fhir_server_matches_prefetch(
         cards_by_topic(client.post(OS, json=via_prefetch))
     )
     assert fhir.requests
+
+
+def test_dose_correction_of_a_draft_with_a_contained_medication_is_valid_r4(
+    client: TestClient,
+) -> None:
+    draft = dalfampridine_draft()
+    draft["contained"] = [
+        {"resourceType": "Medication", "id": "med", "code": draft.pop("medicationCodeableConcept")}
+    ]
+    draft["medicationReference"] = {"reference": "#med"}
+    draft["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["value"] = 15
+    body = order_request("order-select", [draft], ["MedicationRequest/med-draft-1"])
+    card = cards_by_topic(client.post(OS, json=body))["dalfampridine-dose"]
+    (update,) = [a for a in actions(card) if a["type"] == "update"]
+    check_action(update)  # dom-3: no contained resource left without a reference
+    assert update["resource"]["id"] == "med-draft-1"
+    assert "contained" not in update["resource"]
+    assert "medicationReference" not in update["resource"]
+    assert update["resource"]["medicationCodeableConcept"]["coding"][0]["code"] == "897021"
