@@ -56,7 +56,7 @@ from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from mappings.matcher import ORDERABLE_CONFIDENCES, ConceptMatch, ValueSetIndex
 from mappings.text import default_patterns
-from service.features.care import TEXT_FEATURES
+from service.features.care import text_features
 from service.features.model import CareEvent
 from service.features.records import concept_text, resource_id, to_date
 from service.patient_data import DraftOrder
@@ -284,20 +284,7 @@ def classify(order: DraftOrder, index: ValueSetIndex) -> SelectedOrder:
     # recognised elsewhere as care already in place, never as a trigger.
     coded = dict.fromkeys(m.feature for m in matches if m.confidence in ORDERABLE_CONFIDENCES)
     words = "; ".join([*(concept_text(c) for c in concepts), *names])
-    patterns = default_patterns()
-    # Words name what no verified code expresses: an order a verified code already
-    # classifies (a PT referral "gait training with the AFO", an NCS/EMG "before
-    # peroneal decompression") is not also what its text mentions. 4-aminopyridine
-    # words always count: there the order itself is the risk (§1).
-    texted = {
-        feature
-        for group, feature in TEXT_FEATURES.items()
-        if feature not in coded
-        and (not coded or feature in FOUR_AP)
-        and patterns.find(group, words)
-    }
-    if DALFAMPRIDINE in coded or DALFAMPRIDINE in texted:
-        texted.discard(OTHER_4AP)
+    texted = text_features(coded, words, default_patterns())
     features = frozenset([*coded, *texted])
     priority = getattr(resource, "priority", None)
     dose = None

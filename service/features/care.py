@@ -22,7 +22,7 @@ transfer, peroneal decompression, dalfampridine / 4-aminopyridine).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -58,6 +58,30 @@ TEXT_FEATURES = {
     "tendon_transfer": "tendon_transfer",
     "peroneal_decompression": "peroneal_decompression",
 }
+
+#: Products whose words always count, coded or not: there the order itself is the risk (§1).
+FOUR_AMINOPYRIDINES = frozenset({"dalfampridine", "other_4ap"})
+
+
+def text_features(coded: Collection[str], text: str, patterns: TextPatterns) -> set[str]:
+    """Care features the words of a record name that its codes do not.
+
+    Words name what no code expresses: a record a code already classifies (a PT
+    referral "gait training with the AFO", an NCS/EMG "before peroneal
+    decompression") is not also what its text mentions — except 4-aminopyridine
+    products, whose words always count.
+    """
+    texted = {
+        feature
+        for group, feature in TEXT_FEATURES.items()
+        if feature not in coded
+        and (not coded or feature in FOUR_AMINOPYRIDINES)
+        and patterns.find(group, text)
+    }
+    if "dalfampridine" in coded or "dalfampridine" in texted:
+        texted.discard("other_4ap")
+    return texted
+
 
 _REQUEST_STATES: dict[str, CareState] = {
     "draft": "ordered",
@@ -297,13 +321,7 @@ def read_care(data: PatientData, index: ValueSetIndex, patterns: TextPatterns) -
             continue
         matches = [m for c in record.concepts for m in index.match_concept(c)]
         coded = dict.fromkeys(m.feature for m in matches)
-        texted = {
-            feature
-            for group, feature in TEXT_FEATURES.items()
-            if feature not in coded and patterns.find(group, record.text)
-        }
-        if "dalfampridine" in coded or "dalfampridine" in texted:
-            texted.discard("other_4ap")
+        texted = text_features(coded, record.text, patterns)
         display = record.text.split("; ")[0] or (matches[0].display if matches else "")
         value = record.status + (f", priority {record.priority}" if record.priority else "")
         evidence = make_evidence(record.resource, display or "(no display)", record.date, value)

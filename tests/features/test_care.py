@@ -178,3 +178,11 @@ def test_evidence_names_resource_display_and_date() -> None:
 def test_lab_evidence_carries_the_value() -> None:
     f = features_of(foot_drop(), creatinine(1.1), weight(70))
     assert [e.value for e in f.renal.evidence] == ["1.1 mg/dL", "70 kg", "age 62, gender female"]
+
+
+def test_a_coded_pt_referral_mentioning_the_afo_is_not_an_orthosis_in_use() -> None:
+    """Words name what no code expresses: the PT referral is PT, not an orthosis."""
+    referral = service_request("308447003", text="Gait training with the new AFO")
+    features = features_of(foot_drop(), referral)
+    assert features.pt_since_onset
+    assert not features.orthosis_in_use
