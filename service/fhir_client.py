@@ -129,6 +129,8 @@ class FhirClient:
             body = response.json()
         except ValueError:
             raise FhirUnavailable("response is not JSON") from None
+        except RecursionError:
+            raise FhirUnavailable("response is nested too deeply") from None
         if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):
             raise FhirUnavailable("response is not a FHIR resource")
         return body

@@ -65,6 +65,8 @@ def parse_hook_request(body: bytes) -> HookRequest:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("request body is not valid JSON") from None
+    except RecursionError:
+        raise BadRequest("request body is nested too deeply") from None
     if not isinstance(payload, dict):
         raise BadRequest("request body must be a JSON object")
     try:
