@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import requests
 
@@ -47,12 +47,17 @@ class FhirUnavailable(FhirError):
 def is_allowed(url: str, allowlist: Sequence[str]) -> bool:
     """True when `url` starts with an allowlisted prefix at a path boundary.
 
-    `https://fhir.example.org` must not admit `https://fhir.example.org.evil.net`
-    or `https://fhir.example.org@evil.net`, and a plain-http URL is only allowed
-    by a prefix that itself says http.
+    `https://fhir.example.org` must not admit `https://fhir.example.org.evil.net`,
+    `https://fhir.example.org@evil.net` or `https://fhir.example.org/../admin`, and a
+    plain-http URL is only allowed by a prefix that itself says http.
     """
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname or "@" in parts.netloc:
+        return False
+    # `..` (also percent-encoded, or after a backslash) would climb out of the prefix
+    # once the HTTP stack or the server normalises the path.
+    segments = unquote(parts.path).replace("\\", "/").split("/")
+    if any(segment in {".", ".."} for segment in segments):
         return False
     for prefix in allowlist:
         if not url.startswith(prefix):

@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
+from service.fhir_client import is_allowed
 from tests.conftest import FOOT_DROP, hook_request, serve_record
-from tests.fhir_server import FhirServer
+from tests.fhir_server import FhirServer, searchset
 
 PV = "/cds-services/footdrop-patient-view"
 
@@ -43,3 +45,57 @@ def test_deeply_nested_fhir_response_leaves_the_key_unavailable(
     client = client_factory(fhir_allowlist=[fhir.base_url])
     response = client.post(PV, json=hook_request(fhir_server_url=fhir.base_url, token="tok"))
     assert response.status_code == 200, response.text
+
+
+# --- SSRF allowlist: dot segments must not climb out of the allowlisted prefix ---------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://fhir.example.org/r4/../admin",
+        "https://fhir.example.org/r4/%2e%2e/admin",
+        "https://fhir.example.org/r4/Patient/%2E%2E/%2e%2E/admin",
+        "https://fhir.example.org/r4/./../admin",
+        "https://fhir.example.org/r4/..",
+    ],
+)
+def test_dot_segments_are_not_allowed(url: str) -> None:
+    assert not is_allowed(url, ["https://fhir.example.org/r4"])
+
+
+def _outside(fhir: FhirServer) -> list[str]:
+    return [path for path in fhir.paths() if not path.startswith("/fhir/") or ".." in path]
+
+
+def test_fhir_server_with_dot_segments_is_never_called(
+    client_factory: Callable[..., TestClient], fhir: FhirServer
+) -> None:
+    client = client_factory(fhir_allowlist=[fhir.base_url])
+    body = hook_request(fhir_server_url=fhir.base_url + "/../secret", token="tok")
+    assert_operation_outcome(client.post(PV, json=body), 412)
+    assert fhir.requests == []
+
+
+def test_patient_id_cannot_climb_out_of_the_fhir_base(
+    client_factory: Callable[..., TestClient], fhir: FhirServer
+) -> None:
+    serve_record(fhir, FOOT_DROP)
+    client = client_factory(fhir_allowlist=[fhir.base_url])
+    body = hook_request(
+        fhir_server_url=fhir.base_url, token="tok", context={"patientId": "../../secret/x"}
+    )
+    response = client.post(PV, json=body)
+    assert response.status_code in (400, 412), response.text
+    assert _outside(fhir) == []
+
+
+def test_next_link_cannot_climb_out_of_the_fhir_base(
+    client_factory: Callable[..., TestClient], fhir: FhirServer
+) -> None:
+    serve_record(fhir, FOOT_DROP)
+    fhir.reply("/fhir/Procedure", searchset(next_url=fhir.base_url + "/../secret/x"))
+    client = client_factory(fhir_allowlist=[fhir.base_url])
+    response = client.post(PV, json=hook_request(fhir_server_url=fhir.base_url, token="tok"))
+    assert response.status_code == 200, response.text
+    assert _outside(fhir) == []
