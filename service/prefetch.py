@@ -163,6 +163,32 @@ def _fetch_all(
     return fetched
 
 
+def _patient_id(reference: object) -> str | None:
+    """The Patient id a Reference points to (`Patient/x`, absolute, `_history`), else None."""
+    if not isinstance(reference, dict) or not isinstance(reference.get("reference"), str):
+        return None
+    parts = reference["reference"].split("/")
+    if "Patient" not in parts:
+        return None
+    position = len(parts) - 1 - parts[::-1].index("Patient")
+    return parts[position + 1] if position + 1 < len(parts) else None
+
+
+def _about_another_patient(raw: JsonObject, patient_id: str) -> bool:
+    """True for a Patient other than the context's, or a resource whose subject is one.
+
+    Prefetch and search results are only hints from the client; a record that names
+    another patient must never feed this patient's cards.
+    """
+    if raw.get("resourceType") == "Patient":
+        return raw.get("id") != patient_id
+    for field in ("subject", "patient"):
+        other = _patient_id(raw.get(field))
+        if other is not None and other != patient_id:
+            return True
+    return False
+
+
 def _patient_data(
     obtained: Mapping[str, list[JsonObject]],
     request: HookRequest,
@@ -175,6 +201,9 @@ def _patient_data(
     skipped = 0
     for resources in obtained.values():
         for raw in resources:
+            if _about_another_patient(raw, context.patientId):
+                skipped += 1
+                continue
             resource = parse_resource(raw)
             if resource is None:
                 skipped += 1

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.fhir_client import is_allowed
-from tests.conftest import FOOT_DROP, hook_request, serve_record
+from tests.conftest import FOOT_DROP, full_prefetch, hook_request, patient, serve_record
 from tests.fhir_server import FhirServer, searchset
 
 PV = "/cds-services/footdrop-patient-view"
@@ -99,3 +99,45 @@ def test_next_link_cannot_climb_out_of_the_fhir_base(
     response = client.post(PV, json=hook_request(fhir_server_url=fhir.base_url, token="tok"))
     assert response.status_code == 200, response.text
     assert _outside(fhir) == []
+
+
+# --- another patient's data is never used (P-5: data must be the context patient's) ----------
+
+
+def test_prefetched_patient_with_another_id_is_not_used(client: TestClient) -> None:
+    other = dict(patient(), id="someone-else")
+    body = hook_request(prefetch=full_prefetch(FOOT_DROP, patient_resource=other))
+    response = client.post(PV, json=body)
+    assert response.status_code in (200, 412), response.text
+    if response.status_code == 200:
+        assert response.json() == {"cards": []}
+
+
+@pytest.mark.parametrize(
+    "reference",
+    ["Patient/someone-else", "https://ehr.example.org/fhir/Patient/someone-else/_history/2"],
+)
+def test_conditions_of_another_patient_are_not_used(client: TestClient, reference: str) -> None:
+    foot_drop_elsewhere = dict(FOOT_DROP, subject={"reference": reference})
+    response = client.post(PV, json=hook_request(prefetch=full_prefetch(foot_drop_elsewhere)))
+    assert response.status_code == 200, response.text
+    assert response.json() == {"cards": []}
+
+
+def test_absolute_reference_to_the_context_patient_is_used(client: TestClient) -> None:
+    reference = "https://ehr.example.org/fhir/Patient/pat-1"
+    foot_drop = dict(FOOT_DROP, subject={"reference": reference})
+    response = client.post(PV, json=hook_request(prefetch=full_prefetch(foot_drop)))
+    assert response.status_code == 200, response.text
+    assert response.json()["cards"]
+
+
+def test_fhir_server_answering_with_another_patient_is_not_used(
+    client_factory: Callable[..., TestClient], fhir: FhirServer
+) -> None:
+    serve_record(fhir, FOOT_DROP, patient_resource=dict(patient(), id="someone-else"))
+    client = client_factory(fhir_allowlist=[fhir.base_url])
+    response = client.post(PV, json=hook_request(fhir_server_url=fhir.base_url, token="tok"))
+    assert response.status_code in (200, 412), response.text
+    if response.status_code == 200:
+        assert response.json() == {"cards": []}
