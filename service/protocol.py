@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 FHIR_REFERENCE = re.compile(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
+UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 class _Inbound(BaseModel):
@@ -24,9 +25,9 @@ class FhirAuthorization(_Inbound):
 
     access_token: str = Field(min_length=1, repr=False)
     token_type: Literal["Bearer"]
-    expires_in: int
-    scope: str
-    subject: str
+    expires_in: StrictInt  # "300", true and 300.0 are not integers (R-5)
+    scope: str = Field(min_length=1)
+    subject: str = Field(min_length=1)
     patient: str | None = None
 
 
@@ -34,7 +35,7 @@ class HookRequest(_Inbound):
     """The body of `POST /cds-services/{id}`; `context` is checked per hook."""
 
     hook: str = Field(min_length=1)
-    hookInstance: str = Field(min_length=1)
+    hookInstance: str = Field(pattern=UUID.pattern)  # R-3; also keeps logs free of injected text
     fhirServer: str | None = None
     fhirAuthorization: FhirAuthorization | None = None
     context: dict[str, Any]

@@ -141,3 +141,42 @@ def test_fhir_server_answering_with_another_patient_is_not_used(
     assert response.status_code in (200, 412), response.text
     if response.status_code == 200:
         assert response.json() == {"cards": []}
+
+
+# --- hookInstance is a UUID; fhirAuthorization fields are typed and present -------
+
+
+@pytest.mark.parametrize("value", ["x", "not\na uuid", "1234", "0f3b2b43-1c55-4d0e-9a43"])
+def test_hook_instance_must_be_a_uuid(client: TestClient, value: str) -> None:
+    body = hook_request(prefetch=full_prefetch(FOOT_DROP))
+    body["hookInstance"] = value
+    outcome = assert_operation_outcome(client.post(PV, json=body), 400)
+    assert "hookInstance" in outcome["issue"][0]["diagnostics"]
+    assert value not in outcome["issue"][0]["diagnostics"]
+
+
+def test_upper_case_uuid_hook_instance_is_accepted(client: TestClient) -> None:
+    body = hook_request(prefetch=full_prefetch(FOOT_DROP))
+    body["hookInstance"] = body["hookInstance"].upper()
+    assert client.post(PV, json=body).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("expires_in", "300"),
+        ("expires_in", True),
+        ("expires_in", 300.0),
+        ("scope", ""),
+        ("subject", ""),
+        ("access_token", "   "),
+        ("token_type", "MAC"),
+    ],
+)
+def test_fhir_authorization_fields_are_checked(
+    client: TestClient, fhir: FhirServer, field: str, value: Any
+) -> None:
+    body = hook_request(prefetch=full_prefetch(FOOT_DROP), fhir_server_url=fhir.base_url, token="t")
+    body["fhirAuthorization"][field] = value
+    outcome = assert_operation_outcome(client.post(PV, json=body), 400)
+    assert field in outcome["issue"][0]["diagnostics"]

@@ -24,6 +24,7 @@ from tests.fhir_server import FhirServer
 PV = "/cds-services/footdrop-patient-view"
 OS = "/cds-services/footdrop-order-select"
 SANDBOX = "https://sandbox.cds-hooks.org"
+HI = "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea"  # valid: bodies fail for another reason
 TOKEN_RE = re.compile(r"\{\{([^}]*)\}\}")
 
 
@@ -100,19 +101,19 @@ def test_wrong_method_is_405(client: TestClient) -> None:
         b"[]",
         b'"text"',
         b"\xff\xfe",
-        json.dumps({"hookInstance": "x", "context": {}}).encode(),
+        json.dumps({"hookInstance": HI, "context": {}}).encode(),
         json.dumps({"hook": "patient-view", "context": {}}).encode(),
-        json.dumps({"hook": "patient-view", "hookInstance": "x"}).encode(),
-        json.dumps({"hook": 7, "hookInstance": "x", "context": {}}).encode(),
-        json.dumps({"hook": "patient-view", "hookInstance": "x", "context": "ctx"}).encode(),
-        json.dumps({"hook": "patient-view", "hookInstance": "x", "context": {}}).encode(),
+        json.dumps({"hook": "patient-view", "hookInstance": HI}).encode(),
+        json.dumps({"hook": 7, "hookInstance": HI, "context": {}}).encode(),
+        json.dumps({"hook": "patient-view", "hookInstance": HI, "context": "ctx"}).encode(),
+        json.dumps({"hook": "patient-view", "hookInstance": HI, "context": {}}).encode(),
         json.dumps(
-            {"hook": "patient-view", "hookInstance": "x", "context": {"userId": "Practitioner/1"}}
+            {"hook": "patient-view", "hookInstance": HI, "context": {"userId": "Practitioner/1"}}
         ).encode(),
         json.dumps(
             {
                 "hook": "patient-view",
-                "hookInstance": "x",
+                "hookInstance": HI,
                 "prefetch": [],
                 "context": {"userId": "Practitioner/1", "patientId": "p"},
             }
