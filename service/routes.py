@@ -62,7 +62,8 @@ async def call_service(service_id: str, request: Request, engine: EngineDep) -> 
 
 def parse_hook_request(body: bytes) -> HookRequest:
     try:
-        payload = json.loads(body)
+        # RFC 8259 §8.1: JSON between systems is UTF-8; json.loads(bytes) would also take UTF-16/32.
+        payload = json.loads(body.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("request body is not valid JSON") from None
     except RecursionError:

@@ -6,6 +6,7 @@ service to (or the HTTP-layer rule "never a 500").
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -180,3 +181,13 @@ def test_fhir_authorization_fields_are_checked(
     body["fhirAuthorization"][field] = value
     outcome = assert_operation_outcome(client.post(PV, json=body), 400)
     assert field in outcome["issue"][0]["diagnostics"]
+
+
+# --- JSON over the wire is UTF-8 (RFC 8259 §8.1); anything else is malformed ------------------
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32", "utf-16-be"])
+def test_body_not_in_utf8_is_400(client: TestClient, encoding: str) -> None:
+    body = json.dumps(hook_request(prefetch=full_prefetch(FOOT_DROP))).encode(encoding)
+    response = client.post(PV, content=body, headers={"Content-Type": "application/json"})
+    assert_operation_outcome(response, 400)
