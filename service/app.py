@@ -16,7 +16,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.responses import Response
 
 from service.errors import CdsError, error_response
 from service.pipeline import Engine
@@ -24,6 +26,20 @@ from service.routes import router
 from service.settings import Settings, get_settings
 
 log = logging.getLogger("service")
+
+
+class _CorsMiddleware(CORSMiddleware):
+    """Starlette's CORS, with a refused preflight answered as an OperationOutcome."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code == 200:
+            return response
+        outcome = error_response(response.status_code, bytes(response.body).decode(), "forbidden")
+        for name, value in response.headers.items():
+            if name.lower().startswith("access-control-") or name.lower() == "vary":
+                outcome.headers[name] = value
+        return outcome
 
 
 def configure_logging(settings: Settings) -> None:
@@ -48,7 +64,7 @@ def create_app(
     app.state.engine = Engine.load(settings, clock)
     app.include_router(router)
     app.add_middleware(
-        CORSMiddleware,
+        _CorsMiddleware,
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "POST", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type"],

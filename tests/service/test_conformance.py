@@ -191,3 +191,17 @@ def test_body_not_in_utf8_is_400(client: TestClient, encoding: str) -> None:
     body = json.dumps(hook_request(prefetch=full_prefetch(FOOT_DROP))).encode(encoding)
     response = client.post(PV, content=body, headers={"Content-Type": "application/json"})
     assert_operation_outcome(response, 400)
+
+
+# --- errors are OperationOutcome JSON, a refused CORS preflight included (C-2, S-10) ----------
+
+
+def test_refused_preflight_is_an_operation_outcome_without_a_grant(
+    client_factory: Callable[..., TestClient],
+) -> None:
+    client = client_factory(cors_origins=["https://sandbox.cds-hooks.org"])
+    response = client.options(
+        PV, headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+    )
+    assert_operation_outcome(response, 400)
+    assert "access-control-allow-origin" not in response.headers
