@@ -112,8 +112,14 @@ def resolve(
             to_fetch[name] = (query, partial)
 
     unavailable = set(to_fetch)
+    refused = ""
     if to_fetch and request.fhirServer:
-        fetched = _fetch_all(to_fetch, request, settings)
+        try:
+            fetched = _fetch_all(to_fetch, request, settings)
+        except FhirNotAllowed:
+            # No call at all; only the essential keys among the gaps make this a 412 (P-7).
+            log.warning("fhirServer is not on CDS_FHIR_ALLOWLIST; not queried")
+            fetched, refused = {}, " (fhirServer is not on the service's allowlist)"
         obtained.update(fetched)
         unavailable -= fetched.keys()
 
@@ -122,6 +128,7 @@ def resolve(
         raise PreconditionFailed(
             "required data could not be obtained from prefetch or fhirServer: "
             + ", ".join(missing_essential)
+            + refused
         )
     return _patient_data(obtained, request, context, now, frozenset(unavailable))
 
@@ -134,14 +141,9 @@ def _fetch_all(
         return {}
     deadline = time.monotonic() + settings.fhir_timeout_s
     token = request.fhirAuthorization.access_token if request.fhirAuthorization else None
-    try:
-        client = FhirClient(
-            request.fhirServer, settings.fhir_allowlist, deadline, token, settings.fhir_max_pages
-        )
-    except FhirNotAllowed:
-        raise PreconditionFailed(
-            "data is missing from prefetch and fhirServer is not on the service's allowlist"
-        ) from None
+    client = FhirClient(  # raises FhirNotAllowed before any call
+        request.fhirServer, settings.fhir_allowlist, deadline, token, settings.fhir_max_pages
+    )
 
     executor = ThreadPoolExecutor(max_workers=len(to_fetch), thread_name_prefix="fhir")
     futures: dict[Future[list[JsonObject]], str] = {

@@ -205,3 +205,25 @@ def test_refused_preflight_is_an_operation_outcome_without_a_grant(
     )
     assert_operation_outcome(response, 400)
     assert "access-control-allow-origin" not in response.headers
+
+
+# --- P-3 (d)/(e), P-7: an optional key's gap is not a 412, even with a refused fhirServer -----
+
+
+@pytest.mark.parametrize(
+    "procedures",
+    [
+        {"resourceType": "OperationOutcome", "issue": []},
+        searchset(next_url="https://elsewhere.example/fhir/Procedure?page=2"),
+    ],
+)
+def test_optional_gap_with_server_off_the_allowlist_still_answers(
+    client: TestClient, fhir: FhirServer, procedures: dict[str, Any]
+) -> None:
+    prefetch = full_prefetch(FOOT_DROP)
+    prefetch["procedures"] = procedures
+    body = hook_request(prefetch=prefetch, fhir_server_url=fhir.base_url, token="tok")
+    response = client.post(PV, json=body)
+    assert response.status_code == 200, response.text
+    assert response.json()["cards"]
+    assert fhir.requests == []
