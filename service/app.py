@@ -60,6 +60,8 @@ def create_app(
         version="0.1.0",
         docs_url=None,
         redoc_url=None,
+        # `/cds-services/x/` is a 404 OperationOutcome, not a redirect built from the Host header.
+        redirect_slashes=False,
     )
     app.state.engine = Engine.load(settings, clock)
     app.include_router(router)

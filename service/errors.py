@@ -3,6 +3,7 @@
     CdsError                      -> its `status`, OperationOutcome body
     ├── BadRequest                400  malformed JSON, missing fields, unsupported hook
     ├── UnknownService            404  no service with that id
+    ├── PayloadTooLarge           413  body over CDS_MAX_REQUEST_BYTES
     └── PreconditionFailed        412  required patient data cannot be obtained
 
 Every non-2xx answer carries a FHIR OperationOutcome (CDS Hooks 3.0 asks for it;
@@ -15,6 +16,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
 
 class CdsError(Exception):
@@ -31,9 +33,23 @@ class BadRequest(CdsError):
     issue_code = "invalid"
 
 
+def describe_validation_error(error: ValidationError, prefix: str = "") -> str:
+    """Name each invalid field and why, without echoing the submitted values."""
+    problems = []
+    for item in error.errors(include_input=False, include_url=False):
+        location = ".".join(str(part) for part in (prefix, *item["loc"]) if part != "")
+        problems.append(f"{location or 'body'}: {item['msg']}")
+    return "; ".join(problems[:10])
+
+
 class UnknownService(CdsError):
     status = 404
     issue_code = "not-found"
+
+
+class PayloadTooLarge(CdsError):
+    status = 413
+    issue_code = "too-costly"
 
 
 class PreconditionFailed(CdsError):

@@ -19,12 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from pydantic import ValidationError
+
 from cards.catalogue import CardCatalogue
 from cards.docs import generate
 from cards.render import render
 from mappings.matcher import ValueSetIndex
 from service import order_rules, orders, prefetch, rules
-from service.errors import BadRequest, UnknownService
+from service.errors import BadRequest, UnknownService, describe_validation_error
 from service.features import PatientFeatures, extract
 from service.patient_data import PatientData
 from service.protocol import HOOK_CONTEXTS, CdsResponse, HookRequest, PatientViewContext
@@ -80,7 +82,10 @@ def parse_context(spec: ServiceSpec, request: HookRequest) -> PatientViewContext
     """Check the hook is the one this service serves, then validate its context."""
     if request.hook != spec.hook:
         raise BadRequest(f"service {spec.id!r} serves hook {spec.hook!r}, not {request.hook!r}")
-    return HOOK_CONTEXTS[spec.hook].model_validate(request.context)
+    try:
+        return HOOK_CONTEXTS[spec.hook].model_validate(request.context)
+    except ValidationError as exc:
+        raise BadRequest(describe_validation_error(exc, prefix="context")) from None
 
 
 def run(engine: Engine, spec: ServiceSpec, request: HookRequest) -> CdsResponse:

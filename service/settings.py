@@ -47,6 +47,9 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    max_request_bytes: int = Field(default=20_000_000, ge=10_000)
+    """Largest hook request accepted (a full prefetch of a long record is a few MB); 413 above."""
+
     shown_card_ttl_s: int = Field(default=8 * 3600, ge=60)
     """How long a card shown at order-select is remembered for order-sign de-duplication."""
 

@@ -300,3 +300,22 @@ def test_patient_without_active_foot_drop_gets_no_cards(
     response = client.post(PV, json=hook_request(prefetch=full_prefetch(*conditions)))
     assert response.status_code == 200
     assert response.json() == {"cards": []}
+
+
+def test_oversized_body_is_413(client_factory: Callable[..., TestClient]) -> None:
+    client = client_factory(max_request_bytes=10_000)
+    body = hook_request(prefetch=full_prefetch(FOOT_DROP))
+    body["extension"] = {"org.example.padding": "x" * 20_000}
+    assert_operation_outcome(client.post(PV, json=body), 413)
+
+
+def test_trailing_slash_is_not_redirected(client: TestClient) -> None:
+    response = client.post(PV + "/", json=hook_request(), follow_redirects=False)
+    assert_operation_outcome(response, 404)
+
+
+def test_context_errors_are_400_and_named(client: TestClient) -> None:
+    body = hook_request(prefetch=full_prefetch())
+    body["context"]["userId"] = "not a reference"
+    outcome = assert_operation_outcome(client.post(PV, json=body), 400)
+    assert "context.userId" in outcome["issue"][0]["diagnostics"]
