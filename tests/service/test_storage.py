@@ -80,3 +80,16 @@ def test_memory_survives_a_restart(tmp_path: Path) -> None:
 def test_fingerprints_do_not_contain_the_identifiers() -> None:
     key = fingerprint("Practitioner/1", "patient-12345")
     assert "12345" not in key and len(key) == 64
+
+
+def test_workers_starting_together_migrate_once(database_url: str) -> None:
+    """Several workers open the same database at once: one migrates, none fails."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if database_url == "sqlite://":
+        pytest.skip("an in-memory database is private to one process")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        stores = list(pool.map(Store.open, [database_url] * 4))
+    with stores[0].engine.connect() as connection:
+        versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    assert versions == [("0001",)]
