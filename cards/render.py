@@ -31,9 +31,9 @@ from cards.catalogue import (
     placeholders,
     without_empty_values,
 )
-from service.patient_data import PatientData
-from service.protocol import Action, Card, Coding, Link, Source, Suggestion
-from service.recommendation import INDICATOR_RANK, Recommendation, SuggestedAction
+from service.cds.models import Action, Card, Coding, Link, Source, Suggestion
+from service.clinical.recommendation import INDICATOR_RANK, Recommendation, SuggestedAction
+from service.fhir.patient_data import PatientData
 
 #: Users who may be the requester of an order (CDS Hooks userId is `Type/id`).
 _REQUESTER_TYPES = frozenset({"Practitioner", "PractitionerRole"})

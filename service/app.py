@@ -20,9 +20,9 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from service.errors import CdsError, error_response
-from service.pipeline import Engine
-from service.routes import router
+from service.cds.errors import CdsError, error_response
+from service.cds.pipeline import Engine
+from service.http.routes import router
 from service.settings import Settings, get_settings
 
 log = logging.getLogger("service")

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from service.settings_clinical import ClinicalThresholds
+from service.clinical.thresholds import ClinicalThresholds
 
 
 def _split_csv(value: object) -> object:

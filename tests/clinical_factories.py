@@ -1,7 +1,7 @@
 """Small FHIR R4 resources for feature and rule tests, parsed the way prefetch parses them.
 
 Every factory returns plain JSON (a dict); `patient_data` parses it with
-`service.patient_data.parse_resource` and `features_of` runs extraction on it. Dates
+`service.fhir.patient_data.parse_resource` and `features_of` runs extraction on it. Dates
 are written relative to `NOW`, so a test reads "10 days ago", not a calendar date.
 """
 
@@ -14,11 +14,11 @@ from functools import lru_cache
 from typing import Any
 
 from mappings.matcher import ValueSetIndex
-from service.features import PatientFeatures, extract
-from service.patient_data import DraftOrder, PatientData, parse_resource
-from service.recommendation import Recommendation
-from service.rules import recommend
-from service.settings_clinical import ClinicalThresholds
+from service.clinical.features import PatientFeatures, extract
+from service.clinical.patient_view import recommend
+from service.clinical.recommendation import Recommendation
+from service.clinical.thresholds import ClinicalThresholds
+from service.fhir.patient_data import DraftOrder, PatientData, parse_resource
 
 Json = dict[str, Any]
 

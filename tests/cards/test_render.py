@@ -12,9 +12,9 @@ from fhir.resources.R4B import get_fhir_model_class
 
 from cards.catalogue import CardCatalogue
 from cards.render import RenderError, render
-from service.patient_data import PatientData
-from service.protocol import Card
-from service.recommendation import Evidence, Recommendation, SuggestedAction
+from service.cds.models import Card
+from service.clinical.recommendation import Evidence, Recommendation, SuggestedAction
+from service.fhir.patient_data import PatientData
 from tests.cards.conftest import (
     DALFAMPRIDINE_DRAFT,
     EVIDENCE,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.rules import RED_FLAG
+from service.clinical.patient_view import RED_FLAG
 from tests.clinical_factories import (
     card,
     condition,

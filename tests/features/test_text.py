@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mappings.text import DEFAULT_PATH, TextPatterns, default_patterns
-from service.features.care import TEXT_FEATURES
+from service.clinical.features.care import TEXT_FEATURES
 
 ICD = "http://hl7.org/fhir/sid/icd-10-cm"
 SCT = "http://snomed.info/sct"

@@ -10,11 +10,11 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from service.features import extract
-from service.order_rules import check_orders
-from service.orders import SelectedOrder, classify
-from service.patient_data import PatientData
-from service.recommendation import Recommendation
+from service.clinical.features import extract
+from service.clinical.order_checks import check_orders
+from service.clinical.orders import SelectedOrder, classify
+from service.clinical.recommendation import Recommendation
+from service.fhir.patient_data import PatientData
 from tests.clinical_factories import (
     HCPCS,
     LOINC,

@@ -13,9 +13,9 @@ import pytest
 
 from cards.catalogue import CardCatalogue
 from cards.render import render
-from service.features import extract
-from service.order_rules import check_orders
-from service.recommendation import INDICATOR_RANK, Recommendation
+from service.clinical.features import extract
+from service.clinical.order_checks import check_orders
+from service.clinical.recommendation import INDICATOR_RANK, Recommendation
 from tests.clinical_factories import (
     ICD,
     NOW,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from service.orders import SelectedOrder, classify, read_dose
-from service.patient_data import parse_draft_orders
+from service.clinical.orders import SelectedOrder, classify, read_dose
+from service.fhir.patient_data import parse_draft_orders
 from tests.clinical_factories import index
 from tests.order_rules.drafts import (
     ER_TEXT,

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from service.features.model import PatientFeatures
-from service.rules import recommend
+from service.clinical.features.model import PatientFeatures
+from service.clinical.patient_view import recommend
 from tests.clinical_factories import (
     NOW,
     PERONEAL,

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from service.rules import RED_FLAG
+from service.clinical.patient_view import RED_FLAG
 from tests.clinical_factories import (
     PERONEAL,
     SCT,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.rules import RED_FLAG
+from service.clinical.patient_view import RED_FLAG
 from tests.clinical_factories import (
     FOOT_DROP,
     SCT,

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from service.fhir_client import is_allowed
+from service.fhir.client import is_allowed
 from tests.conftest import FOOT_DROP, full_prefetch, hook_request, patient, serve_record
 from tests.fhir_server import FhirServer, searchset
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from service.fhir_client import FhirClient, FhirNotAllowed, FhirUnauthorized, is_allowed
+from service.fhir.client import FhirClient, FhirNotAllowed, FhirUnauthorized, is_allowed
 from tests.fhir_server import FhirServer
 
 ALLOW = ["https://fhir.example.org/r4", "http://127.0.0.1:9999/"]

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from service.pipeline import SUPPRESS_REPEATS
+from service.cds.pipeline import SUPPRESS_REPEATS
 from tests.conftest import (
     FOOT_DROP,
     PATIENT_ID,

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from service.errors import PreconditionFailed
-from service.patient_data import PatientData
-from service.prefetch import PrefetchKey, fill_template, resolve
-from service.protocol import HookRequest, PatientViewContext
+from service.cds.errors import PreconditionFailed
+from service.cds.models import HookRequest, PatientViewContext
+from service.cds.prefetch import PrefetchKey, fill_template, resolve
+from service.fhir.patient_data import PatientData
 from tests.conftest import FOOT_DROP, PATIENT_ID, bundle, hook_request, make_settings, patient
 from tests.fhir_server import FhirServer, searchset
 

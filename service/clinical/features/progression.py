@@ -23,11 +23,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from mappings.text import Side, TextPatterns
-from service.features.conditions import ConditionEntry, with_feature
-from service.features.model import Finding
-from service.features.observations import Measurement
-from service.features.records import make_evidence, to_date
-from service.settings_clinical import ClinicalThresholds
+from service.clinical.features.conditions import ConditionEntry, with_feature
+from service.clinical.features.model import Finding
+from service.clinical.features.observations import Measurement
+from service.clinical.features.records import make_evidence, to_date
+from service.clinical.thresholds import ClinicalThresholds
 
 TEXT_SOURCES = ("foot_drop", "peroneal_neuropathy", "weakness", "l5_radiculopathy")
 

@@ -45,9 +45,9 @@ from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from mappings.matcher import ValueSetIndex
 from mappings.text import TextPatterns
-from service.features.model import CareEvent, CareState
-from service.features.records import concept_text, make_evidence, period_start, to_date
-from service.patient_data import PatientData
+from service.clinical.features.model import CareEvent, CareState
+from service.clinical.features.records import concept_text, make_evidence, period_start, to_date
+from service.fhir.patient_data import PatientData
 
 #: Text groups (mappings/text_patterns.json) that name a care feature without a code.
 TEXT_FEATURES = {

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from service.recommendation import Evidence
+from service.clinical.recommendation import Evidence
 
 Phase = Literal["acute", "established", "long_standing", "unknown"]
 Laterality = Literal["right", "left", "bilateral", "unspecified"]

@@ -33,14 +33,26 @@ from fhir.resources.R4B.patient import Patient
 
 from mappings.matcher import ValueSetIndex
 from mappings.text import TextPatterns, default_patterns
-from service.features import text
-from service.features.care import read_care
-from service.features.conditions import ConditionEntry, findings, read_conditions, with_feature
-from service.features.model import CareEvent, Finding, FootDrop, PatientFeatures, Progression, Sex
-from service.features.observations import read_observations
-from service.features.onset import SidedOnset, assemble
-from service.features.progression import structured_decline, text_progression
-from service.features.records import (
+from service.clinical.features import text
+from service.clinical.features.care import read_care
+from service.clinical.features.conditions import (
+    ConditionEntry,
+    findings,
+    read_conditions,
+    with_feature,
+)
+from service.clinical.features.model import (
+    CareEvent,
+    Finding,
+    FootDrop,
+    PatientFeatures,
+    Progression,
+    Sex,
+)
+from service.clinical.features.observations import read_observations
+from service.clinical.features.onset import SidedOnset, assemble
+from service.clinical.features.progression import structured_decline, text_progression
+from service.clinical.features.records import (
     EXCLUDED_VERIFICATION,
     coding_codes,
     concept_text,
@@ -50,10 +62,10 @@ from service.features.records import (
     to_date,
     years_between,
 )
-from service.features.renal import assess_renal
-from service.patient_data import PatientData
-from service.recommendation import Evidence
-from service.settings_clinical import ClinicalThresholds
+from service.clinical.features.renal import assess_renal
+from service.clinical.recommendation import Evidence
+from service.clinical.thresholds import ClinicalThresholds
+from service.fhir.patient_data import PatientData
 
 CENTRAL_CAUSES = ("stroke", "spinal_cord", "cerebral_palsy")
 #: Central causes that persist through remission; read in any clinical status but resolved.

@@ -1,7 +1,7 @@
 """What the pipeline knows about one patient for one request.
 
 `PatientData` is the hand-off between the only step that does I/O
-(`service.prefetch`) and the pure steps after it (features, rules, cards).
+(`service.cds.prefetch`) and the pure steps after it (features, rules, cards).
 Resources are fhir.resources R4B models; draft orders keep their original JSON
 as well, because an `update` action must send back the complete resource the
 EHR gave us, not our repaired parse of it.

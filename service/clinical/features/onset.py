@@ -24,9 +24,9 @@ from fhir.resources.R4B.age import Age
 from fhir.resources.R4B.condition import Condition
 
 from mappings.text import Side, TextPatterns
-from service.features.model import Finding, FootDrop, Laterality, Onset, Phase
-from service.features.records import concept_text, months_before, period_start, to_date
-from service.settings_clinical import ClinicalThresholds
+from service.clinical.features.model import Finding, FootDrop, Laterality, Onset, Phase
+from service.clinical.features.records import concept_text, months_before, period_start, to_date
+from service.clinical.thresholds import ClinicalThresholds
 
 _DAYS_PER_YEAR = Decimal("365.25")
 #: Age units: UCUM codes and common words.

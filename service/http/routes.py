@@ -10,9 +10,9 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from service.errors import BadRequest, PayloadTooLarge, describe_validation_error
-from service.pipeline import Engine, run
-from service.protocol import Discovery, HookRequest
+from service.cds.errors import BadRequest, PayloadTooLarge, describe_validation_error
+from service.cds.models import Discovery, HookRequest
+from service.cds.pipeline import Engine, run
 
 router = APIRouter()
 

@@ -46,16 +46,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from service.features.model import CareEvent, Finding, FootDrop, PatientFeatures
-from service.features.records import months_before
-from service.recommendation import (
+from service.clinical.features.model import CareEvent, Finding, FootDrop, PatientFeatures
+from service.clinical.features.records import months_before
+from service.clinical.recommendation import (
     INDICATOR_RANK,
     Evidence,
     Indicator,
     Recommendation,
     SuggestedAction,
 )
-from service.settings_clinical import ClinicalThresholds
+from service.clinical.thresholds import ClinicalThresholds
 
 RED_FLAG = "red-flag-urgent-evaluation"
 _URGENT_PRIORITIES = frozenset({"urgent", "asap", "stat"})

@@ -13,9 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from mappings.matcher import ValueSetIndex
-from service.features.observations import MEASUREMENTS
-from service.prefetch import PrefetchKey
-from service.protocol import ServiceDescriptor
+from service.cds.models import ServiceDescriptor
+from service.cds.prefetch import PrefetchKey
+from service.clinical.features.observations import MEASUREMENTS
 
 PATIENT = "{{context.patientId}}"
 

@@ -16,9 +16,9 @@ from fhir.resources.R4B.resource import Resource
 
 from mappings.matcher import ValueSetIndex
 from mappings.text import Side, TextPatterns
-from service.features.model import Finding, Onset
-from service.features.onset import condition_onset, condition_side
-from service.features.records import (
+from service.clinical.features.model import Finding, Onset
+from service.clinical.features.onset import condition_onset, condition_side
+from service.clinical.features.records import (
     clinical_status,
     concept_text,
     counts,

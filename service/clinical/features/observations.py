@@ -18,8 +18,8 @@ from fhir.resources.R4B.resource import Resource
 
 from mappings.matcher import ValueSetIndex
 from mappings.text import Side, TextPatterns
-from service.features.model import Finding
-from service.features.records import (
+from service.clinical.features.model import Finding
+from service.clinical.features.records import (
     concept_text,
     display_of,
     make_evidence,
@@ -27,7 +27,7 @@ from service.features.records import (
     quantity_value,
     to_date,
 )
-from service.recommendation import Evidence
+from service.clinical.recommendation import Evidence
 
 MEASUREMENTS = frozenset(
     {

@@ -25,15 +25,18 @@ from cards.catalogue import CardCatalogue
 from cards.docs import generate
 from cards.render import render
 from mappings.matcher import ValueSetIndex
-from service import order_rules, orders, prefetch, rules
-from service.errors import BadRequest, UnknownService, describe_validation_error
-from service.features import PatientFeatures, extract
-from service.patient_data import PatientData
-from service.protocol import HOOK_CONTEXTS, CdsResponse, HookRequest, PatientViewContext
-from service.recommendation import Recommendation
-from service.registry import ServiceSpec, build_registry
+from service.cds import prefetch
+from service.cds.errors import BadRequest, UnknownService, describe_validation_error
+from service.cds.models import HOOK_CONTEXTS, CdsResponse, HookRequest, PatientViewContext
+from service.cds.services import ServiceSpec, build_registry
+from service.clinical import order_checks as order_rules
+from service.clinical import orders
+from service.clinical import patient_view as rules
+from service.clinical.features import PatientFeatures, extract
+from service.clinical.recommendation import Recommendation
+from service.fhir.patient_data import PatientData
 from service.settings import Settings
-from service.storage import Store, fingerprint
+from service.storage.store import Store, fingerprint
 
 #: Request extension (CDS Hooks `extension`, reverse-domain key) by which an EHR
 #: asks order-sign not to repeat cards already shown at order-select.

@@ -27,8 +27,9 @@ from urllib.parse import quote
 
 from fhir.resources.R4B.resource import Resource
 
-from service.errors import PreconditionFailed
-from service.fhir_client import (
+from service.cds.errors import PreconditionFailed
+from service.cds.models import HookRequest, OrderSelectContext, OrderSignContext, PatientViewContext
+from service.fhir.client import (
     FhirClient,
     FhirError,
     FhirNotAllowed,
@@ -36,8 +37,7 @@ from service.fhir_client import (
     entry_resources,
     next_link,
 )
-from service.patient_data import PatientData, parse_draft_orders, parse_resource
-from service.protocol import HookRequest, OrderSelectContext, OrderSignContext, PatientViewContext
+from service.fhir.patient_data import PatientData, parse_draft_orders, parse_resource
 from service.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ text.py          features only free text expresses
 extract.py       puts it together
 """
 
-from service.features.extract import extract
-from service.features.model import (
+from service.clinical.features.extract import extract
+from service.clinical.features.model import (
     CareEvent,
     Finding,
     FootDrop,

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mappings.text import TextPatterns
-from service.features.conditions import ConditionEntry, with_feature
-from service.features.model import CareEvent, Finding
-from service.features.records import make_evidence
+from service.clinical.features.conditions import ConditionEntry, with_feature
+from service.clinical.features.model import CareEvent, Finding
+from service.clinical.features.records import make_evidence
 
 
 def _text_finding(entry: ConditionEntry, feature: str, clause: str) -> Finding:

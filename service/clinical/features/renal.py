@@ -29,12 +29,18 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 
-from service.features.conditions import ConditionEntry, with_feature
-from service.features.model import RenalAssessment, RenalMethod, RenalNote, RenalStatus, Sex
-from service.features.observations import Measurement, ObservationData
-from service.features.records import months_before
-from service.recommendation import Evidence
-from service.settings_clinical import ClinicalThresholds
+from service.clinical.features.conditions import ConditionEntry, with_feature
+from service.clinical.features.model import (
+    RenalAssessment,
+    RenalMethod,
+    RenalNote,
+    RenalStatus,
+    Sex,
+)
+from service.clinical.features.observations import Measurement, ObservationData
+from service.clinical.features.records import months_before
+from service.clinical.recommendation import Evidence
+from service.clinical.thresholds import ClinicalThresholds
 
 _UMOL_PER_MG_DL = Decimal("88.4")
 _KG_PER_LB = Decimal("0.45359237")

@@ -51,9 +51,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from service.features.model import CareEvent, Finding, FootDrop, PatientFeatures
-from service.features.records import months_before
-from service.orders import (
+from service.clinical.features.model import CareEvent, Finding, FootDrop, PatientFeatures
+from service.clinical.features.records import months_before
+from service.clinical.orders import (
     ANKLE_ARTHRODESIS,
     DALFAMPRIDINE,
     FES,
@@ -67,15 +67,15 @@ from service.orders import (
     TENDON_TRANSFER,
     SelectedOrder,
 )
-from service.recommendation import (
+from service.clinical.patient_view import RED_FLAG, duration_text, onset_notes, recommend
+from service.clinical.recommendation import (
     INDICATOR_RANK,
     Evidence,
     Indicator,
     Recommendation,
     SuggestedAction,
 )
-from service.rules import RED_FLAG, duration_text, onset_notes, recommend
-from service.settings_clinical import ClinicalThresholds
+from service.clinical.thresholds import ClinicalThresholds
 
 #: Orders that may duplicate care the patient already has (§4 duplicate-order).
 DUPLICABLE = (ORTHOSIS, PHYSICAL_THERAPY, NCS_EMG, MRI_LUMBAR)
