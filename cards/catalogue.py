@@ -29,16 +29,16 @@ from typing import Any, Literal, TypeVar
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-JsonObject = dict[str, Any]
+from cards.model import SUMMARY_LIMIT
+from mappings.fhirjson import JsonObject, without_empty_values
 
-#: CDS Hooks: a summary is one sentence of fewer than 140 characters.
-SUMMARY_LIMIT = 140
 #: Characters reserved for each filled-in fact when a summary is checked at load;
 #: the renderer shortens longer facts to fit (see `cards.render`).
 SUMMARY_FACT_ROOM = 12
 #: Fields of a created order that the renderer fills in for the patient and request.
 RENDERER_FIELDS = frozenset({"id", "status", "subject", "encounter", "requester", "authoredOn"})
-ORDER_TYPES = frozenset({"ServiceRequest", "DeviceRequest", "MedicationRequest"})
+#: Resource types an order template may draft.
+ORDERABLE_TYPES = frozenset({"ServiceRequest", "DeviceRequest", "MedicationRequest"})
 HOOKS = Literal["patient-view", "order-select", "order-sign"]
 _Model = TypeVar("_Model", bound=BaseModel)
 
@@ -268,8 +268,8 @@ class OrderTemplate(_Content):
 
     @model_validator(mode="after")
     def _check(self) -> OrderTemplate:
-        if self.resource.get("resourceType") not in ORDER_TYPES:
-            raise ValueError(f"resourceType must be one of {sorted(ORDER_TYPES)}")
+        if self.resource.get("resourceType") not in ORDERABLE_TYPES:
+            raise ValueError(f"resourceType must be one of {sorted(ORDERABLE_TYPES)}")
         owned = RENDERER_FIELDS & set(self.resource)
         if owned:
             raise ValueError(f"fields {sorted(owned)} are filled in by the renderer")
@@ -304,17 +304,6 @@ def codings(value: object) -> Iterator[JsonObject]:
     elif isinstance(value, list):
         for item in value:
             yield from codings(item)
-
-
-def without_empty_values(value: Any) -> Any:
-    """A copy of a JSON value without null, "", [] or {} anywhere (CDS Hooks G-2)."""
-    empty: tuple[Any, ...] = (None, "", [], {})
-    if isinstance(value, dict):
-        pairs = ((key, without_empty_values(item)) for key, item in value.items())
-        return {key: item for key, item in pairs if item not in empty}
-    if isinstance(value, list):
-        return [item for item in map(without_empty_values, value) if item not in empty]
-    return value
 
 
 def check_fhir(resource: JsonObject) -> None:

@@ -22,18 +22,15 @@ from uuid import uuid4
 
 from cards.catalogue import (
     SUMMARY_FACT_ROOM,
-    SUMMARY_LIMIT,
     ActionTemplate,
     CardCatalogue,
     CardTemplate,
     DetailBlock,
-    JsonObject,
     placeholders,
-    without_empty_values,
 )
-from service.cds.models import Action, Card, Coding, Link, Source, Suggestion
-from service.clinical.recommendation import INDICATOR_RANK, Recommendation, SuggestedAction
-from service.fhir.patient_data import PatientData
+from cards.inputs import CardRequest, ChosenSuggestion, OrderContext
+from cards.model import SUMMARY_LIMIT, Action, Card, Coding, Link, Source, Suggestion
+from mappings.fhirjson import JsonObject
 
 #: Users who may be the requester of an order (CDS Hooks userId is `Type/id`).
 _REQUESTER_TYPES = frozenset({"Practitioner", "PractitionerRole"})
@@ -46,18 +43,17 @@ class RenderError(RuntimeError):
 
 
 def render(
-    recommendations: Sequence[Recommendation],
-    data: PatientData,
+    recommendations: Sequence[CardRequest],
+    data: OrderContext,
     catalogue: CardCatalogue,
     *,
     source_url: str,
 ) -> list[Card]:
-    """Word each recommendation as a card, most urgent first (stable within a level)."""
-    ordered = sorted(recommendations, key=lambda rec: INDICATOR_RANK[rec.indicator])
-    return [_card(rec, data, catalogue, source_url) for rec in ordered]
+    """Word each recommendation as a card, in the order the rules gave them."""
+    return [_card(rec, data, catalogue, source_url) for rec in recommendations]
 
 
-def _card(rec: Recommendation, data: PatientData, catalogue: CardCatalogue, url: str) -> Card:
+def _card(rec: CardRequest, data: OrderContext, catalogue: CardCatalogue, url: str) -> Card:
     template = catalogue.templates.get(rec.topic)
     if template is None:
         raise RenderError(f"no card template for topic {rec.topic!r}")
@@ -93,7 +89,7 @@ def _card(rec: Recommendation, data: PatientData, catalogue: CardCatalogue, url:
 
 
 def _facts(
-    template: CardTemplate, blocks: Sequence[DetailBlock], rec: Recommendation
+    template: CardTemplate, blocks: Sequence[DetailBlock], rec: CardRequest
 ) -> dict[str, str]:
     """The facts this card's text needs; a declared fact the rules left out is an error."""
     needed = [*template.facts, *(name for block in blocks for name in block.facts)]
@@ -122,7 +118,7 @@ def _summary(text: str, facts: Mapping[str, str]) -> str:
 def _detail(
     template: CardTemplate,
     blocks: Sequence[DetailBlock],
-    rec: Recommendation,
+    rec: CardRequest,
     facts: Mapping[str, str],
     catalogue: CardCatalogue,
 ) -> str:
@@ -134,7 +130,7 @@ def _detail(
 
 def _why(
     template: CardTemplate,
-    rec: Recommendation,
+    rec: CardRequest,
     facts: Mapping[str, str],
     catalogue: CardCatalogue,
 ) -> list[str]:
@@ -170,7 +166,7 @@ def _markdown_text(value: str) -> str:
 
 
 def _suggestions(
-    template: CardTemplate, rec: Recommendation, data: PatientData, catalogue: CardCatalogue
+    template: CardTemplate, rec: CardRequest, data: OrderContext, catalogue: CardCatalogue
 ) -> list[Suggestion]:
     """Suggestions the rules chose, each with all its actions, or left out.
 
@@ -207,9 +203,9 @@ def _suggestions(
 
 def _action(
     action: ActionTemplate,
-    chosen: SuggestedAction,
+    chosen: ChosenSuggestion,
     about_order: str | None,
-    data: PatientData,
+    data: OrderContext,
     catalogue: CardCatalogue,
 ) -> Action | None:
     """One CDS Hooks action, or None when its target order is not in the request.
@@ -236,7 +232,7 @@ def _action(
     return Action(type="update", description=action.description, resource=target)
 
 
-def _new_order(template: JsonObject, set_fields: JsonObject, data: PatientData) -> JsonObject:
+def _new_order(template: JsonObject, set_fields: JsonObject, data: OrderContext) -> JsonObject:
     """A complete R4 draft for this patient, encounter, user and request time."""
     resource: JsonObject = {"resourceType": template["resourceType"], "status": "draft"}
     resource.update(copy.deepcopy(template))
@@ -251,22 +247,6 @@ def _new_order(template: JsonObject, set_fields: JsonObject, data: PatientData) 
     return resource
 
 
-def _target(reference: str | None, data: PatientData) -> JsonObject | None:
-    """A copy of the complete order an update or delete acts on.
-
-    Draft orders come back as the EHR sent them, less any null or empty values
-    (which CDS Hooks responses may not carry); an order already in the record
-    (patient-view) is serialised from its parsed resource.
-    """
-    if not reference:
-        return None
-    for draft in data.draft_orders:
-        if draft.reference == reference:
-            pruned: JsonObject = without_empty_values(draft.raw)
-            return pruned
-    resource_type, _, resource_id = reference.partition("/")
-    for resource in data.of_type(resource_type):
-        if resource.id == resource_id:
-            dumped: JsonObject = resource.model_dump(mode="json", by_alias=True, exclude_none=True)
-            return dumped
-    return None
+def _target(reference: str | None, data: OrderContext) -> JsonObject | None:
+    """A copy of the complete order an update or delete acts on, if the request has it."""
+    return data.order_json(reference) if reference else None

@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
+from cards.model import Card
+
 FHIR_REFERENCE = re.compile(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
@@ -95,56 +97,6 @@ HOOK_CONTEXTS: dict[str, type[PatientViewContext]] = {
 
 class _Outbound(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class Coding(_Outbound):
-    system: str
-    code: str
-    display: str | None = None
-
-
-class Source(_Outbound):
-    label: str
-    url: str | None = None
-    topic: Coding | None = None
-
-
-class Action(_Outbound):
-    type: Literal["create", "update", "delete"]
-    description: str
-    resource: dict[str, Any] | None = None
-    resourceId: str | None = None
-
-
-class Suggestion(_Outbound):
-    label: str
-    uuid: str
-    isRecommended: bool | None = None
-    actions: list[Action] | None = None
-
-
-class Link(_Outbound):
-    label: str
-    url: str
-    type: Literal["absolute", "smart"] = "absolute"
-
-
-class Card(_Outbound):
-    uuid: str
-    summary: str = Field(max_length=139)
-    detail: str | None = None
-    indicator: Literal["info", "warning", "critical"]
-    source: Source
-    suggestions: list[Suggestion] | None = None
-    selectionBehavior: Literal["at-most-one", "any"] | None = None
-    overrideReasons: list[Coding] | None = None
-    links: list[Link] | None = None
-
-    @model_validator(mode="after")
-    def _selection_behavior_with_suggestions(self) -> Card:
-        if self.suggestions and self.selectionBehavior is None:
-            raise ValueError("selectionBehavior is required when suggestions are present")
-        return self
 
 
 class CdsResponse(_Outbound):

@@ -27,13 +27,13 @@ from urllib.parse import quote
 
 from fhir.resources.R4B.resource import Resource
 
+from mappings.fhirjson import JsonObject
 from service.cds.errors import PreconditionFailed
 from service.cds.models import HookRequest, OrderSelectContext, OrderSignContext, PatientViewContext
 from service.fhir.client import (
     FhirClient,
     FhirError,
     FhirNotAllowed,
-    JsonObject,
     entry_resources,
     next_link,
 )

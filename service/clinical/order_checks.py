@@ -51,7 +51,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from service.clinical.features.model import CareEvent, Finding, FootDrop, PatientFeatures
+from service.clinical.features.model import CareEvent, Evidence, Finding, FootDrop, PatientFeatures
 from service.clinical.features.records import months_before
 from service.clinical.orders import (
     ANKLE_ARTHRODESIS,
@@ -69,11 +69,10 @@ from service.clinical.orders import (
 )
 from service.clinical.patient_view import RED_FLAG, duration_text, onset_notes, recommend
 from service.clinical.recommendation import (
-    INDICATOR_RANK,
-    Evidence,
     Indicator,
     Recommendation,
     SuggestedAction,
+    most_urgent_first,
 )
 from service.clinical.thresholds import ClinicalThresholds
 
@@ -444,4 +443,4 @@ def check_orders(
         unique.setdefault(order.reference if order.has_id else id(order), order)
     orders = list(unique.values())
     found = [card for order in orders for rule in RULES if (card := rule(ctx, order)) is not None]
-    return sorted(found, key=lambda r: INDICATOR_RANK[r.indicator])
+    return most_urgent_first(found)

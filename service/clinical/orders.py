@@ -57,9 +57,8 @@ from fhir.resources.R4B.servicerequest import ServiceRequest
 from mappings.matcher import ORDERABLE_CONFIDENCES, ConceptMatch, ValueSetIndex
 from mappings.text import default_patterns
 from service.clinical.features.care import text_features
-from service.clinical.features.model import CareEvent
+from service.clinical.features.model import CareEvent, Evidence
 from service.clinical.features.records import concept_text, resource_id, to_date
-from service.clinical.recommendation import Evidence
 from service.fhir.patient_data import DraftOrder
 
 # Order features (value-set file stems / care features) the §4 rules react to.

@@ -46,14 +46,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from service.clinical.features.model import CareEvent, Finding, FootDrop, PatientFeatures
+from service.clinical.features.model import CareEvent, Evidence, Finding, FootDrop, PatientFeatures
 from service.clinical.features.records import months_before
 from service.clinical.recommendation import (
-    INDICATOR_RANK,
-    Evidence,
     Indicator,
     Recommendation,
     SuggestedAction,
+    most_urgent_first,
 )
 from service.clinical.thresholds import ClinicalThresholds
 
@@ -522,9 +521,7 @@ def recommend(
         return [red] if red else []
     ctx = replace(ctx, red_flag=red is not None)
     cards = [card(ctx) for card in CARDS if not fd.proxy or card in PROXY_CARDS]
-    found = sorted(
-        [r for r in [red, *cards] if r is not None], key=lambda r: INDICATOR_RANK[r.indicator]
-    )
+    found = most_urgent_first(r for r in [red, *cards] if r is not None)
     critical = [r for r in found if r.indicator == "critical"]
     if critical and len(found) > len(critical):
         return [replace(r, flags=r.flags | {"critical_withheld_others"}) for r in critical]

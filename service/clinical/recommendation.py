@@ -8,9 +8,11 @@ patient data behind the decision. `cards.render` turns it into a CDS Hooks card.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
+
+from service.clinical.features.model import Evidence
 
 Indicator = Literal["info", "warning", "critical"]
 
@@ -18,24 +20,9 @@ Indicator = Literal["info", "warning", "critical"]
 INDICATOR_RANK: Mapping[str, int] = {"critical": 0, "warning": 1, "info": 2}
 
 
-@dataclass(frozen=True)
-class Evidence:
-    """One piece of patient data a decision rests on ("Why this card")."""
-
-    resource_type: str
-    resource_id: str
-    display: str
-    date: str | None = None
-    value: str | None = None
-
-    def describe(self) -> str:
-        parts = [f"{self.display} ({self.resource_type}/{self.resource_id}"]
-        if self.date:
-            parts.append(f", {self.date}")
-        parts.append(")")
-        if self.value:
-            parts.append(f": {self.value}")
-        return "".join(parts)
+def most_urgent_first(recommendations: Iterable[Recommendation]) -> list[Recommendation]:
+    """Critical, then warning, then info; stable within a level (the rules' own order)."""
+    return sorted(recommendations, key=lambda rec: INDICATOR_RANK[rec.indicator])
 
 
 @dataclass(frozen=True)

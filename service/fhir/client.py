@@ -16,12 +16,11 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 import requests
 
-JsonObject = dict[str, Any]
+from mappings.fhirjson import JsonObject
 
 
 class FhirError(Exception):

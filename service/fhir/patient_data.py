@@ -12,17 +12,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
 
-JsonObject = dict[str, Any]
+from mappings.fhirjson import JsonObject, without_empty_values
 
 #: Request resource types that can appear as draft orders (CDS Hooks order-select /
 #: order-sign, R4). Anything else in draftOrders is ignored.
-ORDER_TYPES = frozenset(
+DRAFT_ORDER_TYPES = frozenset(
     {"ServiceRequest", "DeviceRequest", "MedicationRequest", "NutritionOrder", "VisionPrescription"}
 )
 
@@ -67,6 +66,26 @@ class PatientData:
     def patient(self) -> Resource | None:
         patients = self.of_type("Patient")
         return patients[0] if patients else None
+
+    def order_json(self, reference: str) -> JsonObject | None:
+        """A copy of the complete order `Type/id` an update or delete acts on.
+
+        Draft orders come back as the EHR sent them, less any null or empty values
+        (which CDS Hooks responses may not carry); an order already in the record
+        (patient-view) is serialised from its parsed resource.
+        """
+        for draft in self.draft_orders:
+            if draft.reference == reference:
+                pruned: JsonObject = without_empty_values(draft.raw)
+                return pruned
+        resource_type, _, resource_id = reference.partition("/")
+        for resource in self.of_type(resource_type):
+            if resource.id == resource_id:
+                dumped: JsonObject = resource.model_dump(
+                    mode="json", by_alias=True, exclude_none=True
+                )
+                return dumped
+        return None
 
     @property
     def selected_orders(self) -> tuple[DraftOrder, ...]:
@@ -114,7 +133,7 @@ def parse_draft_orders(entries: Iterable[object]) -> tuple[tuple[DraftOrder, ...
     for entry in entries:
         raw = entry.get("resource") if isinstance(entry, dict) else None
         kind = raw.get("resourceType") if isinstance(raw, dict) else None
-        if not isinstance(raw, dict) or not isinstance(kind, str) or kind not in ORDER_TYPES:
+        if not isinstance(raw, dict) or not isinstance(kind, str) or kind not in DRAFT_ORDER_TYPES:
             skipped += 1
             continue
         resource = parse_resource(_repaired_draft(raw))

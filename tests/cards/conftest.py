@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from cards.catalogue import CardCatalogue, CardTemplate
-from service.clinical.recommendation import Evidence, Indicator, Recommendation, SuggestedAction
+from service.clinical.features.model import Evidence
+from service.clinical.recommendation import Indicator, Recommendation, SuggestedAction
 from service.fhir.patient_data import PatientData, parse_draft_orders
 
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)

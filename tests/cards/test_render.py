@@ -11,9 +11,14 @@ import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
 from cards.catalogue import CardCatalogue
+from cards.model import Card
 from cards.render import RenderError, render
-from service.cds.models import Card
-from service.clinical.recommendation import Evidence, Recommendation, SuggestedAction
+from service.clinical.features.model import Evidence
+from service.clinical.recommendation import (
+    Recommendation,
+    SuggestedAction,
+    most_urgent_first,
+)
 from service.fhir.patient_data import PatientData
 from tests.cards.conftest import (
     DALFAMPRIDINE_DRAFT,
@@ -295,7 +300,9 @@ def test_rules_choice_of_recommended_replaces_the_default(catalogue: CardCatalog
     assert [s.isRecommended for s in suggestions] == [None, True]
 
 
-def test_cards_are_most_urgent_first_and_stable(catalogue: CardCatalogue) -> None:
+def test_cards_keep_the_rules_order_most_urgent_first_and_stable(
+    catalogue: CardCatalogue,
+) -> None:
     side = {"side": "left"}
     recs = [
         Recommendation(topic="physical-therapy", indicator="info", facts=side),
@@ -303,7 +310,7 @@ def test_cards_are_most_urgent_first_and_stable(catalogue: CardCatalogue) -> Non
         Recommendation(topic="spasticity-botulinum", indicator="info", facts=side),
         Recommendation(topic="stat-imaging", indicator="critical", facts={"order": "MRI"}),
     ]
-    cards = render(recs, patient(), catalogue, source_url=SOURCE_URL)
+    cards = render(most_urgent_first(recs), patient(), catalogue, source_url=SOURCE_URL)
     topics = [card.source.topic.code for card in cards if card.source.topic]
     assert topics == ["stat-imaging", "orthosis", "physical-therapy", "spasticity-botulinum"]
 

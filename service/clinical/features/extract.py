@@ -43,6 +43,7 @@ from service.clinical.features.conditions import (
 )
 from service.clinical.features.model import (
     CareEvent,
+    Evidence,
     Finding,
     FootDrop,
     PatientFeatures,
@@ -63,7 +64,6 @@ from service.clinical.features.records import (
     years_between,
 )
 from service.clinical.features.renal import assess_renal
-from service.clinical.recommendation import Evidence
 from service.clinical.thresholds import ClinicalThresholds
 from service.fhir.patient_data import PatientData
 

@@ -12,8 +12,6 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from service.clinical.recommendation import Evidence
-
 Phase = Literal["acute", "established", "long_standing", "unknown"]
 Laterality = Literal["right", "left", "bilateral", "unspecified"]
 OnsetSource = Literal["onset_datetime", "onset_period", "onset_age", "recorded_date", "none"]
@@ -31,6 +29,26 @@ RenalNote = Literal[
     "weight_missing",
     "adjusted_body_weight_used",
 ]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One piece of patient data a decision rests on ("Why this card")."""
+
+    resource_type: str
+    resource_id: str
+    display: str
+    date: str | None = None
+    value: str | None = None
+
+    def describe(self) -> str:
+        parts = [f"{self.display} ({self.resource_type}/{self.resource_id}"]
+        if self.date:
+            parts.append(f", {self.date}")
+        parts.append(")")
+        if self.value:
+            parts.append(f": {self.value}")
+        return "".join(parts)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from fhir.resources.R4B.resource import Resource
 
 from mappings.matcher import ValueSetIndex
 from mappings.text import Side, TextPatterns
-from service.clinical.features.model import Finding
+from service.clinical.features.model import Evidence, Finding
 from service.clinical.features.records import (
     concept_text,
     display_of,
@@ -27,7 +27,6 @@ from service.clinical.features.records import (
     quantity_value,
     to_date,
 )
-from service.clinical.recommendation import Evidence
 
 MEASUREMENTS = frozenset(
     {

@@ -23,7 +23,7 @@ from fhir.resources.R4B.period import Period
 from fhir.resources.R4B.quantity import Quantity
 from fhir.resources.R4B.resource import Resource
 
-from service.clinical.recommendation import Evidence
+from service.clinical.features.model import Evidence
 
 #: clinicalStatus codes that make a Condition "active" (§1 Trigger).
 ACTIVE_STATUSES = frozenset({"active", "recurrence", "relapse"})

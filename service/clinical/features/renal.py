@@ -31,6 +31,7 @@ from decimal import Decimal
 
 from service.clinical.features.conditions import ConditionEntry, with_feature
 from service.clinical.features.model import (
+    Evidence,
     RenalAssessment,
     RenalMethod,
     RenalNote,
@@ -39,7 +40,6 @@ from service.clinical.features.model import (
 )
 from service.clinical.features.observations import Measurement, ObservationData
 from service.clinical.features.records import months_before
-from service.clinical.recommendation import Evidence
 from service.clinical.thresholds import ClinicalThresholds
 
 _UMOL_PER_MG_DL = Decimal("88.4")

@@ -1,0 +1,69 @@
+"""The CDS Hooks 2.0 card objects this package produces (§3 of the spec).
+
+Strict models, serialised without `None`: the spec forbids null and empty
+values in a response (G-2). The card is the output of the cards step, so its
+type lives here; the protocol layer wraps cards in its response.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+#: CDS Hooks: a summary is one sentence of fewer than 140 characters.
+SUMMARY_LIMIT = 140
+
+
+class _Outbound(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Coding(_Outbound):
+    system: str
+    code: str
+    display: str | None = None
+
+
+class Source(_Outbound):
+    label: str
+    url: str | None = None
+    topic: Coding | None = None
+
+
+class Action(_Outbound):
+    type: Literal["create", "update", "delete"]
+    description: str
+    resource: dict[str, Any] | None = None
+    resourceId: str | None = None
+
+
+class Suggestion(_Outbound):
+    label: str
+    uuid: str
+    isRecommended: bool | None = None
+    actions: list[Action] | None = None
+
+
+class Link(_Outbound):
+    label: str
+    url: str
+    type: Literal["absolute", "smart"] = "absolute"
+
+
+class Card(_Outbound):
+    uuid: str
+    summary: str = Field(max_length=SUMMARY_LIMIT - 1)
+    detail: str | None = None
+    indicator: Literal["info", "warning", "critical"]
+    source: Source
+    suggestions: list[Suggestion] | None = None
+    selectionBehavior: Literal["at-most-one", "any"] | None = None
+    overrideReasons: list[Coding] | None = None
+    links: list[Link] | None = None
+
+    @model_validator(mode="after")
+    def _selection_behavior_with_suggestions(self) -> Card:
+        if self.suggestions and self.selectionBehavior is None:
+            raise ValueError("selectionBehavior is required when suggestions are present")
+        return self
