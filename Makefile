@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/uvicorn service.app:app --host 127.0.0.1 --port 8080
+	$(BIN)/uvicorn --factory service.app:create_app --host 127.0.0.1 --port 8080
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -7,13 +7,13 @@ checked once, at start-up.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from service.clinical.thresholds import ClinicalThresholds
+from service.fhir.client import FhirLimits
 
 
 def _split_csv(value: object) -> object:
@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     fhir_max_pages: int = Field(default=10, ge=1, le=100)
     """How many `next` links are followed per query before the rest is left out."""
 
+    fhir_max_response_bytes: int = Field(default=50_000_000, ge=100_000)
+    """Largest body read from the FHIR server per call; a larger answer is unavailable."""
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     max_request_bytes: int = Field(default=20_000_000, ge=10_000)
@@ -55,6 +58,14 @@ class Settings(BaseSettings):
 
     clinical: ClinicalThresholds = Field(default_factory=ClinicalThresholds)
     """Thresholds the clinical specification calls settings, e.g. CDS_CLINICAL__ACUTE_WEEKS."""
+
+    @property
+    def fhir_limits(self) -> FhirLimits:
+        return FhirLimits(
+            allowlist=tuple(self.fhir_allowlist),
+            timeout_s=self.fhir_timeout_s,
+            max_pages=self.fhir_max_pages,
+        )
 
     @field_validator("fhir_allowlist", "cors_origins", mode="before")
     @classmethod
@@ -91,8 +102,3 @@ class Settings(BaseSettings):
                 "not implemented in this version. Use CDS_AUTH_MODE=off (development only)."
             )
         return self
-
-
-@lru_cache
-def get_settings() -> Settings:
-    return Settings()

@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from mappings.matcher import ValueSetIndex
+from mappings.text import TextPatterns
 from service.clinical.features import PatientFeatures, extract
 from service.clinical.patient_view import recommend
 from service.clinical.recommendation import Recommendation
@@ -346,12 +347,17 @@ def patient_data(
 
 
 @lru_cache(maxsize=1)
+def patterns() -> TextPatterns:
+    return TextPatterns.load()
+
+
+@lru_cache(maxsize=1)
 def index() -> ValueSetIndex:
     return ValueSetIndex.load()
 
 
 def features_of(*resources: Json, **kw: Any) -> PatientFeatures:
-    return extract(patient_data(*resources, **kw), index(), THRESHOLDS)
+    return extract(patient_data(*resources, **kw), index(), patterns(), THRESHOLDS)
 
 
 def recommendations(*resources: Json, **kw: Any) -> list[Recommendation]:

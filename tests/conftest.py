@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -28,14 +29,17 @@ def make_settings(**overrides: Any) -> Settings:
 
 
 @pytest.fixture
-def client_factory() -> Callable[..., TestClient]:
-    def build(clock: Callable[[], datetime] | None = None, **overrides: Any) -> TestClient:
-        from service.app import create_app
+def client_factory() -> Iterator[Callable[..., TestClient]]:
+    """Started apps (lifespan entered, as uvicorn does), stopped at the end of the test."""
+    with contextlib.ExitStack() as apps:
 
-        app = create_app(make_settings(**overrides), clock)
-        return TestClient(app, raise_server_exceptions=False)
+        def build(clock: Callable[[], datetime] | None = None, **overrides: Any) -> TestClient:
+            from service.app import create_app
 
-    return build
+            app = create_app(make_settings(**overrides), clock)
+            return apps.enter_context(TestClient(app, raise_server_exceptions=False))
+
+        yield build
 
 
 @pytest.fixture

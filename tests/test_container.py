@@ -25,9 +25,9 @@ def _cmd() -> list[str]:
 
 def test_cmd_starts_the_asgi_app_that_exists() -> None:
     command = _cmd()
-    assert command[0] == "uvicorn"
-    module_name, attribute = command[1].split(":")
-    assert (module_name, attribute) == ("service.app", "app")
+    assert command[:2] == ["uvicorn", "--factory"]
+    module_name, attribute = command[2].split(":")
+    assert (module_name, attribute) == ("service.app", "create_app")
     module = importlib.import_module(module_name)
     assert callable(getattr(module, attribute))
 

@@ -1,4 +1,4 @@
-"""The service as `make run` starts it: uvicorn serving service.app:app on a real socket."""
+"""The service as `make run` starts it: uvicorn --factory service.app:create_app on a socket."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
-import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,6 +21,9 @@ def _free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+UVICORN = [sys.executable, "-m", "uvicorn", "--factory", "service.app:create_app"]
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +37,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     }
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "service.app:app", "--port", str(port)],
+            [*UVICORN, "--port", str(port)],
             cwd=ROOT,
             env=env,
             stdout=out,
@@ -44,9 +47,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     try:
         for _ in range(100):
             try:
-                requests.get(f"{base}/cds-services", timeout=1)
+                httpx.get(f"{base}/cds-services", timeout=1)
                 break
-            except requests.ConnectionError:
+            except httpx.ConnectError:
                 time.sleep(0.1)
         yield base, log
     finally:
@@ -56,7 +59,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
 
 def test_discovery_over_a_real_socket(server: tuple[str, Path]) -> None:
     base, _ = server
-    response = requests.get(f"{base}/cds-services", timeout=5)
+    response = httpx.get(f"{base}/cds-services", timeout=5)
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     assert {s["id"] for s in response.json()["services"]} == {
@@ -73,6 +76,6 @@ def test_start_up_says_auth_is_off(server: tuple[str, Path]) -> None:
 
 def test_source_url_of_cards_is_served(server: tuple[str, Path]) -> None:
     base, _ = server
-    response = requests.get(f"{base}/docs/clinical", timeout=5)
+    response = httpx.get(f"{base}/docs/clinical", timeout=5)
     assert response.status_code == 200
     assert response.text.startswith("# Foot-drop CDS: clinical logic")

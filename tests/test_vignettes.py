@@ -325,10 +325,11 @@ def shared_fhir() -> Iterator[FhirServer]:
 
 
 @pytest.fixture(scope="module")
-def client(shared_fhir: FhirServer) -> TestClient:
+def client(shared_fhir: FhirServer) -> Iterator[TestClient]:
     """One app for all vignettes, its clock fixed at the factories' request time."""
     app = create_app(make_settings(fhir_allowlist=[shared_fhir.base_url]), lambda: cf.NOW)
-    return TestClient(app, raise_server_exceptions=False)
+    with TestClient(app, raise_server_exceptions=False) as started:
+        yield started
 
 
 @pytest.mark.parametrize("vignette", VIGNETTES, ids=lambda v: v.name)

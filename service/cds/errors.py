@@ -13,9 +13,8 @@ patient data or tokens.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 
@@ -55,14 +54,3 @@ class PayloadTooLarge(CdsError):
 class PreconditionFailed(CdsError):
     status = 412
     issue_code = "incomplete"
-
-
-def operation_outcome(message: str, issue_code: str, severity: str = "error") -> dict[str, Any]:
-    return {
-        "resourceType": "OperationOutcome",
-        "issue": [{"severity": severity, "code": issue_code, "diagnostics": message}],
-    }
-
-
-def error_response(status: int, message: str, issue_code: str) -> JSONResponse:
-    return JSONResponse(status_code=status, content=operation_outcome(message, issue_code))

@@ -1,11 +1,13 @@
 """One hook call, from request to cards, readable top to bottom.
 
     HookRequest ─prefetch.resolve→ PatientData ─features.extract→ PatientFeatures
-      ─rules / order_rules→ list[Recommendation] ─cards.render→ list[Card] → CdsResponse
+      ─patient_view / order_checks→ list[Recommendation] ─cards.render→ list[Card]
+      → CdsResponse
 
 Only `prefetch.resolve` (and the shown-card memory) does I/O; everything between
-is a pure function of the data and the request time. `Engine` holds what is
-loaded once at start-up.
+is a pure function of the data and the request time, run off the event loop.
+What differs between services (which rules, which drafts, the shown-card memory)
+comes from the service definition, not from the hook's name.
 
 order-sign de-duplication: every card shown at order-select is remembered (as a
 hash of user, patient, encounter, order and topic). An order-sign request that
@@ -15,70 +17,28 @@ again; without it, order-sign answers in full.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
-from cards.catalogue import CardCatalogue
-from cards.docs import generate
 from cards.render import render
-from mappings.matcher import ValueSetIndex
 from service.cds import prefetch
-from service.cds.errors import BadRequest, UnknownService, describe_validation_error
+from service.cds.engine import Engine
+from service.cds.errors import BadRequest, describe_validation_error
 from service.cds.models import HOOK_CONTEXTS, CdsResponse, HookRequest, PatientViewContext
-from service.cds.services import ServiceSpec, build_registry
-from service.clinical import order_checks as order_rules
-from service.clinical import orders
-from service.clinical import patient_view as rules
-from service.clinical.features import PatientFeatures, extract
+from service.cds.services import ServiceSpec
+from service.clinical.features import extract
+from service.clinical.order_checks import check_orders
+from service.clinical.orders import classify
+from service.clinical.patient_view import recommend
 from service.clinical.recommendation import Recommendation
 from service.fhir.patient_data import PatientData
-from service.settings import Settings
-from service.storage.store import Store, fingerprint
+from service.storage.store import fingerprint
 
 #: Request extension (CDS Hooks `extension`, reverse-domain key) by which an EHR
 #: asks order-sign not to repeat cards already shown at order-select.
 SUPPRESS_REPEATS = "org.footdrop-cds.suppress-repeated-cards"
-
-
-@dataclass(frozen=True)
-class Engine:
-    """Content, configuration and storage shared by every request."""
-
-    settings: Settings
-    index: ValueSetIndex
-    catalogue: CardCatalogue
-    services: dict[str, ServiceSpec]
-    store: Store
-    clinical_doc: str
-    clock: Callable[[], datetime]
-    """The request time; rules are functions of it, so tests can fix it."""
-
-    @classmethod
-    def load(cls, settings: Settings, clock: Callable[[], datetime] | None = None) -> Engine:
-        index = ValueSetIndex.load()
-        catalogue = CardCatalogue.load()
-        return cls(
-            settings=settings,
-            index=index,
-            catalogue=catalogue,
-            services=build_registry(index),
-            store=Store.open(settings.database_url),
-            clinical_doc=generate(catalogue),
-            clock=clock or (lambda: datetime.now(UTC)),
-        )
-
-    def service(self, service_id: str) -> ServiceSpec:
-        try:
-            return self.services[service_id]
-        except KeyError:
-            raise UnknownService(f"no CDS service with id {service_id!r}") from None
-
-    @property
-    def docs_url(self) -> str:
-        return f"{self.settings.public_base_url}/docs/clinical"
 
 
 def parse_context(spec: ServiceSpec, request: HookRequest) -> PatientViewContext:
@@ -91,19 +51,26 @@ def parse_context(spec: ServiceSpec, request: HookRequest) -> PatientViewContext
         raise BadRequest(describe_validation_error(exc, prefix="context")) from None
 
 
-def run(engine: Engine, spec: ServiceSpec, request: HookRequest) -> CdsResponse:
+async def run(engine: Engine, spec: ServiceSpec, request: HookRequest) -> CdsResponse:
     context = parse_context(spec, request)
     now = engine.clock()
-    data = prefetch.resolve(spec.prefetch, request, context, engine.settings, now)
-    features = extract(data, engine.index, engine.settings.clinical)
-    recommendations = decide(engine, spec.hook, data, features)
-    if spec.hook == "order-select":
+    data = await prefetch.resolve(
+        spec.prefetch, request, context, engine.transport, engine.settings.fhir_limits, now
+    )
+    return await run_in_threadpool(_decide_and_render, engine, spec, request, data, now)
+
+
+def _decide_and_render(
+    engine: Engine, spec: ServiceSpec, request: HookRequest, data: PatientData, now: datetime
+) -> CdsResponse:
+    recommendations = decide(engine, spec, data)
+    if spec.shown_cards == "remember":
         engine.store.remember(
             [_shown_key(data, rec) for rec in recommendations],
             now,
             timedelta(seconds=engine.settings.shown_card_ttl_s),
         )
-    elif spec.hook == "order-sign" and _suppress_repeats(request):
+    elif spec.shown_cards == "suppress-repeats" and _suppress_repeats(request):
         recommendations = [
             rec for rec in recommendations if not engine.store.was_shown(_shown_key(data, rec), now)
         ]
@@ -111,17 +78,15 @@ def run(engine: Engine, spec: ServiceSpec, request: HookRequest) -> CdsResponse:
     return CdsResponse(cards=cards)
 
 
-def decide(
-    engine: Engine, hook: str, data: PatientData, features: PatientFeatures
-) -> list[Recommendation]:
-    """The rules for this hook: patient-view cards, or checks of the orders being written."""
+def decide(engine: Engine, spec: ServiceSpec, data: PatientData) -> list[Recommendation]:
+    """The service's rules: patient-view cards, or checks of the orders being written."""
     thresholds = engine.settings.clinical
-    if hook == "patient-view":
-        return rules.recommend(features, data.now, thresholds)
-    # order-select reacts to the selections; order-sign to every draft.
-    drafts = data.selected_orders if hook == "order-select" else data.draft_orders
-    selected = [orders.classify(order, engine.index) for order in drafts]
-    return order_rules.check_orders(selected, features, data.now, thresholds)
+    features = extract(data, engine.index, engine.patterns, thresholds)
+    if spec.rules == "patient-view":
+        return recommend(features, data.now, thresholds)
+    drafts = data.selected_orders if spec.orders == "selections" else data.draft_orders
+    selected = [classify(order, engine.index, engine.patterns) for order in drafts]
+    return check_orders(selected, features, data.now, thresholds)
 
 
 def _shown_key(data: PatientData, rec: Recommendation) -> str:

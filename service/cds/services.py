@@ -1,52 +1,85 @@
-"""The CDS services this deployment offers, and the data each one asks for.
+"""The CDS services this deployment offers, read from `services.toml`.
 
-Prefetch templates use only CDS Hooks 2.0 tokens (`{{context.patientId}}`) and
-the spec's query subset: a read, type searches by patient, and token equality
-on `code` so that Observations and reports are limited to the codes the rules
-read. The code lists come from the value sets, so the queries follow the
-clinical content without edits here.
+Service definitions are reviewable data: id, hook, title, description, the
+prefetch keys and what the pipeline does for the service (which rules run, which
+drafts they read, whether shown cards are remembered or left out). Prefetch
+queries name value-set code filters by placeholder (`{{codes:observations}}`),
+expanded here at start-up from the value sets, so the queries follow the
+clinical content without edits in Python.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from mappings.matcher import ValueSetIndex
-from service.cds.models import ServiceDescriptor
-from service.cds.prefetch import PrefetchKey
-from service.clinical.features.observations import MEASUREMENTS
+from service.cds.models import HOOK_CONTEXTS, ServiceDescriptor
 
-PATIENT = "{{context.patientId}}"
+DEFINITIONS = Path(__file__).with_name("services.toml")
+_CODE_FILTER = re.compile(r"\{\{codes:([a-z_]+)\}\}")
 
-#: Observation value sets the features read: the measurements (renal function, weight,
-#: strength) and red-flag findings or spasticity recorded as Observations.
-OBSERVATION_FEATURES = (
-    "cauda_equina",
-    "urinary_retention",
-    "bowel_dysfunction",
-    "saddle_anesthesia",
-    "spasticity",
-    *sorted(MEASUREMENTS),
-)
-#: Report value sets: imaging and electrodiagnostic studies already done.
-REPORT_FEATURES = ("mri_lumbar", "mri_plexus", "nerve_imaging", "ncs_emg")
+Rules = Literal["patient-view", "order-checks"]
+OrdersRead = Literal["selections", "all-drafts"]
+ShownCards = Literal["remember", "suppress-repeats"]
 
-USAGE = (
-    "Send the prefetch keys listed, or a fhirServer on the service's allowlist with a "
-    "fhirAuthorization token granting patient-level read of Patient, Condition, Observation, "
-    "Procedure, ServiceRequest, DeviceRequest, DeviceUseStatement, MedicationRequest, "
-    "MedicationStatement, AllergyIntolerance and DiagnosticReport. Adults only."
-)
+
+class _Definition(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _PrefetchDefinition(_Definition):
+    query: str = Field(min_length=1)
+    essential: bool = False
+
+
+class _ServiceDefinition(_Definition):
+    id: str = Field(pattern=r"^[a-z0-9-]+$")
+    hook: str
+    title: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+    rules: Rules
+    orders: OrdersRead | None = None
+    shown_cards: ShownCards | None = None
+    prefetch: tuple[str, ...] | None = None
+    """Keys of the shared prefetch table this service asks for; all of them by default."""
+
+
+class _Definitions(_Definition):
+    usage_requirements: str
+    code_filters: dict[str, tuple[str, ...]]
+    prefetch: dict[str, _PrefetchDefinition]
+    services: tuple[_ServiceDefinition, ...] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class PrefetchKey:
+    """One prefetch template and what its absence means."""
+
+    name: str
+    query: str
+    essential: bool = False
 
 
 @dataclass(frozen=True)
 class ServiceSpec:
+    """One service: what discovery shows and what the pipeline does for it."""
+
     id: str
     hook: str
     title: str
     description: str
+    usage_requirements: str
     prefetch: Mapping[str, PrefetchKey]
+    rules: Rules
+    orders: OrdersRead | None = None
+    shown_cards: ShownCards | None = None
 
     def descriptor(self) -> ServiceDescriptor:
         return ServiceDescriptor(
@@ -55,77 +88,51 @@ class ServiceSpec:
             title=self.title,
             description=self.description,
             prefetch={name: key.query for name, key in self.prefetch.items()},
-            usageRequirements=USAGE,
+            usageRequirements=self.usage_requirements,
         )
 
 
-def _code_filter(index: ValueSetIndex, features: Iterable[str]) -> str:
-    codes = sorted(
-        {f"{system}|{code}" for feature in features for system, code in index.codes(feature)}
-    )
-    return ",".join(codes)
+def _expand(query: str, filters: Mapping[str, tuple[str, ...]], index: ValueSetIndex) -> str:
+    def codes(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in filters:
+            raise ValueError(f"query uses unknown code filter {name!r}")
+        pairs = {f"{system}|{code}" for vs in filters[name] for system, code in index.codes(vs)}
+        return ",".join(sorted(pairs))
+
+    return _CODE_FILTER.sub(codes, query)
 
 
-def prefetch_keys(index: ValueSetIndex) -> dict[str, PrefetchKey]:
-    """Every key a foot-drop service asks for; Patient and Condition are essential."""
-    by_patient = f"?patient={PATIENT}"
-    keys = [
-        PrefetchKey("patient", f"Patient/{PATIENT}", essential=True),
-        # All clinical statuses: a resolved seizure disorder still contraindicates dalfampridine.
-        PrefetchKey("conditions", f"Condition{by_patient}", essential=True),
-        PrefetchKey(
-            "observations",
-            f"Observation{by_patient}&code={_code_filter(index, OBSERVATION_FEATURES)}",
-        ),
-        PrefetchKey("procedures", f"Procedure{by_patient}"),
-        PrefetchKey("serviceRequests", f"ServiceRequest{by_patient}"),
-        PrefetchKey("deviceRequests", f"DeviceRequest{by_patient}"),
-        PrefetchKey("deviceUseStatements", f"DeviceUseStatement{by_patient}"),
-        PrefetchKey("medicationRequests", f"MedicationRequest{by_patient}"),
-        PrefetchKey("medicationStatements", f"MedicationStatement{by_patient}"),
-        PrefetchKey("allergies", f"AllergyIntolerance{by_patient}"),
-        PrefetchKey(
-            "reports",
-            f"DiagnosticReport{by_patient}&code={_code_filter(index, REPORT_FEATURES)}",
-        ),
-    ]
-    return {key.name: key for key in keys}
-
-
-def build_registry(index: ValueSetIndex) -> dict[str, ServiceSpec]:
-    keys = prefetch_keys(index)
-    services = [
-        ServiceSpec(
-            id="footdrop-patient-view",
-            hook="patient-view",
-            title="Foot drop: care recommendations",
-            description=(
-                "When an adult's chart with an active foot-drop condition is opened, suggests "
-                "the next steps of a foot-drop guideline summary: urgent evaluation of red "
-                "flags, orthosis, physical therapy, localization work-up and referrals."
-            ),
-            prefetch=keys,
-        ),
-        ServiceSpec(
-            id="footdrop-order-select",
-            hook="order-select",
-            title="Foot drop: order checks",
-            description=(
-                "Checks foot-drop related orders as they are selected (orthoses, physical "
-                "therapy, imaging, surgery, dalfampridine) against the patient's record."
-            ),
-            prefetch=keys,
-        ),
-        ServiceSpec(
-            id="footdrop-order-sign",
-            hook="order-sign",
-            title="Foot drop: order safety checks before signing",
-            description=(
-                "Runs the foot-drop order checks on every draft order just before signing. "
-                "Send the request extension org.footdrop-cds.suppress-repeated-cards = true to "
-                "leave out cards already shown at order-select for the same order."
-            ),
-            prefetch=keys,
-        ),
-    ]
-    return {spec.id: spec for spec in services}
+def load_services(index: ValueSetIndex, path: Path = DEFINITIONS) -> dict[str, ServiceSpec]:
+    """Read and check the definitions; a bad file stops start-up, naming itself."""
+    try:
+        with path.open("rb") as handle:
+            data = _Definitions.model_validate(tomllib.load(handle))
+        keys = {
+            name: PrefetchKey(name, _expand(item.query, data.code_filters, index), item.essential)
+            for name, item in data.prefetch.items()
+        }
+        services: dict[str, ServiceSpec] = {}
+        for item in data.services:
+            if item.hook not in HOOK_CONTEXTS:
+                raise ValueError(f"service {item.id}: unsupported hook {item.hook!r}")
+            if (item.rules == "order-checks") != (item.orders is not None):
+                raise ValueError(f"service {item.id}: order checks, and only they, read orders")
+            wanted = item.prefetch if item.prefetch is not None else tuple(keys)
+            unknown = sorted(set(wanted) - set(keys))
+            if unknown:
+                raise ValueError(f"service {item.id}: unknown prefetch keys {unknown}")
+            services[item.id] = ServiceSpec(
+                id=item.id,
+                hook=item.hook,
+                title=item.title,
+                description=item.description,
+                usage_requirements=data.usage_requirements,
+                prefetch={name: keys[name] for name in wanted},
+                rules=item.rules,
+                orders=item.orders,
+                shown_cards=item.shown_cards,
+            )
+    except (OSError, ValueError, KeyError, tomllib.TOMLDecodeError) as error:
+        raise ValueError(f"{path}: {error}") from error
+    return services

@@ -55,7 +55,7 @@ from fhir.resources.R4B.resource import Resource
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from mappings.matcher import ORDERABLE_CONFIDENCES, ConceptMatch, ValueSetIndex
-from mappings.text import default_patterns
+from mappings.text import TextPatterns
 from service.clinical.features.care import text_features
 from service.clinical.features.model import CareEvent, Evidence
 from service.clinical.features.records import concept_text, resource_id, to_date
@@ -274,7 +274,7 @@ def _display(
     return next((m.display for m in matches if m.display), "")
 
 
-def classify(order: DraftOrder, index: ValueSetIndex) -> SelectedOrder:
+def classify(order: DraftOrder, index: ValueSetIndex, patterns: TextPatterns) -> SelectedOrder:
     """What a draft order is: its features by code and text, name, priority and dose."""
     resource = order.resource
     concepts, names = _concepts(resource)
@@ -283,7 +283,7 @@ def classify(order: DraftOrder, index: ValueSetIndex) -> SelectedOrder:
     # recognised elsewhere as care already in place, never as a trigger.
     coded = dict.fromkeys(m.feature for m in matches if m.confidence in ORDERABLE_CONFIDENCES)
     words = "; ".join([*(concept_text(c) for c in concepts), *names])
-    texted = text_features(coded, words, default_patterns())
+    texted = text_features(coded, words, patterns)
     features = frozenset([*coded, *texted])
     priority = getattr(resource, "priority", None)
     dose = None

@@ -142,3 +142,76 @@ def parse_draft_orders(entries: Iterable[object]) -> tuple[tuple[DraftOrder, ...
             continue
         orders.append(DraftOrder(raw=raw, resource=resource))
     return tuple(orders), skipped
+
+
+def _patient_id(reference: object) -> str | None:
+    """The Patient id a Reference points to (`Patient/x`, absolute, `_history`), else None."""
+    if not isinstance(reference, dict) or not isinstance(reference.get("reference"), str):
+        return None
+    parts = reference["reference"].split("/")
+    if "Patient" not in parts:
+        return None
+    position = len(parts) - 1 - parts[::-1].index("Patient")
+    return parts[position + 1] if position + 1 < len(parts) else None
+
+
+def _about_another_patient(raw: JsonObject, patient_id: str) -> bool:
+    """True for a Patient other than the context's, or a resource whose subject is one.
+
+    Prefetch and search results are only hints from the client; a record that names
+    another patient must never feed this patient's cards.
+    """
+    if raw.get("resourceType") == "Patient":
+        return raw.get("id") != patient_id
+    for field_name in ("subject", "patient"):
+        other = _patient_id(raw.get(field_name))
+        if other is not None and other != patient_id:
+            return True
+    return False
+
+
+def assemble(
+    obtained: Iterable[Iterable[JsonObject]],
+    *,
+    patient_id: str,
+    now: datetime,
+    draft_entries: Iterable[object] = (),
+    selections: Iterable[str] = (),
+    encounter_id: str | None = None,
+    user_id: str | None = None,
+    unavailable: frozenset[str] = frozenset(),
+) -> PatientData:
+    """The hand-off from the resources obtained (per prefetch key) and the request context.
+
+    Resources of another patient and resources that are not valid R4 are skipped
+    and counted; a resource obtained under two keys is kept once.
+    """
+    by_type: dict[str, list[Resource]] = {}
+    seen: set[tuple[str, str]] = set()
+    skipped = 0
+    for resources in obtained:
+        for raw in resources:
+            if _about_another_patient(raw, patient_id):
+                skipped += 1
+                continue
+            resource = parse_resource(raw)
+            if resource is None:
+                skipped += 1
+                continue
+            identity = (resource.get_resource_type(), str(raw.get("id", id(raw))))
+            if identity in seen:
+                continue
+            seen.add(identity)
+            by_type.setdefault(identity[0], []).append(resource)
+    draft_orders, skipped_drafts = parse_draft_orders(draft_entries)
+    return PatientData(
+        patient_id=patient_id,
+        now=now,
+        resources={rtype: tuple(items) for rtype, items in by_type.items()},
+        draft_orders=draft_orders,
+        selections=tuple(selections),
+        encounter_id=encounter_id,
+        user_id=user_id,
+        skipped=skipped + skipped_drafts,
+        unavailable=unavailable,
+    )

@@ -89,6 +89,10 @@ class Store:
         migrate(engine)
         return cls(engine)
 
+    def close(self) -> None:
+        """Release the connection pool (at shutdown)."""
+        self.engine.dispose()
+
     def remember(self, keys: list[str], now: datetime, ttl: timedelta) -> None:
         """Record cards as shown until `now + ttl`; expired rows are purged on the way."""
         try:

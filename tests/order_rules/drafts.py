@@ -25,6 +25,7 @@ from tests.clinical_factories import (
     THRESHOLDS,
     index,
     patient_data,
+    patterns,
 )
 
 Json = dict[str, Any]
@@ -168,9 +169,9 @@ def ref(draft: Json) -> str:
 def selected_orders(data: PatientData, selected: list[Json] | None) -> list[SelectedOrder]:
     """The selections, classified; None selects every draft (order-sign, as the pipeline)."""
     if selected is None:
-        return [classify(order, index()) for order in data.draft_orders]
+        return [classify(order, index(), patterns()) for order in data.draft_orders]
     by_ref = {order.reference: order for order in data.draft_orders}
-    return [classify(by_ref[ref(d)], index()) for d in selected]
+    return [classify(by_ref[ref(d)], index(), patterns()) for d in selected]
 
 
 def check(
@@ -180,7 +181,7 @@ def check(
 ) -> list[Recommendation]:
     """§4 cards for `selected` (default: every draft) with the other drafts in context."""
     data = patient_data(*resources, drafts=drafts)
-    features = extract(data, index(), THRESHOLDS)
+    features = extract(data, index(), patterns(), THRESHOLDS)
     return check_orders(selected_orders(data, selected), features, NOW, THRESHOLDS)
 
 

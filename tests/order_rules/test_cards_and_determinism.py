@@ -29,6 +29,7 @@ from tests.clinical_factories import (
     foot_drop,
     index,
     patient_data,
+    patterns,
     procedure,
 )
 from tests.order_rules.drafts import (
@@ -87,7 +88,7 @@ SCENARIOS: list[tuple[tuple[Json, ...], tuple[Json, ...]]] = [
 
 def _run(resources: tuple[Json, ...], drafts: tuple[Json, ...]) -> list[Recommendation]:
     data = patient_data(*resources, drafts=drafts)
-    features = extract(data, index(), THRESHOLDS)
+    features = extract(data, index(), patterns(), THRESHOLDS)
     return check_orders(selected_orders(data, None), features, NOW, THRESHOLDS)
 
 
@@ -130,11 +131,11 @@ def test_most_urgent_first_and_deterministic(
 def test_a_selection_named_twice_gives_its_cards_once() -> None:
     draft = dalfampridine(dose=15)
     data = patient_data(crcl(85), drafts=(draft,))
-    features = extract(data, index(), THRESHOLDS)
+    features = extract(data, index(), patterns(), THRESHOLDS)
     selected = selected_orders(data, [draft, draft])
     assert len(check_orders(selected, features, NOW, THRESHOLDS)) == 1
 
 
 def test_nothing_selected_gives_nothing() -> None:
     data = patient_data(foot_drop())
-    assert check_orders([], extract(data, index(), THRESHOLDS), NOW, THRESHOLDS) == []
+    assert check_orders([], extract(data, index(), patterns(), THRESHOLDS), NOW, THRESHOLDS) == []

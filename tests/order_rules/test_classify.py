@@ -7,7 +7,7 @@ from typing import Any
 
 from service.clinical.orders import SelectedOrder, classify, read_dose
 from service.fhir.patient_data import parse_draft_orders
-from tests.clinical_factories import index
+from tests.clinical_factories import index, patterns
 from tests.order_rules.drafts import (
     ER_TEXT,
     afo,
@@ -25,7 +25,7 @@ def classified(draft: Json) -> SelectedOrder:
     """Parsed as the pipeline parses draftOrders (repairing what clients leave out)."""
     (order,), skipped = parse_draft_orders([{"resource": draft}])
     assert skipped == 0
-    return classify(order, index())
+    return classify(order, index(), patterns())
 
 
 def dose_of(draft: Json) -> Any:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
 
-from service.fhir.client import FhirClient, FhirNotAllowed, FhirUnauthorized, is_allowed
+from service.fhir.allowlist import is_allowed
+from service.fhir.client import FhirClient, FhirNotAllowed, FhirUnauthorized
+from service.fhir.transport import HttpxTransport, MemoryTransport
 from tests.fhir_server import FhirServer
 
 ALLOW = ["https://fhir.example.org/r4", "http://127.0.0.1:9999/"]
@@ -35,23 +38,25 @@ def test_allowlist_prefix_matching(url: str, allowed: bool) -> None:
 
 def test_client_refuses_a_server_off_the_allowlist() -> None:
     with pytest.raises(FhirNotAllowed):
-        FhirClient("https://evil.net/fhir", ALLOW, time.monotonic() + 1)
+        FhirClient(MemoryTransport(), "https://evil.net/fhir", ALLOW, time.monotonic() + 1)
 
 
 def test_next_link_to_another_host_is_not_followed(fhir: FhirServer) -> None:
-    client = FhirClient(fhir.base_url, [fhir.base_url], time.monotonic() + 2)
+    client = FhirClient(HttpxTransport(10**6), fhir.base_url, [fhir.base_url], time.monotonic() + 2)
     page = {
         "resourceType": "Bundle",
         "type": "searchset",
         "link": [{"relation": "next", "url": "https://evil.net/fhir/page-2"}],
     }
     with pytest.raises(FhirNotAllowed):
-        client.follow(page)
+        asyncio.run(client.follow(page))
     assert fhir.requests == []
 
 
 def test_unauthorized_is_named(fhir: FhirServer) -> None:
     fhir.reply("/fhir/Patient/1", {"resourceType": "OperationOutcome"}, status=401)
-    client = FhirClient(fhir.base_url, [fhir.base_url], time.monotonic() + 2, access_token="x")
+    client = FhirClient(
+        HttpxTransport(10**6), fhir.base_url, [fhir.base_url], time.monotonic() + 2, "x"
+    )
     with pytest.raises(FhirUnauthorized):
-        client.read("Patient/1")
+        asyncio.run(client.read("Patient/1"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -10,8 +11,10 @@ import pytest
 
 from service.cds.errors import PreconditionFailed
 from service.cds.models import HookRequest, PatientViewContext
-from service.cds.prefetch import PrefetchKey, fill_template, resolve
+from service.cds.prefetch import fill_template, resolve
+from service.cds.services import PrefetchKey
 from service.fhir.patient_data import PatientData
+from service.fhir.transport import HttpxTransport
 from tests.conftest import FOOT_DROP, PATIENT_ID, bundle, hook_request, make_settings, patient
 from tests.fhir_server import FhirServer, searchset
 
@@ -35,7 +38,16 @@ PROCEDURE = {
 def run(body: dict[str, Any], **settings: Any) -> PatientData:
     request = HookRequest.model_validate(body)
     context = PatientViewContext.model_validate(request.context)
-    return resolve(KEYS, request, context, make_settings(**settings), NOW)
+    limits = make_settings(**settings).fhir_limits
+
+    async def resolve_once() -> PatientData:
+        transport = HttpxTransport(10**7)
+        try:
+            return await resolve(KEYS, request, context, transport, limits, NOW)
+        finally:
+            await transport.aclose()
+
+    return asyncio.run(resolve_once())
 
 
 def serve_all(fhir: FhirServer) -> None:

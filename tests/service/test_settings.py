@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from service.settings import Settings
@@ -56,7 +57,7 @@ def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, valu
 
 def test_jwt_mode_refuses_to_start_with_a_clear_message() -> None:
     result = subprocess.run(
-        [sys.executable, "-c", "import service.app"],
+        [sys.executable, "-c", "from service.app import create_app; create_app()"],
         env={"CDS_AUTH_MODE": "jwt", "PATH": ""},
         capture_output=True,
         text=True,
@@ -69,6 +70,9 @@ def test_jwt_mode_refuses_to_start_with_a_clear_message() -> None:
 def test_auth_off_is_logged_at_start_up(caplog: pytest.LogCaptureFixture) -> None:
     from service.app import create_app
 
-    with caplog.at_level(logging.WARNING):
-        create_app(Settings(database_url="sqlite://"))
+    with (
+        caplog.at_level(logging.WARNING),
+        TestClient(create_app(Settings(database_url="sqlite://"))),
+    ):
+        pass
     assert "AUTH IS OFF" in caplog.text

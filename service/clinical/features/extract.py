@@ -32,7 +32,7 @@ from fhir.resources.R4B.allergyintolerance import AllergyIntolerance
 from fhir.resources.R4B.patient import Patient
 
 from mappings.matcher import ValueSetIndex
-from mappings.text import TextPatterns, default_patterns
+from mappings.text import TextPatterns
 from service.clinical.features import text
 from service.clinical.features.care import read_care
 from service.clinical.features.conditions import (
@@ -153,10 +153,12 @@ class _Care:
 
 
 def extract(
-    data: PatientData, index: ValueSetIndex, thresholds: ClinicalThresholds
+    data: PatientData,
+    index: ValueSetIndex,
+    patterns: TextPatterns,
+    thresholds: ClinicalThresholds,
 ) -> PatientFeatures:
     """Every §2 feature of the patient at the request time."""
-    patterns = default_patterns()
     today = data.now.date()
     patient, birth, age, sex = _patient(data, today)
     conditions = read_conditions(data.of_type("Condition"), index, birth, patterns)
