@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.settings import Settings
-from tests import fhir_server
+from tests.support import fhir_server
 
 PATIENT_ID = "pat-1"
 

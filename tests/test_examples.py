@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.spec_checks import check_response
+from tests.support.spec_checks import check_response
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

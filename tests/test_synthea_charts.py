@@ -15,8 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import days_ago
-from tests.fhir_server import FhirServer, searchset
-from tests.synthea import as_prefetch, chart_paths, iter_charts, load_chart, needs_synthea
+from tests.support.fhir_server import FhirServer, searchset
+from tests.support.synthea import as_prefetch, chart_paths, iter_charts, load_chart, needs_synthea
 
 PV = "/cds-services/footdrop-patient-view"
 OS = "/cds-services/footdrop-order-select"

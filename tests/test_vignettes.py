@@ -16,12 +16,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.app import create_app
-from tests import clinical_factories as cf
-from tests import fhir_server
 from tests.conftest import full_prefetch, hook_request, make_settings, serve_record
-from tests.fhir_server import FhirServer
-from tests.order_rules import drafts as od
-from tests.spec_checks import check_response
+from tests.support import clinical as cf
+from tests.support import drafts as od
+from tests.support import fhir_server
+from tests.support.fhir_server import FhirServer
+from tests.support.spec_checks import check_response
 
 Json = dict[str, Any]
 SERVICE = {

@@ -27,7 +27,7 @@ from tests.cards.conftest import (
     full_recommendation,
     patient,
 )
-from tests.spec_checks import empty_values
+from tests.support.spec_checks import empty_values
 
 SOURCE_URL = "https://cds.example.org/docs/clinical.md"
 RESOURCE_ID = re.compile(r"^[A-Za-z]+/[A-Za-z0-9\-.]+$")

@@ -1,0 +1,259 @@
+"""Every prefetch state of CDS Hooks 2.0 (P-3), against a real loopback FHIR server."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from service.cds.errors import PreconditionFailed
+from service.cds.models import HookRequest, PatientViewContext
+from service.cds.prefetch import fill_template, resolve
+from service.cds.services import PrefetchKey
+from service.fhir.patient_data import PatientData
+from service.fhir.transport import HttpxTransport
+from tests.conftest import FOOT_DROP, PATIENT_ID, bundle, hook_request, make_settings, patient
+from tests.support.fhir_server import FhirServer, searchset
+
+KEYS = {
+    "patient": PrefetchKey("patient", "Patient/{{context.patientId}}", essential=True),
+    "conditions": PrefetchKey(
+        "conditions", "Condition?patient={{context.patientId}}", essential=True
+    ),
+    "procedures": PrefetchKey("procedures", "Procedure?patient={{context.patientId}}"),
+}
+NOW = datetime(2026, 11, 24, tzinfo=UTC)
+PROCEDURE = {
+    "resourceType": "Procedure",
+    "id": "proc-1",
+    "status": "completed",
+    "subject": {"reference": f"Patient/{PATIENT_ID}"},
+    "code": {"text": "something"},
+}
+
+
+def run(body: dict[str, Any], **settings: Any) -> PatientData:
+    request = HookRequest.model_validate(body)
+    context = PatientViewContext.model_validate(request.context)
+    limits = make_settings(**settings).fhir_limits
+
+    async def resolve_once() -> PatientData:
+        transport = HttpxTransport(10**7)
+        try:
+            return await resolve(KEYS, request, context, transport, limits, NOW)
+        finally:
+            await transport.aclose()
+
+    return asyncio.run(resolve_once())
+
+
+def serve_all(fhir: FhirServer) -> None:
+    fhir.reply("/fhir/Patient/" + PATIENT_ID, patient())
+    fhir.reply("/fhir/Condition", searchset(FOOT_DROP))
+    fhir.reply("/fhir/Procedure", searchset(PROCEDURE))
+
+
+def ids(data: PatientData, resource_type: str) -> list[str]:
+    return [r.id for r in data.of_type(resource_type)]
+
+
+def test_complete_prefetch_needs_no_server_call(fhir: FhirServer) -> None:
+    prefetch = {"patient": patient(), "conditions": bundle(FOOT_DROP), "procedures": bundle()}
+    data = run(
+        hook_request(prefetch=prefetch, fhir_server_url=fhir.base_url, token="t"),
+        fhir_allowlist=[fhir.base_url],
+    )
+    assert ids(data, "Condition") == ["fd-1"]
+    assert data.patient is not None and data.patient.id == PATIENT_ID
+    assert fhir.requests == []
+    assert data.unavailable == frozenset()
+
+
+def test_absent_keys_are_fetched_with_the_bearer_token(fhir: FhirServer) -> None:
+    serve_all(fhir)
+    data = run(
+        hook_request(fhir_server_url=fhir.base_url, token="secret-token"),
+        fhir_allowlist=[fhir.base_url],
+    )
+    assert ids(data, "Condition") == ["fd-1"]
+    assert ids(data, "Procedure") == ["proc-1"]
+    assert sorted(fhir.paths()) == ["/fhir/Condition", "/fhir/Patient/pat-1", "/fhir/Procedure"]
+    assert {r.authorization for r in fhir.requests} == {"Bearer secret-token"}
+    assert fhir.requests[0].query.get("patient", [PATIENT_ID]) == [PATIENT_ID]
+
+
+def test_null_means_no_data_and_no_query(fhir: FhirServer) -> None:
+    """CDS Hooks: a key sent as null means the client found no data; do not query for it."""
+    prefetch = {"patient": patient(), "conditions": bundle(FOOT_DROP), "procedures": None}
+    data = run(
+        hook_request(prefetch=prefetch, fhir_server_url=fhir.base_url),
+        fhir_allowlist=[fhir.base_url],
+    )
+    assert data.of_type("Procedure") == ()
+    assert fhir.requests == []
+    assert data.unavailable == frozenset()
+
+
+def test_empty_bundle_means_no_data(fhir: FhirServer) -> None:
+    prefetch = {"patient": patient(), "conditions": bundle(), "procedures": bundle()}
+    data = run(
+        hook_request(prefetch=prefetch, fhir_server_url=fhir.base_url),
+        fhir_allowlist=[fhir.base_url],
+    )
+    assert data.of_type("Condition") == ()
+    assert fhir.requests == []
+
+
+def test_operation_outcome_is_fetched_again_from_the_server(fhir: FhirServer) -> None:
+    serve_all(fhir)
+    outcome = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "timeout"}],
+    }
+    prefetch = {"patient": patient(), "conditions": outcome, "procedures": bundle()}
+    data = run(
+        hook_request(prefetch=prefetch, fhir_server_url=fhir.base_url),
+        fhir_allowlist=[fhir.base_url],
+    )
+    assert ids(data, "Condition") == ["fd-1"]
+    assert fhir.paths() == ["/fhir/Condition"]
+
+
+def test_operation_outcome_for_essential_key_without_server_is_412() -> None:
+    outcome = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "timeout"}],
+    }
+    prefetch = {"patient": patient(), "conditions": outcome, "procedures": bundle()}
+    with pytest.raises(PreconditionFailed, match="conditions"):
+        run(hook_request(prefetch=prefetch))
+
+
+def test_operation_outcome_for_optional_key_without_server_is_unavailable() -> None:
+    outcome = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "timeout"}],
+    }
+    prefetch = {"patient": patient(), "conditions": bundle(FOOT_DROP), "procedures": outcome}
+    data = run(hook_request(prefetch=prefetch))
+    assert data.unavailable == frozenset({"procedures"})
+    assert ids(data, "Condition") == ["fd-1"]
+
+
+def test_next_link_in_prefetch_is_followed(fhir: FhirServer) -> None:
+    second = dict(FOOT_DROP, id="fd-2")
+    third = dict(FOOT_DROP, id="fd-3")
+    fhir.reply("/fhir/page-2", searchset(second, next_url=fhir.base_url + "/page-3"))
+    fhir.reply("/fhir/page-3", searchset(third))
+    first_page = searchset(FOOT_DROP, next_url=fhir.base_url + "/page-2")
+    prefetch = {"patient": patient(), "conditions": first_page, "procedures": bundle()}
+    data = run(
+        hook_request(prefetch=prefetch, fhir_server_url=fhir.base_url, token="tok"),
+        fhir_allowlist=[fhir.base_url],
+    )
+    assert ids(data, "Condition") == ["fd-1", "fd-2", "fd-3"]
+    assert fhir.paths() == ["/fhir/page-2", "/fhir/page-3"]
+    assert {r.authorization for r in fhir.requests} == {"Bearer tok"}
+
+
+def test_paging_stops_at_the_page_bound(fhir: FhirServer) -> None:
+    fhir.reply("/fhir/Patient/" + PATIENT_ID, patient())
+    fhir.reply("/fhir/Condition", searchset(FOOT_DROP, next_url=fhir.base_url + "/Condition"))
+    fhir.reply("/fhir/Procedure", searchset())
+    data = run(
+        hook_request(fhir_server_url=fhir.base_url),
+        fhir_allowlist=[fhir.base_url],
+        fhir_max_pages=3,
+    )
+    assert fhir.paths().count("/fhir/Condition") == 4  # the first page and three next links
+    assert ids(data, "Condition") == ["fd-1"]  # the same resource repeated is kept once
+
+
+def test_server_error_on_optional_key_leaves_it_unavailable(fhir: FhirServer) -> None:
+    serve_all(fhir)
+    fhir.reply("/fhir/Procedure", {"resourceType": "OperationOutcome"}, status=500)
+    data = run(hook_request(fhir_server_url=fhir.base_url), fhir_allowlist=[fhir.base_url])
+    assert data.unavailable == frozenset({"procedures"})
+    assert ids(data, "Condition") == ["fd-1"]
+
+
+def test_invalid_json_on_essential_key_is_412(fhir: FhirServer) -> None:
+    serve_all(fhir)
+    fhir.routes["/fhir/Condition"] = fhir.routes["/fhir/Condition"].__class__(raw=b"{not json")
+    with pytest.raises(PreconditionFailed, match="conditions"):
+        run(hook_request(fhir_server_url=fhir.base_url), fhir_allowlist=[fhir.base_url])
+
+
+def test_missing_patient_is_412(fhir: FhirServer) -> None:
+    fhir.reply("/fhir/Condition", searchset())
+    fhir.reply("/fhir/Procedure", searchset())
+    with pytest.raises(PreconditionFailed, match="patient"):
+        run(hook_request(fhir_server_url=fhir.base_url), fhir_allowlist=[fhir.base_url])
+
+
+def test_hung_server_is_abandoned_within_the_timeout(fhir: FhirServer) -> None:
+    serve_all(fhir)
+    fhir.reply("/fhir/Procedure", searchset(PROCEDURE), delay_s=5)
+    started = time.monotonic()
+    data = run(
+        hook_request(fhir_server_url=fhir.base_url),
+        fhir_allowlist=[fhir.base_url],
+        fhir_timeout_s=0.5,
+    )
+    elapsed = time.monotonic() - started
+    assert elapsed < 2.0, elapsed
+    assert data.unavailable == frozenset({"procedures"})
+
+
+def test_server_not_on_allowlist_gets_412_without_any_call(fhir: FhirServer) -> None:
+    serve_all(fhir)
+    with pytest.raises(PreconditionFailed, match="allowlist"):
+        run(
+            hook_request(fhir_server_url=fhir.base_url, token="t"),
+            fhir_allowlist=["https://fhir.example.org"],
+        )
+    assert fhir.requests == []
+
+
+def test_missing_essential_data_without_server_is_412() -> None:
+    with pytest.raises(PreconditionFailed, match="conditions, patient"):
+        run(hook_request(prefetch={"procedures": bundle()}))
+
+
+def test_one_invalid_resource_is_skipped_and_counted() -> None:
+    broken = {"resourceType": "Condition", "id": "bad", "subject": "not-a-reference"}
+    prefetch = {
+        "patient": patient(),
+        "conditions": bundle(FOOT_DROP, broken),
+        "procedures": bundle(),
+    }
+    data = run(hook_request(prefetch=prefetch))
+    assert ids(data, "Condition") == ["fd-1"]
+    assert data.skipped == 1
+
+
+def test_template_tokens_are_filled_and_unresolvable_ones_skip_the_key() -> None:
+    context = PatientViewContext(userId="Practitioner/1", patientId="abc")
+    assert (
+        fill_template("Condition?patient={{context.patientId}}", context) == "Condition?patient=abc"
+    )
+    assert fill_template("Encounter/{{context.encounterId}}", context) is None
+
+
+def test_missing_keys_are_fetched_concurrently(fhir: FhirServer) -> None:
+    """Three slow queries answer in about the time of one, not three."""
+    fhir.reply("/fhir/Patient/" + PATIENT_ID, patient(), delay_s=0.6)
+    fhir.reply("/fhir/Condition", searchset(FOOT_DROP), delay_s=0.6)
+    fhir.reply("/fhir/Procedure", searchset(PROCEDURE), delay_s=0.6)
+    started = time.monotonic()
+    data = run(
+        hook_request(fhir_server_url=fhir.base_url),
+        fhir_allowlist=[fhir.base_url],
+        fhir_timeout_s=5,
+    )
+    assert time.monotonic() - started < 1.5
+    assert ids(data, "Procedure") == ["proc-1"]
+    assert data.unavailable == frozenset()
