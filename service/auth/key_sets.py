@@ -8,7 +8,7 @@ older than `max_age_s` is refetched too (a removed key stops being accepted);
 if that refetch fails, the old keys stay in use and the failure is logged.
 
 Downloads are bounded: HTTPS only (checked in the configuration), no redirects,
-one total deadline, at most `max_bytes`, no content encoding. Any failure to
+one total deadline, at most `max_bytes` read as sent (never decompressed). Any failure to
 obtain keys is `Reason.KEYS_UNAVAILABLE`, never an exception of another type.
 """
 
@@ -82,9 +82,9 @@ class KeySetStore:
             raise AuthError(Reason.UNKNOWN_KID, iss)
         assert issuer.jwks_url is not None  # the configuration requires a file or a URL
         state = self._fetched.setdefault(iss, _FetchedKeys())
-        if self._wants_fetch(state, kid) and self._may_fetch(state):
-            async with state.lock:
-                if self._may_fetch(state):  # else a concurrent call has just fetched
+        if self._wants_fetch(state, kid):
+            async with state.lock:  # calls arriving during a fetch wait for its keys
+                if self._wants_fetch(state, kid) and self._may_fetch(state):
                     await self._fetch(iss, issuer.jwks_url, state)
         if state.keys is not None and kid in state.keys:
             return state.keys[kid]
@@ -133,11 +133,8 @@ class KeySetStore:
         ):
             if response.status_code != 200:
                 raise KeySetError(f"HTTP status {response.status_code}")
-            encoding = response.headers.get("content-encoding", "identity").strip().lower()
-            if encoding != "identity":
-                raise KeySetError(f"content encoding {encoding!r} refused")
             body = bytearray()
-            async for chunk in response.aiter_raw():
+            async for chunk in response.aiter_raw():  # raw: a compressed body is never inflated
                 body += chunk
                 if len(body) > self._max_bytes:
                     raise KeySetError(f"larger than {self._max_bytes} bytes")

@@ -47,7 +47,9 @@ class MemoryReplayCache:
     Not thread-safe: one instance serves one event loop (each worker has its own).
     """
 
-    def __init__(self, max_entries: int = 100_000, clock: Callable[[], datetime] = _utc_now):
+    def __init__(
+        self, *, max_entries: int = 100_000, clock: Callable[[], datetime] = _utc_now
+    ) -> None:
         self._max_entries = max_entries
         self._clock = clock
         self._expiry: dict[tuple[str, str], datetime] = {}
