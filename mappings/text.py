@@ -220,7 +220,7 @@ class TextPatterns:
         scope = data["scope"]
         self._window = int(scope["window_words"])
         self._sentence_end = re.compile("|".join(scope["sentence_end_patterns"]))
-        self._termination = read.regex(scope, "termination", "termination_patterns")
+        self._termination = read.regex(scope, "termination")
         self._separators = read.regex(scope, "list_separators")
         self._closers = read.regex(scope, "list_closers")
         self._pseudo = read.regex(scope, "pseudo_negation")
@@ -301,7 +301,7 @@ class TextPatterns:
         return _Group(
             name=name,
             terms=tuple(terms),
-            ignore=read.regex(spec, "ignore", "ignore_patterns"),
+            ignore=read.regex(spec, "ignore"),
             cues=cues,
             found=found,
             family_terms=family_terms,
@@ -344,9 +344,7 @@ class TextPatterns:
         found: list[TextMatch] = []
         for start, end in self._sentences(cleaned):
             sentence = cleaned[start:end]
-            terms = _leftmost_longest(
-                span for regex, label in spec.terms for span in _spans(regex, sentence, label)
-            )
+            terms = _terms_in(spec, sentence)
             if not terms:
                 continue
             pseudo = list(_spans(self._pseudo, sentence, "pseudo"))
@@ -396,9 +394,7 @@ class TextPatterns:
             return None
         cleaned = _blank(spec.ignore, text)
         for start, end in self._sentences(cleaned):
-            terms = _leftmost_longest(
-                span for regex, _ in spec.terms for span in _spans(regex, cleaned[start:end], "")
-            )
+            terms = _terms_in(spec, cleaned[start:end])
             if terms:
                 term = text[start + terms[0].start : start + terms[0].end]
                 return TextMatch(group=group, term=term, clause=text[start:end].strip())
@@ -506,6 +502,13 @@ class TextPatterns:
             return True
         pieces = [p for p in self._separators.split(between) if _words(p)]
         return all(spec.family_terms and spec.family_terms.search(p) for p in pieces)
+
+
+def _terms_in(spec: _Group, sentence: str) -> list[_Span]:
+    """The group's terms, leftmost-longest; a term's labels name the cue sets it carries."""
+    return _leftmost_longest(
+        span for regex, label in spec.terms for span in _spans(regex, sentence, label)
+    )
 
 
 def _state_cue(
