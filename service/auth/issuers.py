@@ -36,7 +36,7 @@ from pydantic import (
 )
 
 from service.auth.jwks import KeySet, KeySetError, read_key_set_file
-from service.auth.strict_json import load_object
+from service.fhir.strict_json import load_object
 
 SETTING = "CDS_TRUSTED_ISSUERS"
 ALLOW_HTTP_LOOPBACK = "allow_http_loopback"

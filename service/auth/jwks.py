@@ -18,7 +18,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from jwt import PyJWK, PyJWTError
 
-from service.auth.strict_json import load_object
+from service.fhir.strict_json import load_object
 
 log = logging.getLogger(__name__)
 

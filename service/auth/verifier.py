@@ -31,7 +31,7 @@ from service.auth.errors import AuthError, Reason
 from service.auth.jwks import ALGORITHMS
 from service.auth.key_sets import KeySetStore
 from service.auth.replay import ReplayCache
-from service.auth.strict_json import load_object
+from service.fhir.strict_json import load_object
 
 log = logging.getLogger(__name__)
 

@@ -72,7 +72,7 @@ def test_testing_issuers_produce_one_start_up_warning(jwks_file: Path) -> None:
     [
         ("", "CDS_TRUSTED_ISSUERS must be a JSON object"),
         ("[]", "CDS_TRUSTED_ISSUERS must be a JSON object"),
-        ('{"a": {"jwks_url": "https://x"}, "a": {}}', "duplicate key 'a'"),
+        ('{"a": {"jwks_url": "https://x"}, "a": {}}', "duplicate key"),
         ('{"https://e": {}}', 'CDS_TRUSTED_ISSUERS["https://e"]: needs jwks_url or jwks_file'),
         ('{"https://e": "https://e/jwks"}', 'CDS_TRUSTED_ISSUERS["https://e"]: Input should be'),
         ('{"https://e": {"jwks_uri": "https://e/j"}}', '["https://e"].jwks_uri: Extra inputs'),
