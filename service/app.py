@@ -18,10 +18,15 @@ from fastapi import FastAPI
 from service.cds.engine import Engine
 from service.fhir.transport import FhirTransport
 from service.http.errors import CorsMiddleware, install_error_handlers
+from service.http.middleware import ErrorBoundary, SecurityHeaders
 from service.http.routes import router
 from service.settings import Settings
 
 log = logging.getLogger("service")
+
+
+#: Libraries whose INFO and DEBUG lines can carry URLs with patient ids or SQL parameters.
+QUIET_LOGGERS = ("httpx", "httpcore", "urllib3", "sqlalchemy", "alembic", "jwt", "asyncio")
 
 
 def configure_logging(settings: Settings) -> None:
@@ -29,6 +34,8 @@ def configure_logging(settings: Settings) -> None:
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("service").setLevel(settings.log_level)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def create_app(
@@ -71,5 +78,7 @@ def create_app(
         allow_headers=["Authorization", "Content-Type"],
         max_age=600,
     )
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(ErrorBoundary)
     install_error_handlers(app)
     return app

@@ -2,13 +2,11 @@
 
 The exception tree is the protocol layer's (`service.cds.errors`); this module is
 its one mapping to HTTP, plus the answers Starlette itself gives (404, 405, a
-refused CORS preflight) and the last-resort 500.
+refused CORS preflight). The last-resort 500 is `service.http.middleware.ErrorBoundary`.
 """
 
 from __future__ import annotations
 
-import logging
-import traceback
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,8 +18,6 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from service.cds.errors import CdsError
-
-log = logging.getLogger("service")
 
 
 def operation_outcome(message: str, issue_code: str, severity: str = "error") -> dict[str, Any]:
@@ -52,7 +48,9 @@ class CorsMiddleware(CORSMiddleware):
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CdsError)
     async def cds_error(_: Request, exc: CdsError) -> JSONResponse:
-        return error_response(exc.status, exc.message, exc.issue_code)
+        response = error_response(exc.status, exc.message, exc.issue_code)
+        response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
@@ -67,10 +65,3 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         return error_response(400, "request is not valid", "invalid")
-
-    @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        # The traceback without the exception's message: messages can carry patient data.
-        trace = "".join(traceback.format_tb(exc.__traceback__))
-        log.error("unexpected %s\n%s", type(exc).__name__, trace)
-        return error_response(500, "internal error", "exception")

@@ -9,7 +9,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from service.cds.models import Discovery
 from service.cds.pipeline import run
-from service.http.body import bounded_body, parse_hook_request
+from service.http.auth import CallerDep
+from service.http.body import read_hook_request
 from service.http.deps import EngineDep
 
 router = APIRouter()
@@ -21,20 +22,21 @@ def _respond(model: Any) -> JSONResponse:
 
 
 @router.get("/cds-services")
-def discovery(engine: EngineDep) -> JSONResponse:
+def discovery(engine: EngineDep, caller: CallerDep) -> JSONResponse:
     services = [spec.descriptor() for spec in engine.services.values()]
     return _respond(Discovery(services=services))
 
 
 @router.get("/docs/clinical")
 def clinical_documentation(engine: EngineDep) -> PlainTextResponse:
-    """The implemented clinical logic, linked from every card's `source.url`."""
+    """The implemented clinical logic, linked from every card's `source.url` (public)."""
     return PlainTextResponse(engine.clinical_doc, media_type="text/markdown; charset=utf-8")
 
 
 @router.post("/cds-services/{service_id}")
-async def call_service(service_id: str, request: Request, engine: EngineDep) -> JSONResponse:
+async def call_service(
+    service_id: str, request: Request, engine: EngineDep, caller: CallerDep
+) -> JSONResponse:
     spec = engine.service(service_id)
-    body = await bounded_body(request, engine.settings.max_request_bytes)
-    response = await run(engine, spec, parse_hook_request(body))
-    return _respond(response)
+    hook_request = await read_hook_request(request, engine.settings)
+    return _respond(await run(engine, spec, hook_request, caller))
