@@ -51,7 +51,6 @@ CONTRADICTORY = [
     ("fes", "orthosis_not_for_gait"),
     ("botulinum", "botulinum_toxin_drug"),
     ("botulinum", "chemodenervation_non_limb"),
-    ("mri_lumbar", "mri_spine_generic"),
     ("lumbar_spine_body_site", "spine_body_site_generic"),
     ("mri_plexus", "limb_pelvis_imaging"),
     ("nerve_imaging", "limb_pelvis_imaging"),
