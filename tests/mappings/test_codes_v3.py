@@ -11,20 +11,10 @@ from __future__ import annotations
 
 import pytest
 
-from mappings.matcher import (
-    CPT,
-    DICOM,
-    HCPCS,
-    ICD10CM,
-    LOINC,
-    RXNORM,
-    SNOMED,
-    ConceptMatch,
-    ValueSetIndex,
-)
+from mappings.__main__ import SHORT
+from mappings.matcher import ConceptMatch, ValueSetIndex
 
-SYSTEMS = {"SCT": SNOMED, "ICD": ICD10CM, "LN": LOINC, "RX": RXNORM, "HCPCS": HCPCS, "CPT": CPT}
-SYSTEMS["DCM"] = DICOM
+SYSTEMS = {short: uri for uri, short in SHORT.items()}  # the review table's abbreviations
 
 # section  system  code  features (comma-separated, "-" for none)  confidence  use
 CODES_V3 = """

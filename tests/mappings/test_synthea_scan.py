@@ -17,10 +17,11 @@ from typing import Any
 
 import pytest
 
-from mappings.matcher import DICOM, LOINC, RXNORM, SNOMED, ValueSetIndex
+from mappings.__main__ import SHORT
+from mappings.matcher import LOINC, SNOMED, ValueSetIndex
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "synthea"
-SYSTEMS = {"SCT": SNOMED, "LN": LOINC, "RX": RXNORM, "DCM": DICOM}
+SYSTEMS = {short: uri for uri, short in SHORT.items()}  # the review table's abbreviations
 
 #: Where the features code reads codes, per resource type (dotted paths; lists are walked).
 READ_FIELDS = {
