@@ -1,131 +1,121 @@
 """The service's own database: SQLAlchemy 2, schema managed by Alembic.
 
-Today it holds the memory of cards already shown at order-select, so that
-order-sign need not repeat them (an EHR opts in per request). The memory keys
-on a SHA-256 fingerprint of (user, patient, encounter, order, topic): no
-patient identifier is stored in the clear. Rows expire; lookups ignore expired
-rows and writes purge them. SQLite is the embedded default; PostgreSQL comes
-through `CDS_DATABASE_URL`. Every worker and every restart sees the same memory.
+It holds the memory of cards already shown at order-select (so order-sign need
+not repeat them), the JWT ids already accepted, the card log and the feedback
+clients report. SQLite is the embedded default; PostgreSQL comes through
+`CDS_DATABASE_URL`. Every worker and every restart sees the same data.
+
+Writers never deadlock one another: each transaction touches its rows in one
+order (sorted keys in a single `INSERT … ON CONFLICT`), expired rows are purged
+in a transaction of their own that skips rows another worker holds, and a
+transaction that still loses a deadlock or a serialization conflict runs again
+(`database.retrying`).
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import DateTime, String, create_engine, delete, select, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import InstrumentedAttribute
 
-MIGRATIONS = Path(__file__).with_name("migrations")
+from service.storage.database import (
+    DatabaseUnavailable,
+    check_schema,
+    create_db_engine,
+    migrate,
+    redacted,
+    retrying,
+)
+from service.storage.records import FeedbackRecord, IssuedCardRecord, week_of
+from service.storage.tables import Base, Feedback, IssuedCard, ShownCard, UsedToken
 
-
-class Base(DeclarativeBase):
-    pass
-
-
-class UsedToken(Base):
-    """A JWT id (hashed with its issuer) that was accepted, kept until the token expires."""
-
-    __tablename__ = "used_tokens"
-
-    issuer_jti: Mapped[str] = mapped_column(String(64), primary_key=True)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-
-
-class ShownCard(Base):
-    __tablename__ = "shown_cards"
-
-    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-
-
-def _insert_for(dialect: str) -> Any:
-    """The dialect's INSERT, which offers `on_conflict_do_nothing` (SQLite and PostgreSQL)."""
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+#: Expired rows purged per transaction, so a purge never holds many locks.
+PURGE_BATCH = 500
+#: Expired rows are purged at most this often per table and process.
+PURGE_INTERVAL = timedelta(minutes=1)
+#: Rows per INSERT statement (SQLite allows 32,766 parameters in one).
+ROWS_PER_STATEMENT = 500
 
 
 def fingerprint(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
-def create_db_engine(database_url: str) -> Engine:
-    if database_url in {"sqlite://", "sqlite:///:memory:"}:
-        # One shared connection, or every connection would see a new empty database.
-        return create_engine(
-            database_url, poolclass=StaticPool, connect_args={"check_same_thread": False}
-        )
-    return create_engine(database_url, pool_pre_ping=True)
-
-
-#: Advisory lock key that serialises migrations of workers starting together on PostgreSQL.
-MIGRATION_LOCK = 0x0F00D0C5
-
-
-@contextmanager
-def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
-    """An exclusive lock beside a SQLite file: SQLite has no advisory locks of its own."""
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
-        yield
-        return
-    with open(f"{database}.migrate-lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
-
-
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the latest Alembic revision, one worker at a time."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with _sqlite_file_lock(engine), engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
-
-
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        postgres = engine.dialect.name == "postgresql"
+        #: The dialect's INSERT, which offers `on_conflict_do_*` (SQLite and PostgreSQL).
+        self._insert: Any = postgresql.insert if postgres else sqlite.insert
+        self._purged_at: dict[str, datetime] = {}
 
     @classmethod
-    def open(cls, database_url: str) -> Store:
-        engine = create_db_engine(database_url)
-        migrate(engine)
+    def open(cls, database_url: str, *, timeout_s: int = 3, migrate_schema: bool = True) -> Store:
+        """Connect (within `timeout_s`), then migrate or check the schema.
+
+        Raises `DatabaseUnavailable` with one line naming the database (no password).
+        """
+        engine = create_db_engine(database_url, timeout_s)
+        try:
+            if migrate_schema:
+                migrate(engine)
+            else:
+                check_schema(engine)
+        except DBAPIError as error:
+            engine.dispose()
+            reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+            raise DatabaseUnavailable(f"database {redacted(database_url)}: {reason}") from None
+        except DatabaseUnavailable as error:
+            engine.dispose()
+            raise DatabaseUnavailable(f"database {redacted(database_url)}: {error}") from None
         return cls(engine)
 
     def close(self) -> None:
         """Release the connection pool (at shutdown)."""
         self.engine.dispose()
 
-    def remember(self, keys: list[str], now: datetime, ttl: timedelta) -> None:
-        """Record cards as shown until `now + ttl`; expired rows are purged on the way."""
-        try:
-            self._upsert(keys, now, ttl)
-        except IntegrityError:
-            # Another worker inserted one of the same keys meanwhile; write over it.
-            self._upsert(keys, now, ttl)
+    def ping(self) -> None:
+        """One round trip to the database; raises what the database raises."""
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
 
-    def _upsert(self, keys: list[str], now: datetime, ttl: timedelta) -> None:
-        with Session(self.engine) as session, session.begin():
-            session.execute(delete(ShownCard).where(ShownCard.expires_at <= now))
-            for key in set(keys):
-                existing = session.get(ShownCard, key)
-                if existing is None:
-                    session.add(ShownCard(fingerprint=key, expires_at=now + ttl))
-                else:
-                    existing.expires_at = now + ttl
+    # The shown-card memory (order-sign de-duplication).
+
+    def remember(self, keys: Iterable[str], now: datetime, ttl: timedelta) -> None:
+        """Record cards as shown until `now + ttl`; expired rows are purged on the way."""
+        rows = [{"fingerprint": key, "expires_at": now + ttl} for key in sorted(set(keys))]
+        if rows:
+            statement = self._insert(ShownCard).values(rows)
+            statement = statement.on_conflict_do_update(
+                index_elements=["fingerprint"], set_={"expires_at": statement.excluded.expires_at}
+            )
+            self._write(statement)
+        self._purge(ShownCard, ShownCard.fingerprint, ShownCard.expires_at, now)
+
+    def shown(self, keys: Iterable[str], now: datetime) -> set[str]:
+        """Which of `keys` are remembered and not expired (one query)."""
+        wanted = sorted(set(keys))
+        if not wanted:
+            return set()
+        with self.engine.connect() as connection:
+            found = connection.execute(
+                select(ShownCard.fingerprint).where(
+                    ShownCard.fingerprint.in_(wanted), ShownCard.expires_at > now
+                )
+            )
+            return set(found.scalars())
+
+    def was_shown(self, key: str, now: datetime) -> bool:
+        return key in self.shown([key], now)
+
+    # The JWT replay memory.
 
     def first_use(self, issuer: str, jti: str, expires_at: datetime, now: datetime) -> bool:
         """Record a token id; True the first time, False when any worker recorded it before.
@@ -134,23 +124,133 @@ class Store:
         workers racing on one replayed token cannot both accept it. Raises when the
         database cannot answer: the caller then falls back to its own memory.
         """
-        key = fingerprint(issuer, jti)
-        insert = _insert_for(self.engine.dialect.name)
         statement = (
-            insert(UsedToken)
-            .values(issuer_jti=key, expires_at=expires_at)
+            self._insert(UsedToken)
+            .values(issuer_jti=fingerprint(issuer, jti), expires_at=expires_at)
             .on_conflict_do_nothing(index_elements=["issuer_jti"])
+            .returning(UsedToken.issuer_jti)
         )
-        with Session(self.engine) as session, session.begin():
-            session.execute(delete(UsedToken).where(UsedToken.expires_at <= now))
-            result = session.execute(statement)
-        return bool(getattr(result, "rowcount", 0))
+        inserted = self._write(statement)
+        self._purge(UsedToken, UsedToken.issuer_jti, UsedToken.expires_at, now)
+        return inserted > 0
 
-    def was_shown(self, key: str, now: datetime) -> bool:
-        with Session(self.engine) as session:
-            found = session.scalar(
-                select(ShownCard.fingerprint).where(
-                    ShownCard.fingerprint == key, ShownCard.expires_at > now
-                )
+    # The card log and feedback.
+
+    def record_cards(self, records: Sequence[IssuedCardRecord]) -> None:
+        """Add cards to the card log (one statement; a card already logged is left alone)."""
+        rows = [
+            {
+                "card_uuid": record.card_uuid,
+                "issued_at": record.issued_at,
+                "week": week_of(record.issued_at),
+                "issuer": record.issuer,
+                "patient_key": record.patient_key,
+                "service_id": record.service_id,
+                "hook": record.hook,
+                "hook_instance": record.hook_instance,
+                "topic": record.topic,
+                "indicator": record.indicator,
+                "suggestions": list(record.suggestion_uuids),
+                "snoozable": record.snoozable,
+            }
+            for record in sorted(records, key=lambda item: item.card_uuid)
+        ]
+        self._write(
+            *(
+                self._insert(IssuedCard)
+                .values(rows[start : start + ROWS_PER_STATEMENT])
+                .on_conflict_do_nothing(index_elements=["card_uuid"])
+                for start in range(0, len(rows), ROWS_PER_STATEMENT)
             )
-        return found is not None
+        )
+
+    def add_feedback(self, records: Sequence[FeedbackRecord]) -> int:
+        """Store feedback items; one already stored (same `dedupe_key`) is not stored again.
+
+        Returns how many were new. Committed before it returns: acknowledged feedback
+        survives a crash.
+        """
+        rows = {
+            record.dedupe_key: {
+                "dedupe_key": record.dedupe_key,
+                "received_at": record.received_at,
+                "issuer": record.issuer,
+                "service_id": record.service_id,
+                "card_uuid": record.card_uuid.lower(),
+                "outcome": record.outcome,
+                "outcome_at": record.outcome_at,
+                "accepted_suggestions": sorted(id.lower() for id in record.accepted_suggestions),
+                "reason_system": record.reason_system,
+                "reason_code": record.reason_code,
+                "has_comment": record.comment_digest is not None,
+            }
+            for record in records
+        }
+        if not rows:
+            return 0
+        statement = (
+            self._insert(Feedback)
+            .values([rows[key] for key in sorted(rows)])
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(Feedback.id)
+        )
+        return self._write(statement)
+
+    def snoozed_topics(self, issuer: str, patient_key: str, since: datetime) -> set[str]:
+        """Topics the caller's users overrode for this patient since `since`, on cards that
+        this issuer was given and that said overriding them snoozes the topic."""
+        query = (
+            select(IssuedCard.topic)
+            .distinct()
+            .join(Feedback, Feedback.card_uuid == IssuedCard.card_uuid)
+            .where(
+                IssuedCard.patient_key == patient_key,
+                IssuedCard.issuer == issuer,
+                IssuedCard.snoozable.is_(True),
+                Feedback.issuer == issuer,
+                Feedback.outcome == "overridden",
+                Feedback.received_at >= since,
+            )
+        )
+        with self.engine.connect() as connection:
+            return set(connection.execute(query).scalars())
+
+    # Transactions.
+
+    def _write(self, *statements: Any) -> int:
+        """Run write statements in one transaction, retried; the rows they changed.
+
+        An INSERT counts the rows it RETURNs: a multi-row INSERT's rowcount is not
+        reliable across drivers (psycopg reports -1).
+        """
+
+        def changed(connection: Connection, statement: Any) -> int:
+            result = connection.execute(statement)
+            return len(result.all()) if result.returns_rows else max(result.rowcount, 0)
+
+        def work() -> int:
+            with self.engine.begin() as connection:
+                return sum(changed(connection, statement) for statement in statements)
+
+        return retrying(work) if statements else 0
+
+    def _purge(
+        self,
+        table: type[Base],
+        key: InstrumentedAttribute[Any],
+        expires_at: InstrumentedAttribute[Any],
+        now: datetime,
+    ) -> None:
+        """Delete a batch of expired rows now and then, skipping rows another worker holds."""
+        last = self._purged_at.get(table.__tablename__)
+        if last is not None and abs(now - last) < PURGE_INTERVAL:
+            return
+        self._purged_at[table.__tablename__] = now
+        expired = (
+            select(key)
+            .where(expires_at <= now)
+            .limit(PURGE_BATCH)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        self._write(delete(table).where(key.in_(expired)))

@@ -1,49 +1,19 @@
-"""The shown-card memory on real SQLite (file and memory) and real PostgreSQL."""
+"""The shown-card memory on real SQLite (file and memory) and real PostgreSQL (`database_url`)."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import inspect, text
 
-from service.storage.store import MIGRATIONS, Store, fingerprint
+from service.storage.database import MIGRATIONS
+from service.storage.store import Store, fingerprint
 
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
-
-
-def _postgres_schema() -> Iterator[str]:
-    """A throwaway schema on the local PostgreSQL, so tests never touch other tables."""
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f"CREATE SCHEMA {schema}"))
-    except OperationalError:
-        pytest.skip("PostgreSQL on 127.0.0.1:5432 is not running")
-    try:
-        yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
-
-
-@pytest.fixture(params=["sqlite-memory", "sqlite-file", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite-memory":
-        yield "sqlite://"
-    elif request.param == "sqlite-file":
-        yield f"sqlite:///{tmp_path / 'cds.db'}"
-    else:
-        yield from _postgres_schema()
 
 
 def test_migrations_create_the_schema(database_url: str) -> None:

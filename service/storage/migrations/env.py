@@ -1,8 +1,8 @@
-"""Alembic environment: runs on the connection `service.storage.store.migrate` hands over."""
+"""Alembic environment: runs on the connection `service.storage.database.migrate` hands over."""
 
 from alembic import context
 
-from service.storage.store import Base
+from service.storage.tables import Base
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=Base.metadata)

@@ -1,0 +1,118 @@
+"""Database work on a caller's time budget, so a slow or dead database never costs a card.
+
+A hook call asks the database small things (was this card shown, is this topic
+snoozed, was this JWT id used). `DatabaseGuard.run` does each in one of its own
+daemon threads and waits at most the budget; past it, or on any error, it raises
+`DatabaseUnavailable` and the caller answers without the database. After a
+failure, calls that may skip the database (`fail_fast`) do so for `retry_after_s`
+instead of each waiting out the budget, and at most `threads` calls are ever
+waiting on the database: a hung database holds a few threads, never the service.
+
+Failures are logged (once per outage for skipped calls) and counted in `failures`
+by operation and kind, for the metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from contextlib import suppress
+from functools import partial
+from typing import TypeVar
+
+from service.storage.database import DatabaseUnavailable
+
+log = logging.getLogger("service.storage")
+
+_Result = TypeVar("_Result")
+
+
+class DatabaseGuard:
+    def __init__(
+        self,
+        budget_s: float,
+        *,
+        retry_after_s: float = 5.0,
+        threads: int = 8,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.budget_s = budget_s
+        self.retry_after_s = retry_after_s
+        self.failures: Counter[tuple[str, str]] = Counter()
+        self._clock = clock
+        self._skip_until = 0.0
+        self._slots = threading.BoundedSemaphore(threads)
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        for number in range(threads):
+            threading.Thread(target=self._serve, name=f"db-guard-{number}", daemon=True).start()
+
+    async def run(
+        self,
+        operation: str,
+        work: Callable[[], _Result],
+        *,
+        budget_s: float | None = None,
+        fail_fast: bool = True,
+    ) -> _Result:
+        """`work()` in a guard thread within the budget, or `DatabaseUnavailable`."""
+        if fail_fast and self._clock() < self._skip_until:
+            self.failures[operation, "skipped"] += 1
+            raise DatabaseUnavailable(f"{operation}: skipped while the database is failing")
+        if not self._slots.acquire(blocking=False):
+            self._failed(operation, "busy")
+            raise DatabaseUnavailable(f"{operation}: every database thread is still waiting")
+        loop = asyncio.get_running_loop()
+        outcome: asyncio.Future[_Result] = loop.create_future()
+        self._jobs.put(lambda: self._do(work, loop, outcome))
+        try:
+            return await asyncio.wait_for(outcome, budget_s or self.budget_s)
+        except TimeoutError:
+            self._failed(operation, "timeout")
+            raise DatabaseUnavailable(f"{operation}: no answer in time") from None
+        except Exception as error:
+            self._failed(operation, type(error).__name__)
+            raise DatabaseUnavailable(f"{operation}: {type(error).__name__}") from None
+
+    def _failed(self, operation: str, kind: str) -> None:
+        self.failures[operation, kind] += 1
+        self._skip_until = self._clock() + self.retry_after_s
+        log.warning("database unavailable for %s (%s); answering without it", operation, kind)
+
+    def _do(
+        self,
+        work: Callable[[], _Result],
+        loop: asyncio.AbstractEventLoop,
+        outcome: asyncio.Future[_Result],
+    ) -> None:
+        try:
+            try:
+                settle = partial(outcome.set_result, work())
+            except Exception as error:
+                settle = partial(outcome.set_exception, error)
+            self._deliver(loop, outcome, settle)
+        finally:
+            self._slots.release()
+
+    @staticmethod
+    def _deliver(
+        loop: asyncio.AbstractEventLoop,
+        outcome: asyncio.Future[_Result],
+        settle: Callable[[], None],
+    ) -> None:
+        """Settle the caller's future unless it stopped waiting (or its loop has closed)."""
+
+        def settle_if_waiting() -> None:
+            if not outcome.done():
+                settle()
+
+        with suppress(RuntimeError):
+            loop.call_soon_threadsafe(settle_if_waiting)
+
+    def _serve(self) -> None:
+        while True:
+            self._jobs.get()()
