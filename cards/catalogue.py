@@ -9,6 +9,7 @@ the service at start-up instead of reaching a patient's chart.
 
     CardCatalogue.load()
       ├─ content.toml          -> Content (version, source label, notes, flags, references)
+      ├─ override_reasons.toml -> ReasonVocabulary (HL7 standard codes, our codes mapped)
       ├─ orders/<id>.json      -> OrderTemplate   (body parses as R4 once filled in)
       └─ templates/<topic>.toml -> CardTemplate   (orders, references and flags it names exist)
 """
@@ -30,6 +31,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from cards.model import SUMMARY_LIMIT
+from cards.reasons import ReasonMeaning, ReasonVocabulary
 from mappings.fhirjson import JsonObject, without_empty_values
 
 #: Characters reserved for each filled-in fact when a summary is checked at load;
@@ -146,6 +148,9 @@ class CardTemplate(_Content):
     topic: str = Field(pattern=_NAME)
     display: str = Field(min_length=1)
     hooks: tuple[HOOKS, ...] = Field(min_length=1)
+    snoozable: bool = False
+    """Overriding the card hides its topic for the patient for a while (patient-view only,
+    never at indicator critical); the card then says so."""
     basis: str = Field(min_length=1)
     indicator_policy: str = Field(min_length=1)
     rule: str = Field(min_length=1)
@@ -170,7 +175,13 @@ class CardTemplate(_Content):
             if unknown:
                 raise ValueError(f"cites {unknown} which are not in `references`: {text[:60]!r}")
         _unique("override reason code", (reason.code for reason in self.override_reasons))
+        if self.snoozable and self.hooks != ("patient-view",):
+            raise ValueError("only patient-view cards can be snoozed, never order-select or -sign")
         return self
+
+    def snoozes_at(self, indicator: str) -> bool:
+        """Whether overriding this card at `indicator` snoozes its topic (never critical)."""
+        return self.snoozable and indicator != "critical"
 
     def _check_summary(self) -> None:
         summary = self.summary
@@ -339,6 +350,11 @@ class Reference(_Content):
     url: str = Field(pattern=r"^https://\S+$")
 
 
+class OfferedReasons(_Content):
+    offered: tuple[str, ...] = Field(min_length=1)
+    """Standard override reasons (codes of override_reasons.toml) offered on every card."""
+
+
 class Content(_Content):
     version: str = Field(min_length=1)
     date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
@@ -346,6 +362,8 @@ class Content(_Content):
     topic_system: str = Field(min_length=1)
     override_reason_system: str = Field(min_length=1)
     disclaimer: str = Field(min_length=1)
+    snooze: str = Field(min_length=1)
+    override_reasons: OfferedReasons
     source: SourceLabel
     why: WhyLabels
     notes: dict[str, str]
@@ -356,6 +374,8 @@ class Content(_Content):
     def _label_is_not_a_guideline(self) -> Content:
         if "clinical practice guideline" in self.source.label.lower():
             raise ValueError("source.label must not call the source a clinical practice guideline")
+        if placeholders(self.snooze) != ["days"]:
+            raise ValueError("snooze must name the number of days once, as {days}")
         return self
 
 
@@ -365,6 +385,7 @@ class CardCatalogue:
 
     directory: Path
     content: Content
+    reasons: ReasonVocabulary
     templates: Mapping[str, CardTemplate]
     orders: Mapping[str, OrderTemplate]
 
@@ -387,7 +408,50 @@ class CardCatalogue:
         unused = sorted(set(orders) - used)
         if unused:
             raise ContentError(f"{root / 'orders' / unused[0]}.json: no template suggests it")
-        return cls(directory=root, content=content, templates=templates, orders=orders)
+        reasons_path = root / "override_reasons.toml"
+        reasons = read_toml(reasons_path, ReasonVocabulary)
+        with _in_file(reasons_path):
+            _check_reasons(reasons, content, templates)
+        return cls(
+            directory=root, content=content, reasons=reasons, templates=templates, orders=orders
+        )
+
+    def override_reasons(self, template: CardTemplate) -> list[tuple[str, str, str]]:
+        """(system, code, display) of a card's override reasons: its own, then the standard."""
+        own = [
+            (self.content.override_reason_system, reason.code, reason.display)
+            for reason in template.override_reasons
+        ]
+        standard = [
+            (self.reasons.standard_system, code, self.reasons.standard[code].display)
+            for code in self.content.override_reasons.offered
+        ]
+        return own + standard
+
+    def reason_meaning(self, system: str, code: str) -> ReasonMeaning | None:
+        """What an override reason a client reported stands for (None: not one we know)."""
+        displays: dict[str, str] = {}
+        for template in self.templates.values():
+            for reason in template.override_reasons:
+                displays.setdefault(reason.code, reason.display)
+        return self.reasons.meaning(system, code, self.content.override_reason_system, displays)
+
+
+def _check_reasons(
+    reasons: ReasonVocabulary, content: Content, templates: Mapping[str, CardTemplate]
+) -> None:
+    """Offered codes exist; each of our codes is mapped, and offered unless it is retired."""
+    unknown = [code for code in content.override_reasons.offered if code not in reasons.standard]
+    if unknown:
+        raise ValueError(f"content.toml offers {unknown}, which are not standard codes")
+    offered = {reason.code for t in templates.values() for reason in t.override_reasons}
+    for code in sorted(offered - set(reasons.local)):
+        raise ValueError(f"our override reason {code!r} has no mapping to a standard code")
+    for code, local in reasons.local.items():
+        if local.display is None and code not in offered:
+            raise ValueError(f"local.{code}: no template offers it; retire it with a display")
+        if local.display is not None and code in offered:
+            raise ValueError(f"local.{code}: retired, yet a template offers it")
 
 
 def _check_links(

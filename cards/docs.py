@@ -76,6 +76,8 @@ def generate(catalogue: CardCatalogue) -> str:
         *(_card(t, catalogue) for t in order_checks),
         "## Order templates",
         *(_order(order_id, order) for order_id, order in sorted(catalogue.orders.items())),
+        "## Override reasons",
+        _override_reasons(catalogue),
         "## Flags",
         _table(("Flag", "Meaning"), ((f"`{k}`", v) for k, v in content.flags.items())),
         "## Data missing or assumed (notes)",
@@ -144,6 +146,9 @@ def _card(template: CardTemplate, catalogue: CardCatalogue) -> str:
     if template.override_reasons:
         reasons = "; ".join(f"{r.display} (`{r.code}`)" for r in template.override_reasons)
         lines.append(f"- **Override reasons** ({content.override_reason_system}): {reasons}")
+    if template.snoozable:
+        days = content.snooze.format(days="CDS_SNOOZE_DAYS")
+        lines.append(f"- **Snoozed by an override** (not when critical): {days}")
     if template.references:
         refs = "; ".join(f"[{ref}] {content.references[ref].title}" for ref in template.references)
         lines.append(f"- **Evidence:** {refs}")
@@ -156,6 +161,31 @@ def _card(template: CardTemplate, catalogue: CardCatalogue) -> str:
         wording.append(condition + block.text)
     quoted = "\n>\n".join(_quote(text) for text in wording)
     return "\n\n".join([f"### {template.display} (`{template.topic}`)", "\n".join(lines), quoted])
+
+
+def _override_reasons(catalogue: CardCatalogue) -> str:
+    """The standard reasons every card offers, and how our own codes map onto standard ones."""
+    reasons = catalogue.reasons
+    offered = [
+        (f"`{code}`", reasons.standard[code].display, f"`{reasons.category_of(code)}`")
+        for code in catalogue.content.override_reasons.offered
+    ]
+    ours = [
+        (
+            f"`{code}`",
+            local.relation,
+            f"`{local.standard}` {reasons.standard[local.standard].display}",
+        )
+        for code, local in reasons.local.items()
+    ]
+    return "\n\n".join(
+        [
+            f"Offered on every card ({reasons.standard_system}):",
+            _table(("Code", "Display", "Category"), offered),
+            f"Our own codes ({catalogue.content.override_reason_system}) in the analytics:",
+            _table(("Code", "Relation", "Standard code"), ours),
+        ]
+    )
 
 
 def _action(action: ActionTemplate, catalogue: CardCatalogue) -> str:
@@ -203,7 +233,7 @@ def _quote(text: str) -> str:
     return "\n".join(f"> {line}".rstrip() for line in text.splitlines())
 
 
-def _table(header: tuple[str, str], rows: Iterable[tuple[str, str]]) -> str:
-    lines = [f"| {header[0]} | {header[1]} |", "|---|---|"]
-    lines += [f"| {left} | {right} |" for left, right in rows]
+def _table(header: tuple[str, ...], rows: Iterable[tuple[str, ...]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)

@@ -7,6 +7,11 @@ this patient, and the "Why this card" section that lets the clinician review
 the basis of every card. It never emits a broken action: a suggestion whose
 target order is missing is left out.
 
+When the deployment snoozes (`snooze_days`), a card whose template is snoozable
+and whose indicator is not critical ends its text with the content's snooze
+sentence: the clinician learns that overriding it hides the topic for this
+patient for that many days.
+
 A mismatch between rules and content (an unknown topic, suggestion or note, a
 declared fact the rules did not give) is a programming error and raises
 `RenderError`; tests catch it before release.
@@ -48,12 +53,19 @@ def render(
     catalogue: CardCatalogue,
     *,
     source_url: str,
+    snooze_days: int | None = None,
 ) -> list[Card]:
     """Word each recommendation as a card, in the order the rules gave them."""
-    return [_card(rec, data, catalogue, source_url) for rec in recommendations]
+    return [_card(rec, data, catalogue, source_url, snooze_days) for rec in recommendations]
 
 
-def _card(rec: CardRequest, data: OrderContext, catalogue: CardCatalogue, url: str) -> Card:
+def _card(
+    rec: CardRequest,
+    data: OrderContext,
+    catalogue: CardCatalogue,
+    url: str,
+    snooze_days: int | None,
+) -> Card:
     template = catalogue.templates.get(rec.topic)
     if template is None:
         raise RenderError(f"no card template for topic {rec.topic!r}")
@@ -66,13 +78,13 @@ def _card(rec: CardRequest, data: OrderContext, catalogue: CardCatalogue, url: s
         for ref in template.references
     ]
     reasons = [
-        Coding(system=content.override_reason_system, code=reason.code, display=reason.display)
-        for reason in template.override_reasons
+        Coding(system=system, code=code, display=display)
+        for system, code, display in catalogue.override_reasons(template)
     ]
     return Card(
         uuid=str(uuid4()),
         summary=_summary(template.summary, facts),
-        detail=_detail(template, blocks, rec, facts, catalogue),
+        detail=_detail(template, blocks, rec, facts, catalogue, snooze_days),
         indicator=rec.indicator,
         source=Source(
             label=content.source.label,
@@ -121,10 +133,13 @@ def _detail(
     rec: CardRequest,
     facts: Mapping[str, str],
     catalogue: CardCatalogue,
+    snooze_days: int | None,
 ) -> str:
-    """The template's paragraphs, then "Why this card" ending in the disclaimer."""
+    """The template's paragraphs, the snooze sentence, then "Why this card"."""
     escaped = {name: _markdown_text(value) for name, value in facts.items()}
     paragraphs = [block.text.format_map(escaped) for block in blocks]
+    if snooze_days is not None and template.snoozes_at(rec.indicator):
+        paragraphs.append(catalogue.content.snooze.format(days=snooze_days))
     return "\n\n".join([*paragraphs, *_why(template, rec, escaped, catalogue)])
 
 

@@ -30,6 +30,8 @@ from tests.cards.conftest import (
 from tests.support.spec_checks import empty_values
 
 SOURCE_URL = "https://cds.example.org/docs/clinical.md"
+OUR_REASONS = "urn:footdrop-cds:override-reason"
+HL7_REASONS = "http://terminology.hl7.org/CodeSystem/non-adherence-reason-codes"
 RESOURCE_ID = re.compile(r"^[A-Za-z]+/[A-Za-z0-9\-.]+$")
 TOPICS = sorted(CardCatalogue.load().templates)
 
@@ -76,9 +78,11 @@ def test_each_topic_renders_a_spec_valid_card(topic: str, catalogue: CardCatalog
         assert sum(s.get("isRecommended", False) for s in suggestions) <= 1
     ids = [body["uuid"], *(s["uuid"] for s in suggestions)]
     assert len(set(ids)) == len(ids) and all(uuid.UUID(i).version == 4 for i in ids)
-    for reason in body.get("overrideReasons", []):
-        assert set(reason) == {"system", "code", "display"}
-        assert reason["system"] == "urn:footdrop-cds:override-reason"
+    for reason in body["overrideReasons"]:
+        assert set(reason) == {"system", "code", "display"} and reason["display"]
+    own = [(OUR_REASONS, reason.code) for reason in template.override_reasons]
+    standard = [(HL7_REASONS, code) for code in catalogue.content.override_reasons.offered]
+    assert [(r["system"], r["code"]) for r in body["overrideReasons"]] == own + standard
     for link in body.get("links", []):
         assert link["type"] == "absolute" and link["url"].startswith("https://")
     assert len(body.get("links", [])) == len(template.references)
@@ -360,7 +364,12 @@ def test_no_evidence_and_no_notes_are_said_not_left_empty(catalogue: CardCatalog
     body = _json(_render_one(rec, catalogue))
     assert catalogue.content.why.no_data in body["detail"]
     assert catalogue.content.why.missing not in body["detail"]
-    assert "suggestions" not in body and len(body["overrideReasons"]) == 3
+    assert "suggestions" not in body
+    assert [r["code"] for r in body["overrideReasons"]][:3] == [
+        "instability",
+        "recurrent-herniation-axial-pain",
+        "other-indication",
+    ]
 
 
 def test_without_a_target_the_card_order_is_acted_on(catalogue: CardCatalogue) -> None:
