@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from service.auth import TrustedIssuers, parse_trusted_issuers
 from service.clinical.thresholds import ClinicalThresholds
 from service.fhir.client import FhirLimits
+
+#: The patient-hash key with authentication off when none is set (logged as a warning).
+DEV_HASH_KEY = "footdrop-cds-development-key-not-secret"
+MIN_SECRET_CHARS = 32
 
 
 def _split_csv(value: object) -> object:
@@ -49,6 +53,34 @@ class Settings(BaseSettings):
     """Browser origins allowed to call the service (e.g. https://sandbox.cds-hooks.org)."""
 
     database_url: str = "sqlite:///./footdrop-cds.db"
+    """SQLAlchemy URL of the service's database: a SQLite file (WAL) by default, PostgreSQL
+    as `postgresql+psycopg://user@host/db` for several workers or replicas."""
+
+    database_timeout_s: int = Field(default=3, ge=2, le=60)
+    """Connect and statement timeout of the database, in whole seconds (libpq's minimum is 2);
+    start-up fails after it when the database never answers."""
+
+    database_hook_budget_s: float = Field(default=0.5, gt=0, le=10)
+    """How long a hook call waits for the database (shown-card memory, snoozes, JWT replay
+    memory) before it answers without it; the cards never wait longer."""
+
+    database_migrate: Literal["on-start", "check"] = "on-start"
+    """`on-start`: start-up brings the schema to the latest revision; `check`: start-up
+    only checks it is there (run `footdrop-cds migrate` during the deployment)."""
+
+    card_log_drain_s: float = Field(default=10.0, ge=0, le=300)
+    """At shutdown, how long the card log may take to write what is queued; cards still
+    queued after it are counted and logged as lost (keep it under the orchestrator's grace)."""
+
+    patient_hash_key: SecretStr | None = None
+    """Key of the HMAC-SHA256 that replaces patient ids in the card log (never the id itself).
+    Required with CDS_AUTH_MODE=jwt; keep it secret and stable (changing it forgets snoozes)."""
+
+    snooze_days: int = Field(default=30, ge=1, le=365)
+    """How long an overridden card's topic is not shown again for that patient (jwt mode)."""
+
+    analytics_token: SecretStr | None = None
+    """Bearer token of the CDS committee for GET /analytics/cards; unset, nobody may read it."""
 
     fhir_timeout_s: float = Field(default=5.0, gt=0, le=60)
     """Budget for all FHIR server calls of one request, paging included."""
@@ -122,6 +154,13 @@ class Settings(BaseSettings):
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
+    @field_validator("patient_hash_key", "analytics_token")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET_CHARS:
+            raise ValueError(f"must be at least {MIN_SECRET_CHARS} characters")
+        return value
+
     @model_validator(mode="after")
     def _jwt_needs_issuers(self) -> Settings:
         if self.auth_mode == "jwt" and not self.trusted_issuers.root:
@@ -129,3 +168,24 @@ class Settings(BaseSettings):
                 "CDS_AUTH_MODE=jwt needs CDS_TRUSTED_ISSUERS: no EHR could call the service"
             )
         return self
+
+    @model_validator(mode="after")
+    def _jwt_needs_patient_hash_key(self) -> Settings:
+        key = self.patient_hash_key
+        if self.auth_mode == "jwt" and (key is None or key.get_secret_value() == DEV_HASH_KEY):
+            raise ValueError(
+                "CDS_AUTH_MODE=jwt needs CDS_PATIENT_HASH_KEY (a secret of at least "
+                f"{MIN_SECRET_CHARS} characters): the card log keys patients by it"
+            )
+        return self
+
+    @property
+    def hash_key(self) -> bytes:
+        """The patient-hash key; the fixed development key when unset (auth off only)."""
+        key = self.patient_hash_key
+        return (key.get_secret_value() if key else DEV_HASH_KEY).encode()
+
+    @property
+    def snoozing(self) -> bool:
+        """Snoozes are state across calls: only for verified callers (issue 10 item 3)."""
+        return self.auth_mode == "jwt"

@@ -17,6 +17,8 @@ from tests.support import fhir_server
 from tests.support.ehr import PUBLIC_BASE_URL, Ehr, SignedClient
 
 PATIENT_ID = "pat-1"
+#: CDS_PATIENT_HASH_KEY of the test apps (jwt mode requires one).
+PATIENT_HASH_KEY = "test-patient-hash-key-0123456789abcdef"
 
 
 @pytest.fixture
@@ -25,7 +27,11 @@ def fhir() -> Iterator[fhir_server.FhirServer]:
 
 
 def make_settings(**overrides: Any) -> Settings:
-    values: dict[str, Any] = {"database_url": "sqlite://", "fhir_timeout_s": 2.0}
+    values: dict[str, Any] = {
+        "database_url": "sqlite://",
+        "fhir_timeout_s": 2.0,
+        "patient_hash_key": PATIENT_HASH_KEY,
+    }
     values.update(overrides)
     return Settings(**values)
 

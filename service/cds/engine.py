@@ -2,8 +2,9 @@
 
 Content (value sets, text patterns, card and order templates, service
 definitions) is loaded and checked once, so bad content stops start-up instead
-of failing a request; the store and the pooled FHIR transport are opened here
-and closed when the app stops. Nothing is created at import.
+of failing a request; the pooled FHIR transport, the database guard and the
+card log's writer are started here and closed, with the store, when the app
+stops (the card log drains first). Nothing is created at import.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
+from anyio import to_thread
 
 from cards.catalogue import CardCatalogue
 from cards.docs import generate
@@ -24,6 +26,8 @@ from service.cds.errors import UnknownService
 from service.cds.services import ServiceSpec, load_services
 from service.fhir.transport import FhirTransport, HttpxTransport
 from service.settings import Settings
+from service.storage.card_log import CardLog
+from service.storage.guard import DatabaseGuard
 from service.storage.replay import DatabaseReplayCache
 from service.storage.store import Store
 
@@ -44,6 +48,9 @@ class Engine:
     catalogue: CardCatalogue
     services: Mapping[str, ServiceSpec]
     store: Store
+    guard: DatabaseGuard
+    """Every database call of a request goes through it: bounded in time, never fatal."""
+    card_log: CardLog
     transport: FhirTransport
     clinical_doc: str
     clock: Callable[[], datetime]
@@ -56,17 +63,19 @@ class Engine:
     def start(
         cls,
         settings: Settings,
+        store: Store,
         clock: Callable[[], datetime] | None = None,
         transport: FhirTransport | None = None,
     ) -> Engine:
+        """Load content and start the workers around `store` (opened by the app factory)."""
         index = ValueSetIndex.load()
         catalogue = CardCatalogue.load()
         clock = clock or utc_now
-        store = Store.open(settings.database_url)
+        guard = DatabaseGuard(settings.database_hook_budget_s)
         verifier, key_set_client = None, None
         if settings.auth_mode == "jwt":
             key_set_client = httpx.AsyncClient(follow_redirects=False, trust_env=False)
-            verifier = _verifier(settings, store, clock, key_set_client)
+            verifier = _verifier(settings, store, guard, clock, key_set_client)
         return cls(
             settings=settings,
             index=index,
@@ -74,6 +83,8 @@ class Engine:
             catalogue=catalogue,
             services=load_services(index),
             store=store,
+            guard=guard,
+            card_log=CardLog(store),
             transport=transport or HttpxTransport(settings.fhir_max_response_bytes),
             clinical_doc=generate(catalogue),
             clock=clock,
@@ -82,6 +93,7 @@ class Engine:
         )
 
     async def aclose(self) -> None:
+        await to_thread.run_sync(self.card_log.close, self.settings.card_log_drain_s)
         await self.transport.aclose()
         if self.key_set_client is not None:
             await self.key_set_client.aclose()
@@ -97,9 +109,18 @@ class Engine:
     def docs_url(self) -> str:
         return f"{self.settings.public_base_url}/docs/clinical"
 
+    @property
+    def snooze_days(self) -> int | None:
+        """Days an override hides a topic, or None where nothing is snoozed (auth off)."""
+        return self.settings.snooze_days if self.settings.snoozing else None
+
 
 def _verifier(
-    settings: Settings, store: Store, clock: Callable[[], datetime], http: httpx.AsyncClient
+    settings: Settings,
+    store: Store,
+    guard: DatabaseGuard,
+    clock: Callable[[], datetime],
+    http: httpx.AsyncClient,
 ) -> JwtVerifier:
     """The JWT verifier: trusted issuers' keys, and a replay memory shared through the
     database (this process's memory while the database is down)."""
@@ -107,7 +128,7 @@ def _verifier(
         log.warning(warning)
 
     replay = FallbackReplayCache(
-        DatabaseReplayCache(store, clock), MemoryReplayCache(clock=clock), on_failure=_ignore
+        DatabaseReplayCache(store, guard, clock), MemoryReplayCache(clock=clock), on_failure=_ignore
     )
     key_sets = KeySetStore(settings.trusted_issuers, http)
     return JwtVerifier(key_sets, replay, leeway_s=settings.jwt_leeway_s)

@@ -7,7 +7,8 @@
     ├── RequestTimeout            408  the body did not arrive in time
     ├── PreconditionFailed        412  required patient data cannot be obtained
     ├── PayloadTooLarge           413  body over CDS_MAX_REQUEST_BYTES
-    └── UnsupportedMediaType      415  a call whose body is not application/json
+    ├── UnsupportedMediaType      415  a call whose body is not application/json
+    └── ServiceUnavailable        503  feedback could not be stored now (retry later)
 
 Every non-2xx answer carries a FHIR OperationOutcome (CDS Hooks 3.0 asks for it;
 2.0 clients ignore it). Messages name the field or key at fault and never echo
@@ -75,3 +76,9 @@ class PayloadTooLarge(CdsError):
 class UnsupportedMediaType(CdsError):
     status = 415
     issue_code = "not-supported"
+
+
+class ServiceUnavailable(CdsError):
+    status = 503
+    issue_code = "transient"
+    headers: ClassVar[Mapping[str, str]] = {"Retry-After": "30"}

@@ -1,29 +1,41 @@
 """One hook call, from request to cards, readable top to bottom.
 
     HookRequest ─prefetch.resolve→ PatientData ─features.extract→ PatientFeatures
-      ─patient_view / order_checks→ list[Recommendation] ─cards.render→ list[Card]
-      → CdsResponse
+      ─patient_view / order_checks→ list[Recommendation] ─cross-call state→
+      ─cards.render→ list[Card] ─card log→ CdsResponse
 
-Only `prefetch.resolve` (and the shown-card memory) does I/O; everything between
-is a pure function of the data and the request time, run off the event loop.
-What differs between services (which rules, which drafts, the shown-card memory)
+Only `prefetch.resolve` and the cross-call state do I/O; everything between is a
+pure function of the data and the request time, run off the event loop. What
+differs between services (which rules, which drafts, the shown-card memory)
 comes from the service definition, not from the hook's name.
 
-order-sign de-duplication: every card shown at order-select is remembered (as a
-hash of the verified issuer, fhirServer, user, patient, encounter, order and
-topic). An order-sign request that carries the extension `SUPPRESS_REPEATS` set
-to true does not get the non-critical ones again; a critical card is never left
-out (clinical-logic v3 §4: signing is the last safety net). With authentication
-off there is no verified caller to bind the memory to, so none is kept.
+State across calls is kept only for a verified caller and keyed by its issuer,
+so no caller can change what another is shown (with authentication off none is
+kept), and it never removes a critical card:
+
+- order-sign de-duplication: every card shown at order-select is remembered (as
+  a hash of the issuer, fhirServer, user, patient, encounter, order and topic);
+  an order-sign request that carries the extension `SUPPRESS_REPEATS` set to
+  true does not get the non-critical ones again (clinical-logic v3 §4: signing
+  is the last safety net).
+- snoozes: a snoozable card (its template says so, and it is not critical) that
+  one of the issuer's users overrode is not shown again for that patient and
+  fhirServer for CDS_SNOOZE_DAYS.
+
+The database answers these within `CDS_DATABASE_HOOK_BUDGET_S` or not at all:
+without it every card is shown. Every card returned is put on the card log's
+queue, which costs microseconds and never fails the call.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from cards.model import Card
 from cards.render import render
 from service.cds import prefetch
 from service.cds.engine import Engine
@@ -42,6 +54,8 @@ from service.clinical.orders import classify
 from service.clinical.patient_view import recommend
 from service.clinical.recommendation import Recommendation
 from service.fhir.patient_data import PatientData
+from service.storage.database import DatabaseUnavailable
+from service.storage.records import IssuedCardRecord, patient_key
 from service.storage.store import fingerprint
 
 #: Request extension (CDS Hooks `extension`, reverse-domain key) by which an EHR
@@ -67,33 +81,21 @@ async def run(
     data = await prefetch.resolve(
         spec.prefetch, request, context, engine.transport, engine.settings.fhir_limits, now
     )
-    return await run_in_threadpool(_decide_and_render, engine, spec, request, caller, data, now)
-
-
-def _decide_and_render(
-    engine: Engine,
-    spec: ServiceSpec,
-    request: HookRequest,
-    caller: Caller,
-    data: PatientData,
-    now: datetime,
-) -> CdsResponse:
-    recommendations = decide(engine, spec, data)
+    recommendations = await run_in_threadpool(decide, engine, spec, data)
     if caller.verified:
-
-        def shown_key(rec: Recommendation) -> str:
-            return _shown_key(caller, request, data, rec)
-
-        if spec.shown_cards == "remember":
-            ttl = timedelta(seconds=engine.settings.shown_card_ttl_s)
-            engine.store.remember([shown_key(rec) for rec in recommendations], now, ttl)
-        elif spec.shown_cards == "suppress-repeats" and _suppress_repeats(request):
-            recommendations = [
-                rec
-                for rec in recommendations
-                if rec.indicator == "critical" or not engine.store.was_shown(shown_key(rec), now)
-            ]
-    cards = render(recommendations, data, engine.catalogue, source_url=engine.docs_url)
+        recommendations = await _cross_call_state(
+            engine, spec, request, caller, data, recommendations, now
+        )
+    cards = await run_in_threadpool(
+        render,
+        recommendations,
+        data,
+        engine.catalogue,
+        source_url=engine.docs_url,
+        snooze_days=engine.snooze_days,
+    )
+    logged = _log_entries(engine, spec, request, caller, data, recommendations, cards, now)
+    engine.card_log.record(logged)
     return CdsResponse(cards=cards)
 
 
@@ -106,6 +108,86 @@ def decide(engine: Engine, spec: ServiceSpec, data: PatientData) -> list[Recomme
     drafts = data.selected_orders if spec.orders == "selections" else data.draft_orders
     selected = [classify(order, engine.index, engine.patterns) for order in drafts]
     return check_orders(selected, features, data.now, thresholds)
+
+
+async def _cross_call_state(
+    engine: Engine,
+    spec: ServiceSpec,
+    request: HookRequest,
+    caller: Caller,
+    data: PatientData,
+    recommendations: list[Recommendation],
+    now: datetime,
+) -> list[Recommendation]:
+    """Remember shown cards, or leave out repeats and snoozed topics (never a critical card)."""
+    store, guard = engine.store, engine.guard
+    keys = [_shown_key(caller, request, data, rec) for rec in recommendations]
+    try:
+        if spec.shown_cards == "remember" and keys:
+            ttl = timedelta(seconds=engine.settings.shown_card_ttl_s)
+            await guard.run("shown-card memory", lambda: store.remember(keys, now, ttl))
+        elif spec.shown_cards == "suppress-repeats" and _suppress_repeats(request):
+            shown = await guard.run("shown-card memory", lambda: store.shown(keys, now))
+            recommendations = [
+                rec
+                for rec, key in zip(recommendations, keys, strict=True)
+                if rec.indicator == "critical" or key not in shown
+            ]
+        snoozable = [rec for rec in recommendations if _snoozes(engine, rec)]
+        if engine.snooze_days is not None and snoozable:
+            issuer, patient = caller.issuer or "", _patient_key(engine, request, data)
+            since = now - timedelta(days=engine.snooze_days)
+            snoozed = await guard.run(
+                "snoozes", lambda: store.snoozed_topics(issuer, patient, since)
+            )
+            recommendations = [
+                rec
+                for rec in recommendations
+                if not (rec.topic in snoozed and _snoozes(engine, rec))
+            ]
+    except DatabaseUnavailable:
+        pass  # logged and counted by the guard: the cards are shown as they are
+    return recommendations
+
+
+def _snoozes(engine: Engine, rec: Recommendation) -> bool:
+    """Whether overriding this card snoozes its topic (never a critical card)."""
+    return engine.catalogue.templates[rec.topic].snoozes_at(rec.indicator)
+
+
+def _patient_key(engine: Engine, request: HookRequest, data: PatientData) -> str:
+    return patient_key(engine.settings.hash_key, request.fhirServer, data.patient_id)
+
+
+def _log_entries(
+    engine: Engine,
+    spec: ServiceSpec,
+    request: HookRequest,
+    caller: Caller,
+    data: PatientData,
+    recommendations: Sequence[Recommendation],
+    cards: Sequence[Card],
+    now: datetime,
+) -> list[IssuedCardRecord]:
+    """The card log's view of the cards returned (rendered in the rules' order)."""
+    patient = _patient_key(engine, request, data)
+    snoozing = engine.snooze_days is not None
+    return [
+        IssuedCardRecord(
+            card_uuid=card.uuid,
+            suggestion_uuids=tuple(suggestion.uuid for suggestion in card.suggestions or ()),
+            service_id=spec.id,
+            hook=spec.hook,
+            hook_instance=request.hookInstance,
+            topic=rec.topic,
+            indicator=rec.indicator,
+            issued_at=now,
+            issuer=caller.issuer,
+            patient_key=patient,
+            snoozable=snoozing and _snoozes(engine, rec),
+        )
+        for rec, card in zip(recommendations, cards, strict=True)
+    ]
 
 
 def _shown_key(caller: Caller, request: HookRequest, data: PatientData, rec: Recommendation) -> str:

@@ -1,4 +1,4 @@
-"""The body of a hook call: JSON media type, bounded in size and time, strict JSON, a HookRequest.
+"""Request bodies: JSON media type, bounded in size and time, strict JSON, then a model.
 
 The body is read under a deadline (a client trickling bytes gets 408), refused
 past `CDS_MAX_REQUEST_BYTES` (413), and parsed off the event loop as strict RFC
@@ -9,6 +9,7 @@ absurd numbers, no duplicate keys.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -21,6 +22,7 @@ from service.cds.errors import (
     UnsupportedMediaType,
     describe_validation_error,
 )
+from service.cds.feedback import FeedbackRequest, parse_feedback
 from service.cds.models import HookRequest
 from service.fhir.strict_json import JsonRejected, load_object
 from service.settings import Settings
@@ -50,14 +52,22 @@ async def bounded_body(request: Request, limit: int, timeout_s: float) -> bytes:
     return bytes(body)
 
 
-def parse_hook_request(body: bytes, max_depth: int) -> HookRequest:
+#: Largest feedback body accepted: 100 items are a few tens of kilobytes.
+MAX_FEEDBACK_BYTES = 1_000_000
+
+
+def parse_object(body: bytes, max_depth: int) -> dict[str, Any]:
     try:
         # RFC 8259 §8.1: JSON between systems is UTF-8; json.loads(bytes) would also take UTF-16/32.
-        payload = load_object(body.decode("utf-8"), max_depth)
+        return load_object(body.decode("utf-8"), max_depth)
     except UnicodeDecodeError:
         raise BadRequest("request body is not UTF-8") from None
     except JsonRejected as exc:
         raise BadRequest(f"request body is not a strict JSON object: {exc}") from None
+
+
+def parse_hook_request(body: bytes, max_depth: int) -> HookRequest:
+    payload = parse_object(body, max_depth)
     try:
         return HookRequest.model_validate(payload)
     except ValidationError as exc:
@@ -68,3 +78,11 @@ async def read_hook_request(request: Request, settings: Settings) -> HookRequest
     require_json(request)
     body = await bounded_body(request, settings.max_request_bytes, settings.request_body_timeout_s)
     return await run_in_threadpool(parse_hook_request, body, settings.max_json_depth)
+
+
+async def read_feedback(request: Request, settings: Settings) -> FeedbackRequest:
+    require_json(request)
+    limit = min(settings.max_request_bytes, MAX_FEEDBACK_BYTES)
+    body = await bounded_body(request, limit, settings.request_body_timeout_s)
+    payload = await run_in_threadpool(parse_object, body, settings.max_json_depth)
+    return parse_feedback(payload)

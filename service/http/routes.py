@@ -1,4 +1,7 @@
-"""HTTP endpoints: discovery, service calls and the documentation page. Each hands off once."""
+"""HTTP endpoints: discovery, service calls, feedback and the documentation page.
+
+Each hands off once.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from service.cds import feedback
 from service.cds.models import Discovery
 from service.cds.pipeline import run
 from service.http.auth import CallerDep
-from service.http.body import read_hook_request
+from service.http.body import read_feedback, read_hook_request
 from service.http.deps import EngineDep
 
 router = APIRouter()
@@ -40,3 +44,14 @@ async def call_service(
     spec = engine.service(service_id)
     hook_request = await read_hook_request(request, engine.settings)
     return _respond(await run(engine, spec, hook_request, caller))
+
+
+@router.post("/cds-services/{service_id}/feedback")
+async def receive_feedback(
+    service_id: str, request: Request, engine: EngineDep, caller: CallerDep
+) -> JSONResponse:
+    """What clinicians did with the cards (F-1 to F-5): 200 `{}` once it is stored."""
+    spec = engine.service(service_id)
+    body = await read_feedback(request, engine.settings)
+    await feedback.receive(engine, spec, body, caller)
+    return JSONResponse({})

@@ -1,0 +1,1 @@
+"""`footdrop-cds`, the command line (typer)."""
