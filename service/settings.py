@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     """Connect and statement timeout of the database, in whole seconds (libpq's minimum is 2);
     start-up fails after it when the database never answers."""
 
-    database_hook_budget_s: float = Field(default=0.5, gt=0, le=10)
+    database_hook_budget_s: float = Field(default=1.0, gt=0, le=10)
     """How long a hook call waits for the database (shown-card memory, snoozes, JWT replay
     memory) before it answers without it; the cards never wait longer."""
 

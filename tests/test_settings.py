@@ -76,3 +76,37 @@ def test_auth_off_is_logged_at_start_up(caplog: pytest.LogCaptureFixture) -> Non
     ):
         pass
     assert "AUTH IS OFF" in caplog.text
+
+
+KEY = "a-patient-hash-key-of-at-least-32-chars"
+
+
+@pytest.mark.parametrize("key", [None, "too-short", "footdrop-cds-development-key-not-secret"])
+def test_jwt_mode_needs_a_real_patient_hash_key(key: str | None) -> None:
+    issuers = '{"https://ehr.example.org": {"jwks_url": "https://ehr.example.org/jwks.json"}}'
+    values = {"auth_mode": "jwt", "trusted_issuers": issuers, "patient_hash_key": key}
+    with pytest.raises(ValidationError, match=r"CDS_PATIENT_HASH_KEY|at least 32"):
+        Settings(**values)
+    assert Settings(**{**values, "patient_hash_key": KEY}).hash_key == KEY.encode()
+
+
+def test_without_authentication_a_development_key_is_used_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from service.app import create_app
+
+    settings = Settings(database_url="sqlite://")
+    assert settings.patient_hash_key is None and settings.hash_key
+    assert not settings.snoozing
+    with caplog.at_level(logging.WARNING), TestClient(create_app(settings)):
+        pass
+    assert "CDS_PATIENT_HASH_KEY is not set" in caplog.text
+
+
+def test_feedback_settings_and_their_bounds() -> None:
+    settings = Settings()
+    assert (settings.snooze_days, settings.database_timeout_s) == (30, 3)
+    assert settings.database_migrate == "on-start" and settings.analytics_token is None
+    for bad in ({"snooze_days": 0}, {"database_timeout_s": 1}, {"analytics_token": "short"}):
+        with pytest.raises(ValidationError):
+            Settings(**bad)  # type: ignore[arg-type]

@@ -6,9 +6,11 @@ never answers therefore fails start-up after the timeout instead of hanging it, 
 a transaction that loses a deadlock or a serialization conflict (or finds SQLite
 locked) is run again a few times before its error is raised.
 
-The SQLite file runs in WAL mode with `synchronous=FULL`: readers never wait for the
-writer, and a transaction that returned is on disk (feedback acknowledged to a
-client survives a crash of the process or of the machine).
+The SQLite file runs in WAL mode with `synchronous=NORMAL`: readers never wait for
+the writer, writers do not wait for a disk flush, and a transaction that returned
+survives the process being killed (it is in the WAL, which the next start replays);
+only a power loss or an operating-system crash may take the last transactions
+with it. Deployments that need more use PostgreSQL.
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ def _sqlite_engine(database_url: str, timeout_s: int) -> Engine:
     def _wal(connection: Any, _: object) -> None:
         cursor = connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     return engine

@@ -3,10 +3,12 @@
 A hook call asks the database small things (was this card shown, is this topic
 snoozed, was this JWT id used). `DatabaseGuard.run` does each in one of its own
 daemon threads and waits at most the budget; past it, or on any error, it raises
-`DatabaseUnavailable` and the caller answers without the database. After a
-failure, calls that may skip the database (`fail_fast`) do so for `retry_after_s`
-instead of each waiting out the budget, and at most `threads` calls are ever
-waiting on the database: a hung database holds a few threads, never the service.
+`DatabaseUnavailable` and the caller answers without the database. After
+`trip_after` failures in a row, calls that may skip the database (`fail_fast`)
+do so for `retry_after_s` instead of each waiting out the budget (one slow answer
+on a busy machine does not switch the database off), and at most `threads` calls
+are ever waiting on the database: a hung database holds a few threads, never the
+service.
 
 Failures are logged (once per outage for skipped calls) and counted in `failures`
 by operation and kind, for the metrics.
@@ -38,14 +40,17 @@ class DatabaseGuard:
         budget_s: float,
         *,
         retry_after_s: float = 5.0,
-        threads: int = 8,
+        trip_after: int = 3,
+        threads: int = 32,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.budget_s = budget_s
         self.retry_after_s = retry_after_s
+        self.trip_after = trip_after
         self.failures: Counter[tuple[str, str]] = Counter()
         self._clock = clock
         self._skip_until = 0.0
+        self._failures_in_a_row = 0
         self._slots = threading.BoundedSemaphore(threads)
         self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         for number in range(threads):
@@ -70,17 +75,21 @@ class DatabaseGuard:
         outcome: asyncio.Future[_Result] = loop.create_future()
         self._jobs.put(lambda: self._do(work, loop, outcome))
         try:
-            return await asyncio.wait_for(outcome, budget_s or self.budget_s)
+            result = await asyncio.wait_for(outcome, budget_s or self.budget_s)
         except TimeoutError:
             self._failed(operation, "timeout")
             raise DatabaseUnavailable(f"{operation}: no answer in time") from None
         except Exception as error:
             self._failed(operation, type(error).__name__)
             raise DatabaseUnavailable(f"{operation}: {type(error).__name__}") from None
+        self._failures_in_a_row = 0
+        return result
 
     def _failed(self, operation: str, kind: str) -> None:
         self.failures[operation, kind] += 1
-        self._skip_until = self._clock() + self.retry_after_s
+        self._failures_in_a_row += 1
+        if self._failures_in_a_row >= self.trip_after:
+            self._skip_until = self._clock() + self.retry_after_s
         log.warning("database unavailable for %s (%s); answering without it", operation, kind)
 
     def _do(

@@ -40,8 +40,6 @@ from service.storage.tables import Base, Feedback, IssuedCard, ShownCard, UsedTo
 PURGE_BATCH = 500
 #: Expired rows are purged at most this often per table and process.
 PURGE_INTERVAL = timedelta(minutes=1)
-#: Rows per INSERT statement (SQLite allows 32,766 parameters in one).
-ROWS_PER_STATEMENT = 500
 
 
 def fingerprint(*parts: str) -> str:
@@ -155,14 +153,16 @@ class Store:
             }
             for record in sorted(records, key=lambda item: item.card_uuid)
         ]
-        self._write(
-            *(
-                self._insert(IssuedCard)
-                .values(rows[start : start + ROWS_PER_STATEMENT])
-                .on_conflict_do_nothing(index_elements=["card_uuid"])
-                for start in range(0, len(rows), ROWS_PER_STATEMENT)
-            )
-        )
+        if not rows:
+            return
+        statement = self._insert(IssuedCard).on_conflict_do_nothing(index_elements=["card_uuid"])
+
+        def work() -> None:
+            # executemany: one compiled statement, the driver batches the rows.
+            with self.engine.begin() as connection:
+                connection.execute(statement, rows)
+
+        retrying(work)
 
     def add_feedback(self, records: Sequence[FeedbackRecord]) -> int:
         """Store feedback items; one already stored (same `dedupe_key`) is not stored again.

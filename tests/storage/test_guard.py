@@ -42,7 +42,7 @@ def test_an_error_is_unavailable_and_counted() -> None:
 
 def test_a_hung_call_costs_the_budget_then_later_calls_skip_the_database() -> None:
     clock = FakeClock()
-    guard = DatabaseGuard(0.05, retry_after_s=5.0, clock=clock)
+    guard = DatabaseGuard(0.05, retry_after_s=5.0, trip_after=2, clock=clock)
     release = threading.Event()
     calls: list[str] = []
 
@@ -51,8 +51,9 @@ def test_a_hung_call_costs_the_budget_then_later_calls_skip_the_database() -> No
         release.wait()
 
     async def scenario() -> None:
-        with pytest.raises(DatabaseUnavailable):
-            await guard.run("snoozes", hung)
+        for _ in range(2):
+            with pytest.raises(DatabaseUnavailable, match="no answer"):
+                await guard.run("snoozes", hung)
         with pytest.raises(DatabaseUnavailable, match="skipped"):
             await guard.run("snoozes", lambda: calls.append("skipped"))
         clock.now += 5.0
@@ -62,14 +63,29 @@ def test_a_hung_call_costs_the_budget_then_later_calls_skip_the_database() -> No
         asyncio.run(scenario())
     finally:
         release.set()
-    assert calls == ["hung"]
-    assert guard.failures[("snoozes", "timeout")] == 1
+    assert calls == ["hung", "hung"]
+    assert guard.failures[("snoozes", "timeout")] == 2
     assert guard.failures[("snoozes", "skipped")] == 1
+
+
+def test_one_failure_does_not_switch_the_database_off() -> None:
+    guard = DatabaseGuard(1.0, trip_after=3, clock=FakeClock())
+
+    def broken() -> None:
+        raise OSError
+
+    async def scenario() -> str:
+        for _ in range(2):
+            with pytest.raises(DatabaseUnavailable):
+                await guard.run("read", broken)
+        return await guard.run("read", lambda: "answered")
+
+    assert asyncio.run(scenario()) == "answered"
 
 
 def test_calls_that_must_try_do_not_skip_but_wait_for_the_database() -> None:
     clock = FakeClock()
-    guard = DatabaseGuard(0.05, clock=clock)
+    guard = DatabaseGuard(0.05, trip_after=1, clock=clock)
 
     def broken() -> None:
         raise OSError

@@ -1,8 +1,9 @@
 """A throwaway schema on the local PostgreSQL, so tests never touch other tables.
 
-Tests skip with the reason when no server answers on 127.0.0.1:5432, except in
-CI: there `.ci/run` sets CDS_TEST_REQUIRE_POSTGRES=1 and an unreachable server
-fails the run instead of silently testing SQLite only.
+Tests skip with the reason when no server answers on 127.0.0.1:5432 (or at
+CDS_TEST_POSTGRES_URL), except in CI: there `.ci/run` sets
+CDS_TEST_REQUIRE_POSTGRES=1 and an unreachable server fails the run instead of
+silently testing SQLite only.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+POSTGRES = os.environ.get(
+    "CDS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 REQUIRED = os.environ.get("CDS_TEST_REQUIRE_POSTGRES") == "1"
 
 
@@ -32,7 +35,8 @@ def postgres_schema() -> Iterator[str]:
             connection.execute(text(f"CREATE SCHEMA {schema}"))
     except OperationalError as error:
         admin.dispose()
-        reason = f"PostgreSQL on 127.0.0.1:5432 is not reachable ({type(error.orig).__name__})"
+        where = POSTGRES.rsplit("@", 1)[-1]
+        reason = f"PostgreSQL at {where} is not reachable ({type(error.orig).__name__})"
         if REQUIRED:
             pytest.fail(f"{reason}, and CDS_TEST_REQUIRE_POSTGRES=1 requires it")
         pytest.skip(reason)
