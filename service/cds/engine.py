@@ -94,6 +94,7 @@ class Engine:
 
     async def aclose(self) -> None:
         await to_thread.run_sync(self.card_log.close, self.settings.card_log_drain_s)
+        self.guard.close()
         await self.transport.aclose()
         if self.key_set_client is not None:
             await self.key_set_client.aclose()

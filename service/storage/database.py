@@ -35,8 +35,9 @@ from sqlalchemy.pool import StaticPool
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: Advisory lock key that serialises migrations of workers starting together on PostgreSQL.
 MIGRATION_LOCK = 0x0F00D0C5
-#: PostgreSQL SQLSTATEs after which the whole transaction can simply run again.
-RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
+#: psycopg's classes of the PostgreSQL errors after which a transaction can simply run
+#: again (SQLSTATE class 40: deadlock_detected, serialization_failure).
+RETRYABLE_ERRORS = frozenset({"DeadlockDetected", "SerializationFailure"})
 ATTEMPTS = 4
 
 _Result = TypeVar("_Result")
@@ -89,8 +90,7 @@ def is_retryable(error: Exception) -> bool:
     """A deadlock or serialization failure (PostgreSQL), or a locked SQLite file."""
     if not isinstance(error, DBAPIError):
         return False
-    sqlstate = getattr(error.orig, "sqlstate", None)
-    if sqlstate in RETRYABLE_SQLSTATES:
+    if type(error.orig).__name__ in RETRYABLE_ERRORS:
         return True
     return isinstance(error, OperationalError) and "database is locked" in str(error.orig)
 

@@ -52,7 +52,8 @@ class DatabaseGuard:
         self._skip_until = 0.0
         self._failures_in_a_row = 0
         self._slots = threading.BoundedSemaphore(threads)
-        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._threads = threads
         for number in range(threads):
             threading.Thread(target=self._serve, name=f"db-guard-{number}", daemon=True).start()
 
@@ -122,6 +123,11 @@ class DatabaseGuard:
         with suppress(RuntimeError):
             loop.call_soon_threadsafe(settle_if_waiting)
 
+    def close(self) -> None:
+        """End the idle threads (at shutdown); one stuck in a hung database is a daemon."""
+        for _ in range(self._threads):
+            self._jobs.put(None)
+
     def _serve(self) -> None:
-        while True:
-            self._jobs.get()()
+        while (job := self._jobs.get()) is not None:
+            job()

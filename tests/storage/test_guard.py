@@ -115,3 +115,14 @@ def test_hung_calls_hold_at_most_the_guard_threads() -> None:
     finally:
         release.set()
     assert guard.failures[("read", "busy")] == 1
+
+
+def test_closing_ends_the_idle_threads() -> None:
+    before = set(threading.enumerate())
+    guard = DatabaseGuard(1.0, threads=4)
+    started = set(threading.enumerate()) - before
+    assert len(started) == 4
+    guard.close()
+    for thread in started:
+        thread.join(5)
+    assert not any(thread.is_alive() for thread in started)

@@ -34,7 +34,8 @@ class StallingProxy:
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
 
     def set(self, mode: Mode) -> None:
-        previous, self.mode = self.mode, mode
+        with self._lock:
+            previous, self.mode = self.mode, mode
         if mode == "down":
             self._close_all()
         elif previous == "down":
@@ -53,26 +54,33 @@ class StallingProxy:
                 item.shutdown(socket.SHUT_RDWR)
             item.close()
 
-    def _track(self, item: socket.socket) -> None:
-        with self._lock:
-            self._sockets.append(item)
-
     def _accept(self, listener: socket.socket) -> None:
         while True:
             try:
                 client, _ = listener.accept()
             except OSError:
                 return
-            self._track(client)
-            if self.mode == "stall":
-                continue  # accepted, never answered
+            with self._lock:
+                mode = self.mode
+                if mode == "stall":
+                    self._sockets.append(client)  # accepted, never answered
+            if mode == "stall":
+                continue
+            if mode == "down":
+                client.close()
+                continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
             except OSError:
                 client.close()
                 continue
             upstream.settimeout(None)
-            self._track(upstream)
+            with self._lock:
+                if self.mode != "forward":  # switched while connecting: this one never passes
+                    client.close()
+                    upstream.close()
+                    continue
+                self._sockets += [client, upstream]
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
 
@@ -81,6 +89,8 @@ class StallingProxy:
             while data := source.recv(65536):
                 while self.mode == "stall":
                     time.sleep(0.05)  # hold the bytes: the peer waits forever
+                if self.mode == "down":
+                    return  # what was held is dropped, as by a dead server
                 sink.sendall(data)
         except OSError:
             pass
