@@ -64,7 +64,7 @@ def parse_instant(text: str) -> datetime | None:
     normal = text.upper().replace(fraction, fraction[:7]).replace("Z", "+00:00")
     try:
         return datetime.fromisoformat(normal).astimezone(UTC)
-    except ValueError:
+    except (ValueError, OverflowError):  # 2021-02-30; year 1 with a positive offset
         return None
 
 

@@ -110,9 +110,6 @@ class Store:
             )
             return set(found.scalars())
 
-    def was_shown(self, key: str, now: datetime) -> bool:
-        return key in self.shown([key], now)
-
     # The JWT replay memory.
 
     def first_use(self, issuer: str, jti: str, expires_at: datetime, now: datetime) -> bool:

@@ -7,6 +7,7 @@ committee later counts (the rows stored) are both checked.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -202,6 +203,8 @@ def reason(**coding: Any) -> dict[str, Any]:
         (one(outcomeTimestamp="2026-11-25"), "outcomeTimestamp"),
         (one(outcomeTimestamp="2026-02-30T10:05:31Z"), "outcomeTimestamp"),
         (one(outcomeTimestamp=1764065131), "outcomeTimestamp"),
+        (one(outcomeTimestamp="0001-01-01T00:00:00+01:00"), "outcomeTimestamp"),
+        (one(outcomeTimestamp="9999-12-31T23:59:59-01:00"), "outcomeTimestamp"),
     ],
 )
 def test_malformed_feedback_is_400_naming_the_field(
@@ -267,3 +270,77 @@ def test_feedback_while_the_database_is_gone_is_503_and_never_a_lie(
     assert response.status_code == 503
     assert response.headers["retry-after"]
     assert response.json()["resourceType"] == "OperationOutcome"
+
+
+ODD_VALUES: list[Any] = [
+    None,
+    0,
+    -1,
+    1e308,
+    True,
+    "",
+    " ",
+    "x" * 5000,
+    "\u0000",
+    [],
+    {},
+    [None],
+    {"id": None},
+    "2026-02-30T10:05:31Z",
+    "0001-01-01T00:00:00+14:00",
+]
+
+
+def members(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every member path of a JSON value (object keys and array indexes)."""
+    found = [path] if path else []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += members(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += members(item, (*path, index))
+    return found
+
+
+def with_value(body: Any, path: tuple[Any, ...], value: Any) -> Any:
+    copy = json.loads(json.dumps(body))
+    target = copy
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value
+    return copy
+
+
+def test_no_body_shape_is_ever_a_server_error(
+    signed_client_factory: Callable[..., SignedClient],
+) -> None:
+    """Every member of full accepted and overridden items set to odd values: 200 or 400."""
+    service = signed_client_factory()
+    full = {
+        "feedback": [
+            {
+                "card": CARD,
+                "outcome": "accepted",
+                "acceptedSuggestions": SUGGESTION,
+                "outcomeTimestamp": WHEN,
+                "extension": {"org.example.x": 1},
+            },
+            {
+                "card": CARD,
+                "outcome": "overridden",
+                "overrideReason": {
+                    "reason": {"system": OUR_REASONS, "code": "declined", "display": "Declined"},
+                    "userComment": "not now",
+                },
+                "outcomeTimestamp": WHEN,
+            },
+        ]
+    }
+    statuses = set()
+    for path in members(full):
+        for value in ODD_VALUES:
+            response = post(service, with_value(full, path, value))
+            assert response.status_code in (200, 400), (path, value, response.text)
+            statuses.add(response.status_code)
+    assert statuses == {200, 400}

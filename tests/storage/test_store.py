@@ -25,10 +25,10 @@ def test_migrations_create_the_schema(database_url: str) -> None:
 def test_a_remembered_card_is_seen_until_it_expires(database_url: str) -> None:
     store = Store.open(database_url)
     key = fingerprint("Practitioner/1", "pat-1", "enc-1", "ServiceRequest/a", "stat-imaging")
-    assert not store.was_shown(key, NOW)
+    assert store.shown([key], NOW) == set()
     store.remember([key], NOW, HOUR)
-    assert store.was_shown(key, NOW + timedelta(minutes=59))
-    assert not store.was_shown(key, NOW + timedelta(minutes=61))
+    assert store.shown([key, fingerprint("other")], NOW + timedelta(minutes=59)) == {key}
+    assert store.shown([key], NOW + timedelta(minutes=61)) == set()
 
 
 def test_remembering_again_extends_and_purges_expired(database_url: str) -> None:
@@ -36,7 +36,7 @@ def test_remembering_again_extends_and_purges_expired(database_url: str) -> None
     old, fresh = fingerprint("old"), fingerprint("fresh")
     store.remember([old, fresh], NOW, HOUR)
     store.remember([fresh], NOW + 2 * HOUR, HOUR)
-    assert store.was_shown(fresh, NOW + 2 * HOUR + timedelta(minutes=30))
+    assert store.shown([fresh], NOW + 2 * HOUR + timedelta(minutes=30)) == {fresh}
     with store.engine.connect() as connection:
         rows = connection.execute(text("SELECT fingerprint FROM shown_cards")).scalars().all()
     assert rows == [fresh]
@@ -45,7 +45,7 @@ def test_remembering_again_extends_and_purges_expired(database_url: str) -> None
 def test_memory_survives_a_restart(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cds.db'}"
     Store.open(url).remember([fingerprint("k")], NOW, HOUR)
-    assert Store.open(url).was_shown(fingerprint("k"), NOW)
+    assert Store.open(url).shown([fingerprint("k")], NOW) == {fingerprint("k")}
 
 
 def test_fingerprints_do_not_contain_the_identifiers() -> None:
