@@ -14,7 +14,8 @@ so no caller can change what another is shown (with authentication off none is
 kept), and it never removes a critical card:
 
 - order-sign de-duplication: every card shown at order-select is remembered (as
-  a hash of the issuer, fhirServer, user, patient, encounter, order and topic);
+  an HMAC, under CDS_PATIENT_HASH_KEY, of the issuer, fhirServer, user, patient,
+  encounter, order and topic);
   an order-sign request that carries the extension `SUPPRESS_REPEATS` set to
   true does not get the non-critical ones again (clinical-logic v3 §4: signing
   is the last safety net).
@@ -55,8 +56,7 @@ from service.clinical.patient_view import recommend
 from service.clinical.recommendation import Recommendation
 from service.fhir.patient_data import PatientData
 from service.storage.database import DatabaseUnavailable
-from service.storage.records import IssuedCardRecord, patient_key
-from service.storage.store import fingerprint
+from service.storage.records import IssuedCardRecord, keyed_hash, patient_key
 
 #: Request extension (CDS Hooks `extension`, reverse-domain key) by which an EHR
 #: asks order-sign not to repeat cards already shown at order-select.
@@ -121,7 +121,7 @@ async def _cross_call_state(
 ) -> list[Recommendation]:
     """Remember shown cards, or leave out repeats and snoozed topics (never a critical card)."""
     store, guard = engine.store, engine.guard
-    keys = [_shown_key(caller, request, data, rec) for rec in recommendations]
+    keys = [_shown_key(engine, caller, request, data, rec) for rec in recommendations]
     try:
         if spec.shown_cards == "remember" and keys:
             ttl = timedelta(seconds=engine.settings.shown_card_ttl_s)
@@ -190,8 +190,11 @@ def _log_entries(
     ]
 
 
-def _shown_key(caller: Caller, request: HookRequest, data: PatientData, rec: Recommendation) -> str:
-    return fingerprint(
+def _shown_key(
+    engine: Engine, caller: Caller, request: HookRequest, data: PatientData, rec: Recommendation
+) -> str:
+    return keyed_hash(
+        engine.settings.hash_key,
         caller.issuer or "",
         request.fhirServer or "",
         data.user_id or "",

@@ -16,10 +16,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 
+def keyed_hash(secret: bytes, *parts: str) -> str:
+    """HMAC-SHA256 of the parts (joined by a unit separator), in hex."""
+    return hmac.new(secret, "\x1f".join(parts).encode(), hashlib.sha256).hexdigest()
+
+
 def patient_key(secret: bytes, fhir_server: str | None, patient_id: str) -> str:
     """The HMAC of (FHIR server, patient id); a trailing slash does not change the server."""
-    message = "\x1f".join(((fhir_server or "").rstrip("/"), patient_id)).encode()
-    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+    return keyed_hash(secret, (fhir_server or "").rstrip("/"), patient_id)
 
 
 def week_of(moment: datetime) -> date:

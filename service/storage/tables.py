@@ -1,8 +1,8 @@
 """The tables of the service's database (Alembic migrations in `migrations/versions` create them).
 
-No patient identifier is stored in the clear: the shown-card memory keys on a
-SHA-256 fingerprint, the card log on an HMAC of the patient id with its FHIR
-server (`patient_key`), and feedback keeps the card uuid, never free text.
+No patient identifier is stored in the clear: the shown-card memory and the card
+log key on HMACs under CDS_PATIENT_HASH_KEY (`records.keyed_hash`, `patient_key`),
+and feedback keeps the card uuid, never free text.
 """
 
 from __future__ import annotations
