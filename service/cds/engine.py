@@ -17,6 +17,7 @@ from cards.docs import generate
 from mappings.matcher import ValueSetIndex
 from mappings.text import TextPatterns
 from service.cds.errors import UnknownService
+from service.cds.metered import MeteredTransport
 from service.cds.services import ServiceSpec, load_services
 from service.fhir.transport import FhirTransport, HttpxTransport
 from service.settings import Settings
@@ -25,6 +26,29 @@ from service.storage.store import Store
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Content:
+    """The reviewed content, loaded and checked together (also by `footdrop-cds check`)."""
+
+    index: ValueSetIndex
+    patterns: TextPatterns
+    catalogue: CardCatalogue
+    services: Mapping[str, ServiceSpec]
+    clinical_doc: str
+
+    @classmethod
+    def load(cls) -> Content:
+        index = ValueSetIndex.load()
+        catalogue = CardCatalogue.load()
+        return cls(
+            index=index,
+            patterns=TextPatterns.load(),
+            catalogue=catalogue,
+            services=load_services(index),
+            clinical_doc=generate(catalogue),
+        )
 
 
 @dataclass(frozen=True)
@@ -49,17 +73,18 @@ class Engine:
         clock: Callable[[], datetime] | None = None,
         transport: FhirTransport | None = None,
     ) -> Engine:
-        index = ValueSetIndex.load()
-        catalogue = CardCatalogue.load()
+        content = Content.load()
         return cls(
             settings=settings,
-            index=index,
-            patterns=TextPatterns.load(),
-            catalogue=catalogue,
-            services=load_services(index),
+            index=content.index,
+            patterns=content.patterns,
+            catalogue=content.catalogue,
+            services=content.services,
             store=Store.open(settings.database_url),
-            transport=transport or HttpxTransport(settings.fhir_max_response_bytes),
-            clinical_doc=generate(catalogue),
+            transport=MeteredTransport(
+                transport or HttpxTransport(settings.fhir_max_response_bytes)
+            ),
+            clinical_doc=content.clinical_doc,
             clock=clock or utc_now,
         )
 

@@ -19,11 +19,15 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import DateTime, String, create_engine, delete, select, text
-from sqlalchemy.engine import Engine
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import DateTime, String, create_engine, delete, event, select, text
+from sqlalchemy.engine import Engine, ExceptionContext
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.pool import StaticPool
+
+from service.observability.metrics import DATABASE_ERRORS
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -46,10 +50,19 @@ def fingerprint(*parts: str) -> str:
 def create_db_engine(database_url: str) -> Engine:
     if database_url in {"sqlite://", "sqlite:///:memory:"}:
         # One shared connection, or every connection would see a new empty database.
-        return create_engine(
+        engine = create_engine(
             database_url, poolclass=StaticPool, connect_args={"check_same_thread": False}
         )
-    return create_engine(database_url, pool_pre_ping=True)
+    else:
+        engine = create_engine(database_url, pool_pre_ping=True)
+    event.listen(engine, "handle_error", _count_error)
+    return engine
+
+
+def _count_error(context: ExceptionContext) -> None:
+    """Every database error, connecting included, is counted for /metrics."""
+    error = context.sqlalchemy_exception or context.original_exception
+    DATABASE_ERRORS.labels(kind=type(error).__name__).inc()
 
 
 #: Advisory lock key that serialises migrations of workers starting together on PostgreSQL.
@@ -68,10 +81,23 @@ def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
         yield
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the latest Alembic revision, one worker at a time."""
+def _alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def schema_revisions(engine: Engine) -> tuple[set[str], set[str]]:
+    """(revisions the database is at, the latest revisions), read without changing anything."""
+    heads = set(ScriptDirectory.from_config(_alembic_config()).get_heads())
+    with engine.connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    return current, heads
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the latest Alembic revision, one worker at a time."""
+    config = _alembic_config()
     with _sqlite_file_lock(engine), engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
@@ -92,6 +118,11 @@ class Store:
     def close(self) -> None:
         """Release the connection pool (at shutdown)."""
         self.engine.dispose()
+
+    def ping(self) -> None:
+        """One round trip to the database; raises what the database raises."""
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
 
     def remember(self, keys: list[str], now: datetime, ttl: timedelta) -> None:
         """Record cards as shown until `now + ttl`; expired rows are purged on the way."""
