@@ -4,6 +4,8 @@
 clock and FHIR transport). Importing this module does nothing else: the engine
 (content, store, pooled FHIR transport) is created when the app starts and
 closed when it stops, so bad content stops start-up instead of failing a request.
+Settings from the environment that are not valid stop the process with one line
+naming the variable (no traceback).
 """
 
 from __future__ import annotations
@@ -17,18 +19,27 @@ from fastapi import FastAPI
 
 from service.cds.engine import Engine
 from service.fhir.transport import FhirTransport
+from service.http.docs_ui import install_docs_ui
 from service.http.errors import CorsMiddleware, install_error_handlers
+from service.http.observe import RequestObserver
+from service.http.openapi import install_openapi
+from service.http.operations import DatabaseCheck
+from service.http.operations import router as operations_router
 from service.http.routes import router
-from service.settings import Settings
+from service.observability.logs import configure_logging
+from service.observability.metrics import BUILD_INFO
+from service.settings import ConfigurationError, Settings, load_settings
+from service.version import software_version
 
 log = logging.getLogger("service")
 
 
-def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("service").setLevel(settings.log_level)
+def settings_or_exit() -> Settings:
+    """The environment's settings; invalid ones end the process with one line on stderr."""
+    try:
+        return load_settings()
+    except ConfigurationError as error:
+        raise SystemExit(f"footdrop-cds: configuration error: {error}") from None
 
 
 def create_app(
@@ -36,13 +47,17 @@ def create_app(
     clock: Callable[[], datetime] | None = None,
     transport: FhirTransport | None = None,
 ) -> FastAPI:
-    settings = settings or Settings()
-    configure_logging(settings)
+    settings = settings or settings_or_exit()
+    configure_logging(settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = Engine.start(settings, clock, transport)
+        app.state.database_check = DatabaseCheck(engine.store)
         app.state.engine = engine
+        BUILD_INFO.labels(
+            version=software_version(), content_version=engine.catalogue.content.version
+        ).set(1)
         if settings.auth_mode == "off":
             log.warning(
                 "AUTH IS OFF (CDS_AUTH_MODE=off): any caller can use this service; "
@@ -51,12 +66,13 @@ def create_app(
         try:
             yield
         finally:
+            app.state.engine = None
             await engine.aclose()
 
     app = FastAPI(
         title="footdrop-cds",
         description="CDS Hooks 2.0 service for foot-drop decision support",
-        version="0.1.0",
+        version=software_version(),
         docs_url=None,
         redoc_url=None,
         # `/cds-services/x/` is a 404 OperationOutcome, not a redirect built from the Host header.
@@ -64,12 +80,20 @@ def create_app(
         lifespan=lifespan,
     )
     app.include_router(router)
+    app.include_router(operations_router)
+    if settings.docs_ui:
+        install_docs_ui(app)
+    install_openapi(app)
     app.add_middleware(
         CorsMiddleware,
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "POST", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type"],
+        # A page on https://sandbox.cds-hooks.org may call a service on localhost.
+        allow_private_network=True,
         max_age=600,
     )
+    # Outermost: times and logs every request, CORS preflights and refusals included.
+    app.add_middleware(RequestObserver)
     install_error_handlers(app)
     return app

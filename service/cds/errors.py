@@ -4,6 +4,7 @@
     ├── BadRequest                400  malformed JSON, missing fields, unsupported hook
     ├── UnknownService            404  no service with that id
     ├── PayloadTooLarge           413  body over CDS_MAX_REQUEST_BYTES
+    ├── UnsupportedMediaType      415  a hook call whose Content-Type is not application/json
     └── PreconditionFailed        412  required patient data cannot be obtained
 
 Every non-2xx answer carries a FHIR OperationOutcome (CDS Hooks 3.0 asks for it;
@@ -54,3 +55,8 @@ class PayloadTooLarge(CdsError):
 class PreconditionFailed(CdsError):
     status = 412
     issue_code = "incomplete"
+
+
+class UnsupportedMediaType(CdsError):
+    status = 415
+    issue_code = "not-supported"

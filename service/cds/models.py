@@ -117,7 +117,9 @@ class ServiceDescriptor(_Outbound):
     description: str
     prefetch: dict[str, str] | None = None
     usageRequirements: str | None = None
+    extension: dict[str, Any] | None = None
 
 
 class Discovery(_Outbound):
     services: list[ServiceDescriptor]
+    extension: dict[str, Any] | None = None

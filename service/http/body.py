@@ -1,14 +1,33 @@
-"""The body of a hook call: bounded in size, UTF-8 JSON, one object, a `HookRequest`."""
+"""The body of a hook call: declared JSON, bounded in size, UTF-8, one object, a `HookRequest`."""
 
 from __future__ import annotations
 
 import json
+from email.message import Message
 
 from pydantic import ValidationError
 from starlette.requests import Request
 
-from service.cds.errors import BadRequest, PayloadTooLarge, describe_validation_error
+from service.cds.errors import (
+    BadRequest,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    describe_validation_error,
+)
 from service.cds.models import HookRequest
+
+
+def require_json(request: Request) -> None:
+    """415 unless the body is declared `application/json` (UTF-8, the only charset of JSON).
+
+    A form or text/plain POST is what a web page can send cross-site without a CORS
+    preflight; requiring JSON makes every browser call pass the CORS check first.
+    """
+    declared = Message()
+    declared["content-type"] = request.headers.get("content-type", "")
+    charset = str(declared.get_param("charset") or "utf-8").lower()
+    if declared.get_content_type() != "application/json" or charset != "utf-8":
+        raise UnsupportedMediaType("Content-Type must be application/json")
 
 
 async def bounded_body(request: Request, limit: int) -> bytes:
