@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
@@ -39,6 +40,21 @@ class Documentation(BaseModel):
     validation: str
     choices: tuple[str, ...]
     limitations: tuple[str, ...]
+
+
+#: Where the page lives in a source checkout (beside the `cards` package).
+DOCS_PATH = Path(__file__).resolve().parents[1] / "docs" / "clinical.md"
+
+
+def regenerate(catalogue: CardCatalogue, path: Path = DOCS_PATH) -> bool:
+    """Write the page to `path` if it differs; True when the file changed."""
+    text = generate(catalogue)
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return False
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"{path.parent} does not exist: run from a source checkout")
+    path.write_text(text, encoding="utf-8")
+    return True
 
 
 def generate(catalogue: CardCatalogue) -> str:

@@ -1,0 +1,1 @@
+"""`footdrop-cds`, the one command line: serve, check, demo, docs, valuesets."""

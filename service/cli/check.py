@@ -1,0 +1,89 @@
+"""`footdrop-cds check`: is this configuration able to serve? Each part says what is wrong.
+
+Read-only: settings are validated, the content is loaded and checked as at
+start-up, the database is connected to and its schema compared with the latest
+migration (start-up applies missing ones), the trusted issuers' key sets are
+loaded. Exit status 0 when everything is usable, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import typer
+from sqlalchemy.exc import SQLAlchemyError
+
+from service.cds.engine import Content
+from service.settings import ConfigurationError, Settings, load_settings
+from service.storage.store import create_db_engine, schema_revisions
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    detail: str
+
+
+def check_content(_: Settings) -> Outcome:
+    try:
+        content = Content.load()
+    except Exception as error:  # content errors name their file
+        return Outcome(False, f"{type(error).__name__}: {error}")
+    version = content.catalogue.content.version
+    return Outcome(
+        True,
+        f"{len(content.index.features)} value sets, {len(content.catalogue.templates)} card "
+        f"templates, {len(content.services)} services (clinical content {version})",
+    )
+
+
+def check_database(settings: Settings) -> Outcome:
+    try:
+        engine = create_db_engine(settings.database_url)
+    except (SQLAlchemyError, ValueError, ImportError) as error:
+        return Outcome(False, f"CDS_DATABASE_URL: {type(error).__name__}: {_first_line(error)}")
+    where = engine.url.render_as_string(hide_password=True)
+    try:
+        current, heads = schema_revisions(engine)
+    except SQLAlchemyError as error:
+        reason = _first_line(getattr(error, "orig", None) or error)
+        return Outcome(False, f"{where}: cannot connect or read: {reason}")
+    finally:
+        engine.dispose()
+    if current == heads:
+        return Outcome(True, f"{where}: reachable, schema current")
+    state = ", ".join(sorted(current)) or "empty"
+    return Outcome(True, f"{where}: reachable, schema {state}; start-up migrates it to the latest")
+
+
+#: Each part of the configuration, checked in this order once the settings are valid.
+#: The JWT work adds the trusted issuers' key sets here.
+CHECKS: list[tuple[str, Callable[[Settings], Outcome]]] = [
+    ("content", check_content),
+    ("database", check_database),
+]
+
+
+def run_checks() -> int:
+    try:
+        settings = load_settings()
+    except ConfigurationError as error:
+        _report("settings", Outcome(False, str(error)))
+        return 1
+    _report("settings", Outcome(True, f"auth {settings.auth_mode}, {settings.workers} workers"))
+    failed = False
+    for name, check in CHECKS:
+        outcome = check(settings)
+        _report(name, outcome)
+        failed = failed or not outcome.ok
+    return 1 if failed else 0
+
+
+def _report(name: str, outcome: Outcome) -> None:
+    mark = typer.style("ok  ", fg="green") if outcome.ok else typer.style("FAIL", fg="red")
+    typer.echo(f"{mark} {name}: {outcome.detail}")
+
+
+def _first_line(error: object) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

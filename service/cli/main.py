@@ -1,0 +1,92 @@
+"""`footdrop-cds`: run, check and try the service, and regenerate its review documents.
+
+Each command is a thin front on code that lives where it belongs (the app, the
+content packages); `report` (feedback analytics) and `explain` (rule trace) are
+added here by their own work.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cards import __main__ as cards_cli
+from cards.docs import DOCS_PATH
+from mappings import __main__ as mappings_cli
+from service.cli import check as check_module
+from service.cli import demo as demo_module
+from service.cli import serve as serve_module
+
+app = typer.Typer(
+    name="footdrop-cds",
+    help="CDS Hooks service for foot-drop decision support.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8080,
+    workers: Annotated[
+        int | None, typer.Option(help="server processes (default: CDS_WORKERS)")
+    ] = None,
+) -> None:
+    """Serve the CDS Hooks API (uvicorn; CDS_* settings from the environment)."""
+    serve_module.serve(host, port, workers)
+
+
+@app.command()
+def check() -> None:
+    """Check settings, content, database and trusted issuers; say exactly what is wrong."""
+    raise typer.Exit(check_module.run_checks())
+
+
+@app.command()
+def demo(
+    url: Annotated[str, typer.Option(help="base URL of a running service")] = (
+        "http://127.0.0.1:8080"
+    ),
+    examples: Annotated[
+        Path, typer.Option(help="directory of example hook requests")
+    ] = demo_module.EXAMPLES,
+    key: Annotated[
+        Path | None,
+        typer.Option(help="private key (PEM) to sign a JWT with, for CDS_AUTH_MODE=jwt"),
+    ] = None,
+    issuer: Annotated[str, typer.Option(help="JWT iss")] = demo_module.DEMO_ISSUER,
+    kid: Annotated[str, typer.Option(help="JWT kid")] = demo_module.DEMO_KID,
+    audience_base: Annotated[
+        str | None,
+        typer.Option(help="the server's CDS_PUBLIC_BASE_URL, if not --url (JWT aud)"),
+    ] = None,
+    color: Annotated[
+        bool | None, typer.Option("--color/--no-color", help="default: on a terminal")
+    ] = None,
+) -> None:
+    """Send the example requests to a running service and print the cards it answers."""
+    signer = demo_module.Signer.from_file(key, issuer, kid) if key else None
+    raise typer.Exit(demo_module.run_demo(url.rstrip("/"), examples, signer, audience_base, color))
+
+
+@app.command()
+def docs(
+    output: Annotated[Path, typer.Option(help="file to write")] = DOCS_PATH,
+    check_only: Annotated[
+        bool, typer.Option("--check", help="exit 1 if the file is out of date")
+    ] = False,
+) -> None:
+    """Regenerate docs/clinical.md from the card content, in place."""
+    raise typer.Exit(
+        cards_cli.main(["docs", "--output", str(output), *(["--check"] if check_only else [])])
+    )
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def valuesets(context: typer.Context) -> None:
+    """Print every value set as a table for clinical sign-off (`python -m mappings review`)."""
+    raise typer.Exit(mappings_cli.main(["review", *context.args]))
