@@ -48,7 +48,7 @@ def check_database(settings: Settings) -> Outcome:
         current, heads = schema_revisions(engine)
     except SQLAlchemyError as error:
         reason = _first_line(getattr(error, "orig", None) or error)
-        return Outcome(False, f"{where}: cannot connect or read: {reason}")
+        return Outcome(False, f"CDS_DATABASE_URL {where}: cannot connect or read: {reason}")
     finally:
         engine.dispose()
     if current == heads:

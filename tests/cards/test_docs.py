@@ -12,7 +12,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "clinical.md"
 
 
 def test_committed_docs_match_the_content(catalogue: CardCatalogue) -> None:
-    assert DOCS.read_text() == generate(catalogue), "run: python -m cards docs > docs/clinical.md"
+    assert DOCS.read_text() == generate(catalogue), "run: footdrop-cds docs"
 
 
 def test_docs_describe_every_card_order_and_code_gap(catalogue: CardCatalogue) -> None:
@@ -29,5 +29,5 @@ def test_docs_describe_every_card_order_and_code_gap(catalogue: CardCatalogue) -
 
 
 def test_the_command_prints_the_docs(catalogue: CardCatalogue, capsys: object) -> None:
-    assert main(["docs"]) == 0
+    assert main(["docs", "--stdout"]) == 0
     assert capsys.readouterr().out == generate(catalogue)  # type: ignore[attr-defined]
