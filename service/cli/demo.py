@@ -28,7 +28,6 @@ from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.text import Text
 
-EXAMPLES = Path("examples")
 EXAMPLE_DATE = "org.footdrop-cds.example-date"
 DEMO_ISSUER = "urn:footdrop-cds:demo-ehr"
 DEMO_KID = "footdrop-cds-demo-1"

@@ -1,8 +1,9 @@
 """`footdrop-cds`: run, check and try the service, and regenerate its review documents.
 
 Each command is a thin front on code that lives where it belongs (the app, the
-content packages); `report` (feedback analytics) and `explain` (rule trace) are
-added here by their own work.
+content packages), imported only when the command runs so that each starts
+quickly; `report` (feedback analytics) and `explain` (rule trace) are added here
+by their own work.
 """
 
 from __future__ import annotations
@@ -11,13 +12,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from cards import __main__ as cards_cli
-from cards.docs import DOCS_PATH
-from mappings import __main__ as mappings_cli
-from service.cli import check as check_module
-from service.cli import demo as demo_module
-from service.cli import serve as serve_module
 
 app = typer.Typer(
     name="footdrop-cds",
@@ -37,13 +31,17 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the CDS Hooks API (uvicorn; CDS_* settings from the environment)."""
-    serve_module.serve(host, port, workers)
+    from service.cli.serve import serve as run_server
+
+    run_server(host, port, workers)
 
 
 @app.command()
 def check() -> None:
     """Check settings, content, database and trusted issuers; say exactly what is wrong."""
-    raise typer.Exit(check_module.run_checks())
+    from service.cli.check import run_checks
+
+    raise typer.Exit(run_checks())
 
 
 @app.command()
@@ -51,15 +49,15 @@ def demo(
     url: Annotated[str, typer.Option(help="base URL of a running service")] = (
         "http://127.0.0.1:8080"
     ),
-    examples: Annotated[
-        Path, typer.Option(help="directory of example hook requests")
-    ] = demo_module.EXAMPLES,
+    examples: Annotated[Path, typer.Option(help="directory of example hook requests")] = Path(
+        "examples"
+    ),
     key: Annotated[
         Path | None,
         typer.Option(help="private key (PEM) to sign a JWT with, for CDS_AUTH_MODE=jwt"),
     ] = None,
-    issuer: Annotated[str, typer.Option(help="JWT iss")] = demo_module.DEMO_ISSUER,
-    kid: Annotated[str, typer.Option(help="JWT kid")] = demo_module.DEMO_KID,
+    issuer: Annotated[str | None, typer.Option(help="JWT iss (default: the demo issuer)")] = None,
+    kid: Annotated[str | None, typer.Option(help="JWT kid (default: the demo key's)")] = None,
     audience_base: Annotated[
         str | None,
         typer.Option(help="the server's CDS_PUBLIC_BASE_URL, if not --url (JWT aud)"),
@@ -69,24 +67,31 @@ def demo(
     ] = None,
 ) -> None:
     """Send the example requests to a running service and print the cards it answers."""
-    signer = demo_module.Signer.from_file(key, issuer, kid) if key else None
-    raise typer.Exit(demo_module.run_demo(url.rstrip("/"), examples, signer, audience_base, color))
+    from service.cli.demo import DEMO_ISSUER, DEMO_KID, Signer, run_demo
+
+    signer = Signer.from_file(key, issuer or DEMO_ISSUER, kid or DEMO_KID) if key else None
+    raise typer.Exit(run_demo(url.rstrip("/"), examples, signer, audience_base, color))
 
 
 @app.command()
 def docs(
-    output: Annotated[Path, typer.Option(help="file to write")] = DOCS_PATH,
+    output: Annotated[
+        Path | None, typer.Option(help="file to write (default: docs/clinical.md)")
+    ] = None,
     check_only: Annotated[
         bool, typer.Option("--check", help="exit 1 if the file is out of date")
     ] = False,
 ) -> None:
     """Regenerate docs/clinical.md from the card content, in place."""
-    raise typer.Exit(
-        cards_cli.main(["docs", "--output", str(output), *(["--check"] if check_only else [])])
-    )
+    from cards.__main__ import main as cards_main
+
+    arguments = ["docs", *(["--output", str(output)] if output else [])]
+    raise typer.Exit(cards_main([*arguments, *(["--check"] if check_only else [])]))
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def valuesets(context: typer.Context) -> None:
     """Print every value set as a table for clinical sign-off (`python -m mappings review`)."""
-    raise typer.Exit(mappings_cli.main(["review", *context.args]))
+    from mappings.__main__ import main as mappings_main
+
+    raise typer.Exit(mappings_main(["review", *context.args]))
