@@ -1,4 +1,4 @@
-"""The service as `make run` starts it: uvicorn --factory service.app:create_app on a socket."""
+"""The service as `uvicorn --factory service.app:create_app` starts it (developers, interop)."""
 
 from __future__ import annotations
 

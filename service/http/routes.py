@@ -23,7 +23,7 @@ from service.http.observe import facts
 from service.observability.metrics import CARDS_ISSUED
 from service.version import software_version
 
-router = APIRouter()
+router = APIRouter(tags=["CDS Hooks"])
 
 #: Discovery `extension` key (and each service's) carrying the software version. CDS Hooks
 #: 3.0 gives `services[].version` the meaning of a spec version, so it is not used for this.
@@ -78,7 +78,8 @@ def _as_html(markdown: str) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{title}</title><style>"
         "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;"
-        "padding:0 1rem;line-height:1.5}table{border-collapse:collapse}"
+        "padding:0 1rem;line-height:1.5}"
+        "table{border-collapse:collapse;display:block;overflow-x:auto}"
         "td,th{border:1px solid #ccc;padding:.3rem .5rem;vertical-align:top}"
         "blockquote{border-left:4px solid #ccc;margin-left:0;padding-left:1rem}"
         f"</style></head><body>\n{body}</body></html>\n"
