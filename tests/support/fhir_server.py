@@ -23,6 +23,8 @@ class Reply:
     body: Any = None
     raw: bytes | None = None
     delay_s: float = 0.0
+    drip_s: float = 0.0
+    """Send the body one byte per `drip_s` seconds (a slow or hostile upstream)."""
 
 
 @dataclass
@@ -39,6 +41,8 @@ class FhirServer:
     base_url: str = ""
     routes: dict[str, Reply] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
+    disconnects: int = 0
+    """Replies the client stopped reading (it closed the connection)."""
 
     def reply(self, path: str, body: Any = None, status: int = 200, **kwargs: Any) -> None:
         self.routes[path] = Reply(status=status, body=body, **kwargs)
@@ -78,9 +82,15 @@ def start(prefix: str = "/fhir") -> Iterator[FhirServer]:
                 self.send_header("Content-Type", "application/fhir+json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                if reply.drip_s:
+                    for byte in data:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(reply.drip_s)
+                else:
+                    self.wfile.write(data)
             except (BrokenPipeError, ConnectionResetError):
-                pass
+                state.disconnects += 1
 
         def log_message(self, *args: Any) -> None:
             pass
