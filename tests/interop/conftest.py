@@ -1,0 +1,68 @@
+"""Session fixtures of the interop tier: one FHIR server, one CDS service, one EHR client.
+
+The tier needs Node.js and the npm packages of tests/interop (`make test` installs
+them with `npm ci`). Without them it is skipped with the reason, except where
+`CDS_INTEROP_REQUIRED=1` (CI sets it): there a missing piece fails the run, so CI
+can never pass without having run the tier.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.interop import harness
+from tests.interop.harness import CdsService, Ehr, FhirServer, Node
+
+SANDBOX = harness.load_json("sandbox/identity.json")
+
+
+@pytest.fixture(scope="session")
+def node() -> Node:
+    try:
+        return harness.find_node()
+    except harness.NodeUnavailable as reason:
+        if os.environ.get("CDS_INTEROP_REQUIRED") == "1":
+            pytest.fail(f"CDS_INTEROP_REQUIRED=1, but {reason}")
+        pytest.skip(str(reason))
+
+
+@pytest.fixture(scope="session")
+def fhir_server(node: Node) -> Iterator[FhirServer]:
+    server = harness.start_fhir_server(node)
+    try:
+        yield server
+    finally:
+        harness.stop(server.process)
+
+
+@pytest.fixture(scope="session")
+def sandbox_keys(node: Node, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Directory holding the P-384 test key that signs sandbox-shaped tokens, and its JWKS."""
+    directory = tmp_path_factory.mktemp("sandbox-keys")
+    harness.generate_sandbox_key(node, directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def cds_service(
+    fhir_server: FhirServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[CdsService]:
+    """The service as deployed for the sandbox: FHIR allowlist and the sandbox's origin."""
+    service = harness.start_cds_service(
+        tmp_path_factory.mktemp("cds-service"),
+        fhir_server.base_url,
+        cors_origins=SANDBOX["origin"],
+    )
+    try:
+        yield service
+    finally:
+        harness.stop(service.process)
+
+
+@pytest.fixture(scope="session")
+def ehr(node: Node, fhir_server: FhirServer, cds_service: CdsService, sandbox_keys: Path) -> Ehr:
+    return Ehr(node, fhir_server, cds_service, key_dir=sandbox_keys)
