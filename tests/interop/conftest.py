@@ -11,12 +11,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.interop import harness
 from tests.interop.harness import CdsService, Ehr, FhirServer, Node
 
+Json = dict[str, Any]
 SANDBOX = harness.load_json("sandbox/identity.json")
 
 
@@ -61,6 +63,17 @@ def cds_service(
         yield service
     finally:
         harness.stop(service.process)
+
+
+@pytest.fixture(scope="session")
+def scenarios(fhir_server: FhirServer) -> dict[str, Json]:
+    """Every scenario patient (scenarios/*.json) on the FHIR server, by file stem."""
+    loaded = {
+        path.stem: harness.load_json(f"scenarios/{path.name}") for path in harness.SCENARIO_FILES
+    }
+    for scenario in loaded.values():
+        fhir_server.load(scenario["record"])
+    return loaded
 
 
 @pytest.fixture(scope="session")

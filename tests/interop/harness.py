@@ -30,6 +30,7 @@ Json = dict[str, Any]
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
+SCENARIO_FILES = sorted((HERE / "scenarios").glob("*.json"))
 #: Bounds for start-up, far above what is needed (about 1 s each): a hung process fails
 #: the tier instead of hanging it; no test depends on how fast anything is.
 START_TIMEOUT_S = 30.0
@@ -269,7 +270,7 @@ class Ehr:
             "serviceToken": self.service_token,
             "hook": hook,
             "user": self.user,
-            "context": {"userId": self.user, **context},
+            "context": resolve_dates({"userId": self.user, **context}),
             "mode": mode,
             "keyDir": str(self.key_dir) if self.key_dir else None,
         }

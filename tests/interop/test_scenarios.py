@@ -12,7 +12,6 @@ validator.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,21 +21,11 @@ from tests.interop.harness import Ehr, Exchange, FhirServer
 from tests.spec_checks import check_response
 
 Json = dict[str, Any]
-SCENARIOS = sorted((harness.HERE / "scenarios").glob("*.json"))
 CALLS = [
-    pytest.param(path, index, id=f"{path.stem}/{call['hook']}")
-    for path in SCENARIOS
+    pytest.param(path.stem, index, id=f"{path.stem}/{call['hook']}")
+    for path in harness.SCENARIO_FILES
     for index, call in enumerate(harness.load_json(f"scenarios/{path.name}")["calls"])
 ]
-
-
-@pytest.fixture(scope="module")
-def loaded(fhir_server: FhirServer) -> dict[Path, Json]:
-    """Every scenario's record on the FHIR server, loaded once for the module."""
-    scenarios = {path: harness.load_json(f"scenarios/{path.name}") for path in SCENARIOS}
-    for scenario in scenarios.values():
-        fhir_server.load(scenario["record"])
-    return scenarios
 
 
 def context_of(scenario: Json, call: Json) -> Json:
@@ -59,11 +48,11 @@ def action_resources(exchange: Exchange) -> list[Json]:
     ]
 
 
-@pytest.mark.parametrize(("path", "index"), CALLS)
+@pytest.mark.parametrize(("name", "index"), CALLS)
 def test_same_expected_cards_via_prefetch_and_via_the_fhir_server(
-    path: Path, index: int, loaded: dict[Path, Json], ehr: Ehr, fhir_server: FhirServer
+    name: str, index: int, scenarios: dict[str, Json], ehr: Ehr, fhir_server: FhirServer
 ) -> None:
-    scenario = loaded[path]
+    scenario = scenarios[name]
     call = scenario["calls"][index]
     context = context_of(scenario, call)
 
