@@ -51,8 +51,7 @@ router.add('POST', ':resourceType/$validate', async (req) => {
     validateResource(req.body);
     return [allOk, allOk];
   } catch (err) {
-    const outcome = normalizeOperationOutcome(err);
-    return [allOk, outcome];
+    return [allOk, normalizeOperationOutcome(err)];
   }
 });
 
