@@ -33,8 +33,8 @@ def node() -> Node:
 
 
 @pytest.fixture(scope="session")
-def fhir_server(node: Node) -> Iterator[FhirServer]:
-    server = harness.start_fhir_server(node)
+def fhir_server(node: Node, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FhirServer]:
+    server = harness.start_fhir_server(node, tmp_path_factory.mktemp("fhir-server"))
     try:
         yield server
     finally:

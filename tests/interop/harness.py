@@ -163,20 +163,19 @@ class FhirServer:
         requests.delete(self.log_url, timeout=CALL_TIMEOUT_S)
 
 
-def start_fhir_server(node: Node) -> FhirServer:
-    process = subprocess.Popen(
-        node.command("fhir_server.mjs"),
-        cwd=HERE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None and process.stderr is not None
+def start_fhir_server(node: Node, workdir: Path) -> FhirServer:
+    """Start the server; its diagnostics go to a file, so a full pipe can never block it."""
+    log_path = workdir / "fhir-server.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            node.command("fhir_server.mjs"), cwd=HERE, stdout=subprocess.PIPE, stderr=log, text=True
+        )
+    assert process.stdout is not None
     ready, _, _ = select.select([process.stdout], [], [], START_TIMEOUT_S)
     line = process.stdout.readline() if ready else ""
     if not line:
         stop(process)
-        raise ProcessFailed(f"the FHIR server did not start: {process.stderr.read()}")
+        raise ProcessFailed(f"the FHIR server did not start: {log_path.read_text()[-3000:]}")
     return FhirServer(process, json.loads(line)["fhirBase"])
 
 

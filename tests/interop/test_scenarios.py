@@ -13,6 +13,7 @@ validator.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -38,6 +39,14 @@ def topics(exchange: Exchange) -> set[str]:
     return {topic for topic, _ in exchange.card_outline()}
 
 
+def reads(log: list[Json]) -> list[tuple[str, dict[str, list[str]]]]:
+    """(path below the FHIR base, query parameters) of each request in the server's log."""
+    return [
+        (url.path.removeprefix("/fhir/R4/"), parse_qs(url.query))
+        for url in (urlsplit(entry["path"]) for entry in log)
+    ]
+
+
 def action_resources(exchange: Exchange) -> list[Json]:
     return [
         action["resource"]
@@ -59,17 +68,17 @@ def test_same_expected_cards_via_prefetch_and_via_the_fhir_server(
     via_prefetch = ehr.call(call["hook"], context, "prefetch")
     fhir_server.clear_log()
     via_server = ehr.call(call["hook"], context, "fhir-server")
-    service_reads = [
-        entry["path"]
-        for entry in fhir_server.requests_seen()
-        if entry["bearer"] == ehr.service_token
-    ]
+    service_reads = fhir_server.requests_seen()
 
     prefetch = via_prefetch.request["prefetch"]
     assert set(prefetch) == set(via_prefetch.service["prefetch"])
     assert all(value is not None for value in prefetch.values()), prefetch
-    assert f"/fhir/R4/Patient/{scenario['patient']}" in service_reads
-    assert f"/fhir/R4/Condition?patient={scenario['patient']}" in service_reads
+    # P-6: the service read the record itself, always with the token the EHR granted it.
+    assert {entry["bearer"] for entry in service_reads} == {ehr.service_token}
+    patient = scenario["patient"]
+    assert (f"Patient/{patient}", {}) in reads(service_reads)
+    condition_queries = [query for path, query in reads(service_reads) if path == "Condition"]
+    assert condition_queries and all(q["patient"] == [patient] for q in condition_queries)
 
     for exchange in (via_prefetch, via_server):
         check_response(exchange.response)
