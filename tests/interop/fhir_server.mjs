@@ -240,4 +240,3 @@ server.listen(0, '127.0.0.1', () => {
   process.stdout.write(`${JSON.stringify({ fhirBase: `http://127.0.0.1:${port}${FHIR_PATH}` })}\n`);
 });
 
-process.on('SIGTERM', () => server.close(() => process.exit(0)));
