@@ -14,16 +14,14 @@
 //   "mode": "prefetch"     buildCdsRequest fills every prefetch key, nothing else is sent
 //         | "fhir-server"  no prefetch: fhirServer and fhirAuthorization, the service fetches
 //         | "sandbox"      the CDS Hooks sandbox's shape: prefetch without unresolved keys,
-//                          fhirServer without fhirAuthorization, an ES384 JWT signed with
-//                          the test key in "keyDir" (see sandbox_jwt.mjs)
+//                          fhirServer without fhirAuthorization
+//   "tokens": {"<url>": "<JWT>"}   the EHR's signed token for each URL it calls, if any
 // }
 // Prints one JSON object: {"service": <discovered>, "request": <body sent>,
 // "status": <HTTP status>, "response": <JSON body>}.
 import { randomUUID } from 'node:crypto';
 
 import { MedplumClient, buildCdsRequest } from '@medplum/core';
-
-import { signSandboxToken } from './sandbox_jwt.mjs';
 
 async function readStdin() {
   const chunks = [];
@@ -33,15 +31,21 @@ async function readStdin() {
   return JSON.parse(Buffer.concat(chunks).toString('utf8'));
 }
 
-async function discover(cdsServices, hook) {
-  const response = await fetch(cdsServices, { headers: { Accept: 'application/json' } });
+/** Headers for a call to `url`, with the EHR's JWT for exactly that URL when it signs. */
+function headersFor(call, url, extra = {}) {
+  const token = call.tokens?.[url];
+  return { Accept: 'application/json', ...extra, ...(token ? { Authorization: `Bearer ${token}` } : {}) };
+}
+
+async function discover(call) {
+  const response = await fetch(call.cdsServices, { headers: headersFor(call, call.cdsServices) });
   if (!response.ok) {
     throw new Error(`discovery answered HTTP ${response.status}`);
   }
   const { services } = await response.json();
-  const service = services.find((candidate) => candidate.hook === hook);
+  const service = services.find((candidate) => candidate.hook === call.hook);
   if (!service) {
-    throw new Error(`no service for hook ${hook}`);
+    throw new Error(`no service for hook ${call.hook}`);
   }
   return service;
 }
@@ -87,13 +91,10 @@ async function requestFor(call, service) {
 }
 
 const call = await readStdin();
-const service = await discover(call.cdsServices, call.hook);
+const service = await discover(call);
 const request = await requestFor(call, service);
 const url = `${call.cdsServices}/${service.id}`;
-const headers = { 'Content-Type': 'application/json', Accept: 'application/json' };
-if (call.mode === 'sandbox') {
-  headers.Authorization = `Bearer ${signSandboxToken(call.keyDir, url)}`;
-}
+const headers = headersFor(call, url, { 'Content-Type': 'application/json' });
 const response = await fetch(url, { method: 'POST', headers, body: JSON.stringify(request) });
 const body = await response.json();
 process.stdout.write(`${JSON.stringify({ service, request, status: response.status, response: body })}\n`);

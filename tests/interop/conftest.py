@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +18,6 @@ from tests.interop import harness
 from tests.interop.harness import CdsService, Ehr, FhirServer, Node
 
 Json = dict[str, Any]
-SANDBOX = harness.load_json("sandbox/identity.json")
 
 
 @pytest.fixture(scope="session")
@@ -42,14 +40,6 @@ def fhir_server(node: Node, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 
 @pytest.fixture(scope="session")
-def sandbox_keys(node: Node, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Directory holding the P-384 test key that signs sandbox-shaped tokens, and its JWKS."""
-    directory = tmp_path_factory.mktemp("sandbox-keys")
-    harness.generate_sandbox_key(node, directory)
-    return directory
-
-
-@pytest.fixture(scope="session")
 def cds_service(
     fhir_server: FhirServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[CdsService]:
@@ -57,7 +47,7 @@ def cds_service(
     service = harness.start_cds_service(
         tmp_path_factory.mktemp("cds-service"),
         fhir_server.base_url,
-        cors_origins=SANDBOX["origin"],
+        cors_origins=harness.SANDBOX_ORIGIN,
     )
     try:
         yield service
@@ -77,5 +67,6 @@ def scenarios(fhir_server: FhirServer) -> dict[str, Json]:
 
 
 @pytest.fixture(scope="session")
-def ehr(node: Node, fhir_server: FhirServer, cds_service: CdsService, sandbox_keys: Path) -> Ehr:
-    return Ehr(node, fhir_server, cds_service, key_dir=sandbox_keys)
+def ehr(node: Node, fhir_server: FhirServer, cds_service: CdsService) -> Ehr:
+    """An EHR that does not sign its calls (the service runs with CDS_AUTH_MODE=off)."""
+    return Ehr(node, fhir_server, cds_service)

@@ -26,6 +26,8 @@ from typing import Any
 
 import requests
 
+from tests.support.tokens import TokenFactory
+
 Json = dict[str, Any]
 
 HERE = Path(__file__).resolve().parent
@@ -37,6 +39,13 @@ START_TIMEOUT_S = 30.0
 CALL_TIMEOUT_S = 30.0
 #: The lowest Node.js the tier runs on; Medplum 5.x declares >= 22.18 but runs on 20.
 NODE_MIN_MAJOR = 20
+SANDBOX_ORIGIN = "https://sandbox.cds-hooks.org"
+#: The services the README documents, by hook: what a registered EHR calls.
+SERVICE_IDS = {
+    "patient-view": "footdrop-patient-view",
+    "order-select": "footdrop-order-select",
+    "order-sign": "footdrop-order-sign",
+}
 UVICORN = (sys.executable, "-m", "uvicorn", "--factory", "service.app:create_app")
 DAYS_AGO = re.compile(r"^@days-ago:(\d+)$")
 
@@ -56,8 +65,8 @@ class Node:
     executable: str
     flags: tuple[str, ...]
 
-    def command(self, script: str, *args: str) -> list[str]:
-        return [self.executable, *self.flags, str(HERE / script), *args]
+    def command(self, script: str) -> list[str]:
+        return [self.executable, *self.flags, str(HERE / script)]
 
 
 def find_node() -> Node:
@@ -219,7 +228,8 @@ def start_cds_service(workdir: Path, fhir_base: str, **settings: str) -> CdsServ
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline and process.poll() is None:
         try:
-            if requests.get(f"{base_url}/cds-services", timeout=1).status_code == 200:
+            # Any answer means the app is up: discovery is 401 without a token in jwt mode.
+            if requests.get(f"{base_url}/cds-services", timeout=1).status_code < 500:
                 return CdsService(process, base_url, log_path)
         except requests.ConnectionError:
             pass
@@ -258,7 +268,16 @@ class Ehr:
     user: str = "Practitioner/interop-doc"
     ehr_token: str = "ehr-session-token"
     service_token: str = "token-granted-to-footdrop-cds"
-    key_dir: Path | None = None
+    #: Signs every call to the service (discovery and hook) as the sandbox does; None: unsigned.
+    signer: TokenFactory | None = None
+
+    def tokens(self, hook: str) -> dict[str, str]:
+        """A fresh JWT for each URL the client will call for `hook` (aud = that URL)."""
+        if self.signer is None:
+            return {}
+        now = datetime.now(UTC)
+        urls = (self.service.discovery_url, self.service.url(SERVICE_IDS[hook]))
+        return {url: self.signer.token(url, now) for url in urls}
 
     def call(self, hook: str, context: Json, mode: str) -> Exchange:
         """Run one hook call; `mode` is "prefetch", "fhir-server" or "sandbox" (cds_client.mjs)."""
@@ -271,7 +290,7 @@ class Ehr:
             "user": self.user,
             "context": resolve_dates({"userId": self.user, **context}),
             "mode": mode,
-            "keyDir": str(self.key_dir) if self.key_dir else None,
+            "tokens": self.tokens(hook),
         }
         finished = subprocess.run(
             self.node.command("cds_client.mjs"),
@@ -285,23 +304,6 @@ class Ehr:
             raise ProcessFailed(f"cds_client.mjs failed: {finished.stderr}")
         out = json.loads(finished.stdout)
         return Exchange(out["service"], out["request"], out["status"], out["response"])
-
-
-def generate_sandbox_key(node: Node, directory: Path) -> Path:
-    """A P-384 test key standing in for the sandbox's; returns the public JWKS file."""
-    subprocess.run(node.command("sandbox_jwt.mjs", "keygen", str(directory)), check=True)
-    return directory / "jwks.json"
-
-
-def sign_sandbox_token(node: Node, key_dir: Path, audience: str) -> str:
-    """A token shaped like the sandbox's for the URL `audience`, signed with the test key."""
-    finished = subprocess.run(
-        node.command("sandbox_jwt.mjs", "sign", str(key_dir), audience),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return finished.stdout.strip()
 
 
 def draft_context(patient: str, drafts: list[Json], selections: list[str] | None) -> Json:

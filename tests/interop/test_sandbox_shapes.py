@@ -17,9 +17,7 @@ so they turn into failures (to remove the mark) the day that work lands.
 
 from __future__ import annotations
 
-import base64
 import json
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -30,13 +28,12 @@ import pytest
 import requests
 
 from tests.interop import harness
-from tests.interop.harness import CdsService, Ehr, Exchange, FhirServer, Node
-from tests.spec_checks import check_response
+from tests.interop.harness import SANDBOX_ORIGIN, CdsService, Ehr, Exchange, FhirServer, Node
+from tests.support.spec_checks import check_response
+from tests.support.tokens import SANDBOX_ISSUER, SANDBOX_JKU, SigningKey, TokenFactory
 
 Json = dict[str, Any]
-SANDBOX = harness.load_json("sandbox/identity.json")
 SHAPES = sorted(path.stem for path in (harness.HERE / "sandbox").glob("*.json"))
-SHAPES.remove("identity")
 
 CPT_MRI = pytest.mark.xfail(
     strict=True,
@@ -61,8 +58,8 @@ ECHOED_SHAPE = pytest.mark.xfail(
 )
 JWT = pytest.mark.xfail(
     strict=True,
-    reason="issue 10 (security): CDS_AUTH_MODE=jwt is not implemented yet, so the service "
-    "refuses to start with it",
+    reason="issue 10 (security): the verifier is in service/auth, but Settings still refuses "
+    "CDS_AUTH_MODE=jwt, so the service does not start with it",
 )
 FEEDBACK = pytest.mark.xfail(
     strict=True, reason="issue 11 (feedback): POST /cds-services/{id}/feedback answers 404"
@@ -92,18 +89,26 @@ def sandbox_call(ehr: Ehr, name: str) -> Exchange:
 
 
 @pytest.fixture(scope="module")
-def exchanges(scenarios: dict[str, Json], ehr: Ehr) -> dict[str, Exchange]:
-    """Every sandbox shape sent once; the scenario patients are on the FHIR server."""
+def signer() -> TokenFactory:
+    """Signs like the sandbox (its iss, kid, jku, ES384), with a P-384 key of our own."""
+    return TokenFactory.sandbox_shaped()
+
+
+@pytest.fixture(scope="module")
+def exchanges(
+    scenarios: dict[str, Json],
+    node: Node,
+    fhir_server: FhirServer,
+    cds_service: CdsService,
+    signer: TokenFactory,
+) -> dict[str, Exchange]:
+    """Every sandbox shape sent once, signed; the scenario patients are on the FHIR server."""
+    ehr = Ehr(node, fhir_server, cds_service, signer=signer)
     return {name: sandbox_call(ehr, name) for name in SHAPES}
 
 
 def outline(exchange: Exchange) -> dict[str, str]:
     return dict(exchange.card_outline())
-
-
-def decode(segment: str) -> Json:
-    decoded: Json = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    return decoded
 
 
 @pytest.mark.parametrize("name", SHAPES)
@@ -151,60 +156,39 @@ def test_every_resource_it_gets_back_is_valid_r4(
     check_response(exchange.response)  # R4B models, plus the CDS Hooks response rules
 
 
-def test_its_token_has_the_sandbox_shape(node: Node, sandbox_keys: Path) -> None:
-    audience = "http://127.0.0.1:8080/cds-services/footdrop-patient-view"
-    header, claims, signature = harness.sign_sandbox_token(node, sandbox_keys, audience).split(".")
-    assert decode(header) == {
-        "alg": "ES384",
-        "typ": "JWT",
-        "kid": SANDBOX["kid"],
-        "jku": SANDBOX["jku"],
-    }
-    payload = decode(claims)
-    assert payload["iss"] == SANDBOX["iss"] and payload["aud"] == audience
-    assert payload["exp"] - payload["iat"] == 300
-    assert "sub" not in payload
-    uuid.UUID(payload["jti"])
-    assert len(base64.urlsafe_b64decode(signature + "==")) == 96  # P-384 r || s
-    jwks = json.loads((sandbox_keys / "jwks.json").read_text())
-    assert [key["kid"] for key in jwks["keys"]] == [SANDBOX["kid"]]
-
-
 @pytest.mark.parametrize("path", ["/cds-services", "/cds-services/footdrop-order-select"])
 def test_its_preflight_is_allowed(path: str, cds_service: CdsService) -> None:
     response = requests.options(
         f"{cds_service.base_url}{path}",
         headers={
-            "Origin": SANDBOX["origin"],
+            "Origin": SANDBOX_ORIGIN,
             "Access-Control-Request-Method": "POST",
             "Access-Control-Request-Headers": "authorization,content-type",
         },
         timeout=5,
     )
     assert response.status_code == 200
-    assert response.headers["access-control-allow-origin"] == SANDBOX["origin"]
+    assert response.headers["access-control-allow-origin"] == SANDBOX_ORIGIN
     allowed = response.headers["access-control-allow-headers"].lower()
     assert "authorization" in allowed and "content-type" in allowed
 
 
 @contextmanager
 def service_verifying_the_sandbox(
-    tmp_path: Path, fhir_server: FhirServer, sandbox_keys: Path
+    tmp_path: Path, fhir_server: FhirServer, signer: TokenFactory
 ) -> Iterator[CdsService]:
-    """The service in jwt mode, trusting the sandbox issuer with the test key's JWKS file."""
+    """The service in jwt mode, trusting the sandbox issuer with the test key's JWK Set file."""
+    jwks_file = tmp_path / "sandbox-test-jwks.json"
+    jwks_file.write_text(json.dumps(signer.jwks()))
     issuers = {
-        SANDBOX["iss"]: {
-            "jwks_url": SANDBOX["jku"],
-            "jwks_file": str(sandbox_keys / "jwks.json"),
-            "testing": True,
-        }
+        SANDBOX_ISSUER: {"jwks_url": SANDBOX_JKU, "jwks_file": str(jwks_file), "testing": True}
     }
     service = harness.start_cds_service(
         tmp_path,
         fhir_server.base_url,
         auth_mode="jwt",
         trusted_issuers=json.dumps(issuers),
-        cors_origins=SANDBOX["origin"],
+        cors_origins=SANDBOX_ORIGIN,
     )
     try:
         yield service
@@ -217,54 +201,56 @@ def test_jwt_mode_accepts_its_signed_calls(
     tmp_path: Path,
     node: Node,
     fhir_server: FhirServer,
-    sandbox_keys: Path,
+    signer: TokenFactory,
     scenarios: dict[str, Json],
 ) -> None:
-    with service_verifying_the_sandbox(tmp_path, fhir_server, sandbox_keys) as service:
-        ehr = Ehr(node, fhir_server, service, key_dir=sandbox_keys)
-        exchange = sandbox_call(ehr, "patient-view")
+    with service_verifying_the_sandbox(tmp_path, fhir_server, signer) as service:
+        exchange = sandbox_call(Ehr(node, fhir_server, service, signer=signer), "patient-view")
         assert exchange.status == 200, exchange.response
         assert {"orthosis", "physical-therapy"} <= set(outline(exchange))
 
 
 @JWT
 def test_jwt_mode_refuses_a_sandbox_token_signed_by_another_key(
-    tmp_path: Path,
-    node: Node,
-    fhir_server: FhirServer,
-    sandbox_keys: Path,
-    scenarios: dict[str, Json],
+    tmp_path: Path, fhir_server: FhirServer, signer: TokenFactory, exchanges: dict[str, Exchange]
 ) -> None:
-    impostor_keys = tmp_path / "impostor"
-    impostor_keys.mkdir()
-    harness.generate_sandbox_key(node, impostor_keys)
-    with service_verifying_the_sandbox(tmp_path, fhir_server, sandbox_keys) as service:
-        ehr = Ehr(node, fhir_server, service, key_dir=impostor_keys)
-        exchange = sandbox_call(ehr, "patient-view")
-        assert exchange.status == 401
-        assert exchange.response["resourceType"] == "OperationOutcome"
+    impostor = SigningKey.generate("ES384", signer.key.kid)
+    with service_verifying_the_sandbox(tmp_path, fhir_server, signer) as service:
+        url = service.url(harness.SERVICE_IDS["patient-view"])
+        token = signer.token(url, datetime.now(UTC), key=impostor)
+        response = requests.post(
+            url,
+            json=exchanges["patient-view"].request,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        assert response.status_code == 401
+        assert response.json()["resourceType"] == "OperationOutcome"
 
 
 @FEEDBACK
 def test_override_feedback_without_display_is_accepted(
-    exchanges: dict[str, Exchange], cds_service: CdsService, node: Node, sandbox_keys: Path
+    exchanges: dict[str, Exchange], cds_service: CdsService, signer: TokenFactory
 ) -> None:
     exchange = exchanges["patient-view"]
     card = next(card for card in exchange.cards if card.get("overrideReasons"))
     reason = card["overrideReasons"][0]
     url = f"{cds_service.url(exchange.service['id'])}/feedback"
+    now = datetime.now(UTC)
     feedback = {
         "feedback": [
             {
                 "card": card["uuid"],
                 "outcome": "overridden",
                 "overrideReason": {"reason": {"code": reason["code"], "system": reason["system"]}},
-                "outcomeTimestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+                "outcomeTimestamp": now.isoformat(timespec="seconds"),
             }
         ]
     }
-    token = harness.sign_sandbox_token(node, sandbox_keys, url)
     response = requests.post(
-        url, json=feedback, headers={"Authorization": f"Bearer {token}"}, timeout=10
+        url,
+        json=feedback,
+        headers={"Authorization": f"Bearer {signer.token(url, now)}"},
+        timeout=10,
     )
     assert response.status_code == 200, response.text

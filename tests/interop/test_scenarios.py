@@ -19,7 +19,7 @@ import pytest
 
 from tests.interop import harness
 from tests.interop.harness import Ehr, Exchange, FhirServer
-from tests.spec_checks import check_response
+from tests.support.spec_checks import check_response
 
 Json = dict[str, Any]
 CALLS = [
