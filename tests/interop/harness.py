@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import requests
+import httpx
 
 from tests.support.tokens import TokenFactory
 
@@ -136,7 +136,7 @@ class FhirServer:
 
     def load(self, bundle: Json) -> Json:
         """Post a transaction Bundle; every entry must succeed."""
-        response = requests.post(
+        response = httpx.post(
             self.base_url,
             json=resolve_dates(bundle),
             headers={"Content-Type": "application/fhir+json"},
@@ -150,7 +150,7 @@ class FhirServer:
 
     def validation_errors(self, resource: Json) -> list[str]:
         """What Medplum's R4 validator ($validate) finds wrong in `resource`."""
-        response = requests.post(
+        response = httpx.post(
             f"{self.base_url}/{resource['resourceType']}/$validate",
             json=resource,
             headers={"Content-Type": "application/fhir+json"},
@@ -165,11 +165,11 @@ class FhirServer:
 
     def requests_seen(self) -> list[Json]:
         """Every request the server got since the last `clear_log` (method, path, bearer)."""
-        log: list[Json] = requests.get(self.log_url, timeout=CALL_TIMEOUT_S).json()
+        log: list[Json] = httpx.get(self.log_url, timeout=CALL_TIMEOUT_S).json()
         return log
 
     def clear_log(self) -> None:
-        requests.delete(self.log_url, timeout=CALL_TIMEOUT_S)
+        httpx.delete(self.log_url, timeout=CALL_TIMEOUT_S)
 
 
 def start_fhir_server(node: Node, workdir: Path) -> FhirServer:
@@ -229,9 +229,9 @@ def start_cds_service(workdir: Path, fhir_base: str, **settings: str) -> CdsServ
     while time.monotonic() < deadline and process.poll() is None:
         try:
             # Any answer means the app is up: discovery is 401 without a token in jwt mode.
-            if requests.get(f"{base_url}/cds-services", timeout=1).status_code < 500:
+            if httpx.get(f"{base_url}/cds-services", timeout=1).status_code < 500:
                 return CdsService(process, base_url, log_path)
-        except requests.ConnectionError:
+        except httpx.TransportError:
             pass
         time.sleep(0.05)
     stop(process)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import requests
+import httpx
 
 from tests.interop.harness import FhirServer
 
@@ -62,7 +62,7 @@ def ids(bundle: Json) -> list[str]:
 
 
 def test_capability_statement_says_fhir_r4(fhir_server: FhirServer) -> None:
-    response = requests.get(f"{fhir_server.base_url}/metadata", timeout=5)
+    response = httpx.get(f"{fhir_server.base_url}/metadata", timeout=5)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/fhir+json")
     capabilities = response.json()
@@ -74,7 +74,7 @@ def test_capability_statement_says_fhir_r4(fhir_server: FhirServer) -> None:
 
 def test_browser_apps_may_call_it(fhir_server: FhirServer) -> None:
     origin = "https://ehr.example.org"
-    preflight = requests.options(
+    preflight = httpx.options(
         f"{fhir_server.base_url}/Patient",
         headers={
             "Origin": origin,
@@ -86,26 +86,26 @@ def test_browser_apps_may_call_it(fhir_server: FhirServer) -> None:
     assert preflight.status_code == 204
     assert preflight.headers["access-control-allow-origin"] == origin
     assert "Authorization" in preflight.headers["access-control-allow-headers"]
-    read = requests.get(f"{fhir_server.base_url}/metadata", headers={"Origin": origin}, timeout=5)
+    read = httpx.get(f"{fhir_server.base_url}/metadata", headers={"Origin": origin}, timeout=5)
     assert read.headers["access-control-allow-origin"] == origin
 
 
 def test_transaction_resolves_bundle_local_references(fhir_server: FhirServer) -> None:
     patient_id = load_chart(fhir_server, "6077001")
-    found = requests.get(
+    found = httpx.get(
         f"{fhir_server.base_url}/Condition", params={"patient": patient_id}, timeout=5
     ).json()
     assert found["total"] == 1
     assert found["entry"][0]["resource"]["subject"]["reference"] == f"Patient/{patient_id}"
-    patient = requests.get(f"{fhir_server.base_url}/Patient/{patient_id}", timeout=5)
+    patient = httpx.get(f"{fhir_server.base_url}/Patient/{patient_id}", timeout=5)
     assert patient.status_code == 200 and patient.json()["birthDate"] == "1970-01-01"
 
 
 def test_search_by_get_and_by_post_agree_and_filter_by_token(fhir_server: FhirServer) -> None:
     patient_id = load_chart(fhir_server, "6077001", "24700007", "84757009")
     query = {"patient": patient_id, "code": f"{SCT}|6077001,{SCT}|84757009"}
-    by_get = requests.get(f"{fhir_server.base_url}/Condition", params=query, timeout=5).json()
-    by_post = requests.post(f"{fhir_server.base_url}/Condition/_search", data=query, timeout=5)
+    by_get = httpx.get(f"{fhir_server.base_url}/Condition", params=query, timeout=5).json()
+    by_post = httpx.post(f"{fhir_server.base_url}/Condition/_search", data=query, timeout=5)
     assert by_post.status_code == 200
     assert by_get["total"] == 2
     assert ids(by_get) == ids(by_post.json())
@@ -116,12 +116,12 @@ def test_search_by_get_and_by_post_agree_and_filter_by_token(fhir_server: FhirSe
 
 def test_pages_carry_a_next_link_to_the_rest(fhir_server: FhirServer) -> None:
     patient_id = load_chart(fhir_server, "6077001", "24700007", "84757009")
-    first = requests.get(
+    first = httpx.get(
         f"{fhir_server.base_url}/Condition", params={"patient": patient_id, "_count": 2}, timeout=5
     ).json()
     assert len(first["entry"]) == 2
     next_url = next(link["url"] for link in first["link"] if link["relation"] == "next")
-    rest = requests.get(next_url, timeout=5).json()
+    rest = httpx.get(next_url, timeout=5).json()
     assert len(rest["entry"]) == 1
     assert not any(link["relation"] == "next" for link in rest["link"])
     assert len(set(ids(first)) | set(ids(rest))) == 3
@@ -129,12 +129,12 @@ def test_pages_carry_a_next_link_to_the_rest(fhir_server: FhirServer) -> None:
 
 def test_invalid_resources_are_refused_as_a_real_server_does(fhir_server: FhirServer) -> None:
     invalid = {"resourceType": "Patient", "gender": {"code": "female"}}
-    response = requests.post(
+    response = httpx.post(
         f"{fhir_server.base_url}/Patient", json=invalid, headers=FHIR_JSON, timeout=5
     )
     assert response.status_code == 400
     assert response.json()["resourceType"] == "OperationOutcome"
-    missing = requests.get(f"{fhir_server.base_url}/Patient/{uuid.uuid4()}", timeout=5)
+    missing = httpx.get(f"{fhir_server.base_url}/Patient/{uuid.uuid4()}", timeout=5)
     assert missing.status_code == 404
 
 
@@ -155,7 +155,7 @@ def test_validate_names_what_r4_requires(fhir_server: FhirServer) -> None:
 
 def test_the_log_shows_who_read_what(fhir_server: FhirServer) -> None:
     fhir_server.clear_log()
-    requests.get(
+    httpx.get(
         f"{fhir_server.base_url}/Patient/unknown",
         headers={"Authorization": "Bearer some-token"},
         timeout=5,
