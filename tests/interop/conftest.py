@@ -43,11 +43,9 @@ def fhir_server(node: Node, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 def cds_service(
     fhir_server: FhirServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[CdsService]:
-    """The service as deployed for the sandbox: FHIR allowlist and the sandbox's origin."""
+    """The service in development mode (auth off), allowed to read the FHIR server."""
     service = harness.start_cds_service(
-        tmp_path_factory.mktemp("cds-service"),
-        fhir_server.base_url,
-        cors_origins=harness.SANDBOX_ORIGIN,
+        tmp_path_factory.mktemp("cds-service"), fhir_server.base_url
     )
     try:
         yield service

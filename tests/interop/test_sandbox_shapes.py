@@ -9,7 +9,8 @@ MedicationRequest drafts without `intent`, with `category` and `reasonCode` as
 single objects and doses in `{pill}`; a lumbar MRI as CPT 72148 with a SNOMED
 reason; every call signed with an ES384 JWT; override feedback with a reason
 code and system but no display. The calls go through `cds_client.mjs` in its
-"sandbox" mode, against the scenario patients on the real FHIR server.
+"sandbox" mode, against the scenario patients on the real FHIR server, to the
+service in jwt mode trusting a sandbox-shaped test issuer.
 
 Expectations that need work of other issues are strict xfails naming the issue,
 so they turn into failures (to remove the mark) the day that work lands.
@@ -19,9 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -35,11 +34,6 @@ from tests.support.tokens import SANDBOX_ISSUER, SANDBOX_JKU, SigningKey, TokenF
 Json = dict[str, Any]
 SHAPES = sorted(path.stem for path in (harness.HERE / "sandbox").glob("*.json"))
 
-CPT_MRI = pytest.mark.xfail(
-    strict=True,
-    reason="issue 8 (clinical logic v3): a lumbar MRI ordered as CPT 72148 is not recognised, "
-    "so a patient with a critical red flag gets no stat-imaging card",
-)
 PILL_DOSE = pytest.mark.xfail(
     strict=True,
     reason="issue 8 (clinical logic v3, doses in tablets): one {pill} twice daily is the "
@@ -56,17 +50,11 @@ ECHOED_SHAPE = pytest.mark.xfail(
     "update echoes the sandbox's object-valued category and reasonCode and its missing "
     "intent, so the resource is not valid R4",
 )
-UNVERIFIED = pytest.mark.xfail(
-    strict=True,
-    reason="issue 10 (security): the service starts with CDS_AUTH_MODE=jwt, but calls are not "
-    "verified yet: a token signed by another key is answered 200",
-)
 FEEDBACK = pytest.mark.xfail(
     strict=True, reason="issue 11 (feedback): POST /cds-services/{id}/feedback answers 404"
 )
 
 PENDING = {
-    ("fires", "lumbar-mri-cpt"): CPT_MRI,
     ("silent", "dalfampridine-one-pill-twice-daily"): PILL_DOSE,
     ("silent", "dalfampridine-seizure-history"): ONE_MESSAGE,
     ("valid", "dalfampridine-one-pill-twice-daily"): ECHOED_SHAPE,
@@ -95,15 +83,40 @@ def signer() -> TokenFactory:
 
 
 @pytest.fixture(scope="module")
+def sandbox_service(
+    tmp_path_factory: pytest.TempPathFactory, fhir_server: FhirServer, signer: TokenFactory
+) -> Iterator[CdsService]:
+    """The service as set up for the sandbox: jwt mode, the sandbox issuer trusted with the
+    test key's JWK Set file (docs/security.md), and the sandbox's origin allowed."""
+    workdir = tmp_path_factory.mktemp("sandbox-service")
+    jwks_file = workdir / "sandbox-test-jwks.json"
+    jwks_file.write_text(json.dumps(signer.jwks()))
+    issuers = {
+        SANDBOX_ISSUER: {"jwks_url": SANDBOX_JKU, "jwks_file": str(jwks_file), "testing": True}
+    }
+    service = harness.start_cds_service(
+        workdir,
+        fhir_server.base_url,
+        auth_mode="jwt",
+        trusted_issuers=json.dumps(issuers),
+        cors_origins=SANDBOX_ORIGIN,
+    )
+    try:
+        yield service
+    finally:
+        harness.stop(service.process)
+
+
+@pytest.fixture(scope="module")
 def exchanges(
     scenarios: dict[str, Json],
     node: Node,
     fhir_server: FhirServer,
-    cds_service: CdsService,
+    sandbox_service: CdsService,
     signer: TokenFactory,
 ) -> dict[str, Exchange]:
     """Every sandbox shape sent once, signed; the scenario patients are on the FHIR server."""
-    ehr = Ehr(node, fhir_server, cds_service, signer=signer)
+    ehr = Ehr(node, fhir_server, sandbox_service, signer=signer)
     return {name: sandbox_call(ehr, name) for name in SHAPES}
 
 
@@ -121,6 +134,7 @@ def test_the_request_has_the_sandbox_shape(name: str, exchanges: dict[str, Excha
 
 @pytest.mark.parametrize("name", SHAPES)
 def test_the_service_accepts_it(name: str, exchanges: dict[str, Exchange]) -> None:
+    """Signed as the sandbox signs, verified in jwt mode, answered with cards."""
     exchange = exchanges[name]
     assert exchange.status == 200, exchange.response
     assert isinstance(exchange.response["cards"], list)
@@ -157,9 +171,9 @@ def test_every_resource_it_gets_back_is_valid_r4(
 
 
 @pytest.mark.parametrize("path", ["/cds-services", "/cds-services/footdrop-order-select"])
-def test_its_preflight_is_allowed(path: str, cds_service: CdsService) -> None:
+def test_its_preflight_is_allowed(path: str, sandbox_service: CdsService) -> None:
     response = httpx.options(
-        f"{cds_service.base_url}{path}",
+        f"{sandbox_service.base_url}{path}",
         headers={
             "Origin": SANDBOX_ORIGIN,
             "Access-Control-Request-Method": "POST",
@@ -173,68 +187,30 @@ def test_its_preflight_is_allowed(path: str, cds_service: CdsService) -> None:
     assert "authorization" in allowed and "content-type" in allowed
 
 
-@contextmanager
-def service_verifying_the_sandbox(
-    tmp_path: Path, fhir_server: FhirServer, signer: TokenFactory
-) -> Iterator[CdsService]:
-    """The service in jwt mode, trusting the sandbox issuer with the test key's JWK Set file."""
-    jwks_file = tmp_path / "sandbox-test-jwks.json"
-    jwks_file.write_text(json.dumps(signer.jwks()))
-    issuers = {
-        SANDBOX_ISSUER: {"jwks_url": SANDBOX_JKU, "jwks_file": str(jwks_file), "testing": True}
-    }
-    service = harness.start_cds_service(
-        tmp_path,
-        fhir_server.base_url,
-        auth_mode="jwt",
-        trusted_issuers=json.dumps(issuers),
-        cors_origins=SANDBOX_ORIGIN,
-    )
-    try:
-        yield service
-    finally:
-        harness.stop(service.process)
-
-
-def test_jwt_mode_accepts_its_signed_calls(
-    tmp_path: Path,
-    node: Node,
-    fhir_server: FhirServer,
-    signer: TokenFactory,
-    scenarios: dict[str, Json],
-) -> None:
-    with service_verifying_the_sandbox(tmp_path, fhir_server, signer) as service:
-        exchange = sandbox_call(Ehr(node, fhir_server, service, signer=signer), "patient-view")
-        assert exchange.status == 200, exchange.response
-        assert {"orthosis", "physical-therapy"} <= set(outline(exchange))
-
-
-@UNVERIFIED
-def test_jwt_mode_refuses_a_sandbox_token_signed_by_another_key(
-    tmp_path: Path, fhir_server: FhirServer, signer: TokenFactory, exchanges: dict[str, Exchange]
+def test_a_sandbox_shaped_token_from_another_key_is_refused(
+    sandbox_service: CdsService, signer: TokenFactory, exchanges: dict[str, Exchange]
 ) -> None:
     impostor = SigningKey.generate("ES384", signer.key.kid)
-    with service_verifying_the_sandbox(tmp_path, fhir_server, signer) as service:
-        url = service.url(harness.SERVICE_IDS["patient-view"])
-        token = signer.token(url, datetime.now(UTC), key=impostor)
-        response = httpx.post(
-            url,
-            json=exchanges["patient-view"].request,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=10,
-        )
-        assert response.status_code == 401
-        assert response.json()["resourceType"] == "OperationOutcome"
+    url = sandbox_service.url(harness.SERVICE_IDS["patient-view"])
+    token = signer.token(url, datetime.now(UTC), key=impostor)
+    response = httpx.post(
+        url,
+        json=exchanges["patient-view"].request,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert response.status_code == 401
+    assert response.json()["resourceType"] == "OperationOutcome"
 
 
 @FEEDBACK
 def test_override_feedback_without_display_is_accepted(
-    exchanges: dict[str, Exchange], cds_service: CdsService, signer: TokenFactory
+    exchanges: dict[str, Exchange], sandbox_service: CdsService, signer: TokenFactory
 ) -> None:
     exchange = exchanges["patient-view"]
     card = next(card for card in exchange.cards if card.get("overrideReasons"))
     reason = card["overrideReasons"][0]
-    url = f"{cds_service.url(exchange.service['id'])}/feedback"
+    url = f"{sandbox_service.url(exchange.service['id'])}/feedback"
     now = datetime.now(UTC)
     feedback = {
         "feedback": [
