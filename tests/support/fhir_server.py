@@ -62,6 +62,13 @@ def searchset(*resources: dict[str, Any], next_url: str | None = None) -> dict[s
     return bundle
 
 
+class _Server(ThreadingHTTPServer):
+    """A listen backlog above the service's concurrent queries (the default 5 drops SYNs,
+    and each dropped connection waits a second for the retransmit)."""
+
+    request_queue_size = 64
+
+
 def start(prefix: str = "/fhir") -> Iterator[FhirServer]:
     state = FhirServer()
 
@@ -95,7 +102,7 @@ def start(prefix: str = "/fhir") -> Iterator[FhirServer]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = _Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     state.base_url = f"http://127.0.0.1:{server.server_address[1]}{prefix}"
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
