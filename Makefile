@@ -11,13 +11,22 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
+# The interop tier (tests/interop) runs Medplum under Node.js: its npm packages come from
+# the lock file; without node and npm, pytest skips the tier and says why.
+INTEROP := tests/interop
+ifneq ($(and $(shell command -v node),$(shell command -v npm)),)
+INTEROP_DEPS := $(INTEROP)/node_modules/.package-lock.json
+else
+INTEROP_DEPS := interop-unavailable
+endif
+
 # `make run PORT=8081` also moves the public base URL, unless CDS_PUBLIC_BASE_URL is given
 # (in the environment or on the command line); one worker unless CDS_WORKERS says otherwise.
 PORT ?= 8080
 run: export CDS_PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 run: export CDS_WORKERS ?= 1
 
-.PHONY: run test lint typecheck contracts install lock clean
+.PHONY: run test lint typecheck contracts install lock clean interop-unavailable
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +45,12 @@ $(DEV_STAMP): $(DEV_LOCK) pyproject.toml | $(VENV)/bin/python
 	touch $@ $(RUN_STAMP)
 
 install: $(DEV_STAMP)
+
+$(INTEROP)/node_modules/.package-lock.json: $(INTEROP)/package-lock.json
+	cd $(INTEROP) && npm ci
+
+interop-unavailable:
+	@echo "node and npm are not both on PATH: the interop tier (tests/interop) will be skipped"
 
 run: $(RUN_STAMP)
 	$(BIN)/footdrop-cds serve --host 127.0.0.1 --port $(PORT)
@@ -61,8 +76,8 @@ typecheck: $(DEV_STAMP)
 contracts: $(DEV_STAMP)
 	$(BIN)/lint-imports
 
-test: lint typecheck contracts
-	$(BIN)/pytest
+test: lint typecheck contracts $(INTEROP_DEPS)
+	$(BIN)/pytest -rs
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(INTEROP)/node_modules

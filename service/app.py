@@ -21,6 +21,7 @@ from service.cds.engine import Engine
 from service.fhir.transport import FhirTransport
 from service.http.docs_ui import install_docs_ui
 from service.http.errors import CorsMiddleware, install_error_handlers
+from service.http.middleware import ErrorBoundary, SecurityHeaders
 from service.http.observe import RequestObserver
 from service.http.openapi import install_openapi
 from service.http.operations import DatabaseCheck
@@ -93,7 +94,9 @@ def create_app(
         allow_private_network=True,
         max_age=600,
     )
-    # Outermost: times and logs every request, CORS preflights and refusals included.
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(ErrorBoundary)
+    # Outermost: times and logs every request, CORS preflights, refusals and 500s included.
     app.add_middleware(RequestObserver)
     install_error_handlers(app)
     return app

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
+from service.auth import TrustedIssuers, parse_trusted_issuers
 from service.clinical.thresholds import ClinicalThresholds
 from service.fhir.client import FhirLimits
 
@@ -29,7 +30,17 @@ class Settings(BaseSettings):
     """Base URL clients call; JWT `aud` and absolute links are built from it."""
 
     auth_mode: Literal["off", "jwt"] = "off"
-    """`off` accepts unauthenticated calls (development); `jwt` verifies the EHR's JWT."""
+    """`off` accepts unauthenticated calls (development; state across calls is then
+    disabled); `jwt` verifies the EHR's JWT on every call (the container's default)."""
+
+    trusted_issuers: Annotated[TrustedIssuers, NoDecode] = Field(
+        default_factory=lambda: TrustedIssuers({})
+    )
+    """JSON `{"<iss>": {"jwks_url": ..., "jwks_file": ..., "testing": true}}`: the EHRs
+    whose JWTs are accepted (docs/security.md)."""
+
+    jwt_leeway_s: float = Field(default=30.0, ge=0, le=300)
+    """Clock skew allowed when checking a JWT's `exp` and `iat`."""
 
     fhir_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """URL prefixes of FHIR servers the service may call; anything else gets 412."""
@@ -47,6 +58,16 @@ class Settings(BaseSettings):
 
     fhir_max_response_bytes: int = Field(default=50_000_000, ge=100_000)
     """Largest body read from the FHIR server per call; a larger answer is unavailable."""
+
+    fhir_max_entries: int = Field(default=20_000, ge=1_000)
+    """Most resources read for one request (prefetch and FHIR server together); beyond
+    it the rest is left out and the cards say the record was read in part."""
+
+    max_json_depth: int = Field(default=64, ge=16, le=500)
+    """Deepest nesting accepted in a request body or a FHIR response."""
+
+    request_body_timeout_s: float = Field(default=30.0, gt=0, le=300)
+    """Time allowed to receive a request body; a client that trickles it gets 408."""
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -71,7 +92,14 @@ class Settings(BaseSettings):
             allowlist=tuple(self.fhir_allowlist),
             timeout_s=self.fhir_timeout_s,
             max_pages=self.fhir_max_pages,
+            max_entries=self.fhir_max_entries,
+            max_depth=self.max_json_depth,
         )
+
+    @field_validator("trusted_issuers", mode="before")
+    @classmethod
+    def _issuers_json(cls, value: object) -> object:
+        return parse_trusted_issuers(value) if isinstance(value, str) else value
 
     @field_validator("fhir_allowlist", "cors_origins", mode="before")
     @classmethod
@@ -101,11 +129,10 @@ class Settings(BaseSettings):
         return value.rstrip("/")
 
     @model_validator(mode="after")
-    def _jwt_not_available_yet(self) -> Settings:
-        if self.auth_mode == "jwt":
+    def _jwt_needs_issuers(self) -> Settings:
+        if self.auth_mode == "jwt" and not self.trusted_issuers.root:
             raise ValueError(
-                "CDS_AUTH_MODE=jwt is not available yet: JWT verification of the EHR is "
-                "not implemented in this version. Use CDS_AUTH_MODE=off (development only)."
+                "CDS_AUTH_MODE=jwt needs CDS_TRUSTED_ISSUERS: no EHR could call the service"
             )
         return self
 

@@ -6,6 +6,7 @@ import contextlib
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from service.settings import Settings
 from tests.support import fhir_server
+from tests.support.ehr import PUBLIC_BASE_URL, Ehr, SignedClient
 
 PATIENT_ID = "pat-1"
 
@@ -45,6 +47,30 @@ def client_factory() -> Iterator[Callable[..., TestClient]]:
 @pytest.fixture
 def client(client_factory: Callable[..., TestClient]) -> TestClient:
     return client_factory()
+
+
+@pytest.fixture
+def ehr(tmp_path: Path) -> Ehr:
+    """A registered EHR: its key set is trusted by the `signed_client_factory` apps."""
+    return Ehr(tmp_path)
+
+
+@pytest.fixture
+def signed_client_factory(
+    client_factory: Callable[..., TestClient], ehr: Ehr
+) -> Callable[..., SignedClient]:
+    """Apps in `CDS_AUTH_MODE=jwt` trusting `ehr`, called with its signed tokens."""
+
+    def build(**overrides: Any) -> SignedClient:
+        settings = {
+            "auth_mode": "jwt",
+            "trusted_issuers": ehr.trusted_issuers(),
+            "public_base_url": PUBLIC_BASE_URL,
+            **overrides,
+        }
+        return SignedClient(client_factory(**settings), ehr)
+
+    return build
 
 
 def days_ago(days: int) -> str:

@@ -55,7 +55,7 @@ def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, valu
         Settings()
 
 
-def test_jwt_mode_refuses_to_start_with_a_clear_message() -> None:
+def test_jwt_mode_without_trusted_issuers_refuses_to_start() -> None:
     result = subprocess.run(
         [sys.executable, "-c", "from service.app import create_app; create_app()"],
         env={"CDS_AUTH_MODE": "jwt", "PATH": ""},
@@ -64,7 +64,7 @@ def test_jwt_mode_refuses_to_start_with_a_clear_message() -> None:
         check=False,
     )
     assert result.returncode != 0
-    assert "CDS_AUTH_MODE=jwt is not available yet" in result.stderr
+    assert "CDS_AUTH_MODE=jwt needs CDS_TRUSTED_ISSUERS" in result.stderr
 
 
 def test_auth_off_is_logged_at_start_up(caplog: pytest.LogCaptureFixture) -> None:

@@ -8,20 +8,27 @@ and closed when the app stops. Nothing is created at import.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+
+import httpx
 
 from cards.catalogue import CardCatalogue
 from cards.docs import generate
 from mappings.matcher import ValueSetIndex
 from mappings.text import TextPatterns
+from service.auth import FallbackReplayCache, JwtVerifier, KeySetStore, MemoryReplayCache
 from service.cds.errors import UnknownService
 from service.cds.metered import MeteredTransport
 from service.cds.services import ServiceSpec, load_services
 from service.fhir.transport import FhirTransport, HttpxTransport
 from service.settings import Settings
+from service.storage.replay import DatabaseReplayCache
 from service.storage.store import Store
+
+log = logging.getLogger("service")
 
 
 def utc_now() -> datetime:
@@ -65,6 +72,9 @@ class Engine:
     clinical_doc: str
     clock: Callable[[], datetime]
     """The request time; rules are functions of it, so tests can fix it."""
+    verifier: JwtVerifier | None = None
+    """Verifies the EHR's JWT (`CDS_AUTH_MODE=jwt`); None when authentication is off."""
+    key_set_client: httpx.AsyncClient | None = None
 
     @classmethod
     def start(
@@ -74,30 +84,59 @@ class Engine:
         transport: FhirTransport | None = None,
     ) -> Engine:
         content = Content.load()
+        clock = clock or utc_now
+        store = Store.open(settings.database_url)
+        verifier, key_set_client = None, None
+        if settings.auth_mode == "jwt":
+            key_set_client = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+            verifier = _verifier(settings, store, clock, key_set_client)
         return cls(
             settings=settings,
             index=content.index,
             patterns=content.patterns,
             catalogue=content.catalogue,
             services=content.services,
-            store=Store.open(settings.database_url),
+            store=store,
             transport=MeteredTransport(
                 transport or HttpxTransport(settings.fhir_max_response_bytes)
             ),
             clinical_doc=content.clinical_doc,
-            clock=clock or utc_now,
+            clock=clock,
+            verifier=verifier,
+            key_set_client=key_set_client,
         )
 
     async def aclose(self) -> None:
         await self.transport.aclose()
+        if self.key_set_client is not None:
+            await self.key_set_client.aclose()
         self.store.close()
 
     def service(self, service_id: str) -> ServiceSpec:
         try:
             return self.services[service_id]
         except KeyError:
-            raise UnknownService(f"no CDS service with id {service_id!r}") from None
+            raise UnknownService("no CDS service with that id") from None
 
     @property
     def docs_url(self) -> str:
         return f"{self.settings.public_base_url}/docs/clinical"
+
+
+def _verifier(
+    settings: Settings, store: Store, clock: Callable[[], datetime], http: httpx.AsyncClient
+) -> JwtVerifier:
+    """The JWT verifier: trusted issuers' keys, and a replay memory shared through the
+    database (this process's memory while the database is down)."""
+    if warning := settings.trusted_issuers.testing_issuer_warning():
+        log.warning(warning)
+
+    replay = FallbackReplayCache(
+        DatabaseReplayCache(store, clock), MemoryReplayCache(clock=clock), on_failure=_ignore
+    )
+    key_sets = KeySetStore(settings.trusted_issuers, http)
+    return JwtVerifier(key_sets, replay, leeway_s=settings.jwt_leeway_s)
+
+
+def _ignore(error: Exception) -> None:
+    """FallbackReplayCache logs each failure itself."""

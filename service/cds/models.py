@@ -8,6 +8,7 @@ values, because the spec forbids null and empty values in responses (G-2).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
@@ -16,6 +17,21 @@ from cards.model import Card
 
 FHIR_REFERENCE = re.compile(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who made the call: the verified issuer of its JWT, or None with authentication off.
+
+    State kept across calls (the shown-card memory) is keyed by the issuer, so no
+    caller can change what another is shown; an anonymous caller keeps no state.
+    """
+
+    issuer: str | None = None
+
+    @property
+    def verified(self) -> bool:
+        return self.issuer is not None
 
 
 class _Inbound(BaseModel):
@@ -84,7 +100,7 @@ class OrderSelectContext(OrderSignContext):
     def _references(cls, value: list[str]) -> list[str]:
         bad = [item for item in value if not FHIR_REFERENCE.match(item)]
         if bad:
-            raise ValueError(f"selections must be Type/id references, got {bad[:3]}")
+            raise ValueError("selections must be Type/id references")
         return value
 
 

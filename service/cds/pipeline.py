@@ -10,9 +10,11 @@ What differs between services (which rules, which drafts, the shown-card memory)
 comes from the service definition, not from the hook's name.
 
 order-sign de-duplication: every card shown at order-select is remembered (as a
-hash of user, patient, encounter, order and topic). An order-sign request that
-carries the extension `SUPPRESS_REPEATS` set to true does not get those cards
-again; without it, order-sign answers in full.
+hash of the verified issuer, fhirServer, user, patient, encounter, order and
+topic). An order-sign request that carries the extension `SUPPRESS_REPEATS` set
+to true does not get the non-critical ones again; a critical card is never left
+out (clinical-logic v3 §4: signing is the last safety net). With authentication
+off there is no verified caller to bind the memory to, so none is kept.
 """
 
 from __future__ import annotations
@@ -26,7 +28,13 @@ from cards.render import render
 from service.cds import prefetch
 from service.cds.engine import Engine
 from service.cds.errors import BadRequest, describe_validation_error
-from service.cds.models import HOOK_CONTEXTS, CdsResponse, HookRequest, PatientViewContext
+from service.cds.models import (
+    HOOK_CONTEXTS,
+    Caller,
+    CdsResponse,
+    HookRequest,
+    PatientViewContext,
+)
 from service.cds.services import ServiceSpec
 from service.clinical.features import extract
 from service.clinical.order_checks import check_orders
@@ -44,36 +52,47 @@ SUPPRESS_REPEATS = "org.footdrop-cds.suppress-repeated-cards"
 def parse_context(spec: ServiceSpec, request: HookRequest) -> PatientViewContext:
     """Check the hook is the one this service serves, then validate its context."""
     if request.hook != spec.hook:
-        raise BadRequest(f"service {spec.id!r} serves hook {spec.hook!r}, not {request.hook!r}")
+        raise BadRequest(f"this service serves the {spec.hook} hook only")
     try:
         return HOOK_CONTEXTS[spec.hook].model_validate(request.context)
     except ValidationError as exc:
         raise BadRequest(describe_validation_error(exc, prefix="context")) from None
 
 
-async def run(engine: Engine, spec: ServiceSpec, request: HookRequest) -> CdsResponse:
+async def run(
+    engine: Engine, spec: ServiceSpec, request: HookRequest, caller: Caller
+) -> CdsResponse:
     context = parse_context(spec, request)
     now = engine.clock()
     data = await prefetch.resolve(
         spec.prefetch, request, context, engine.transport, engine.settings.fhir_limits, now
     )
-    return await run_in_threadpool(_decide_and_render, engine, spec, request, data, now)
+    return await run_in_threadpool(_decide_and_render, engine, spec, request, caller, data, now)
 
 
 def _decide_and_render(
-    engine: Engine, spec: ServiceSpec, request: HookRequest, data: PatientData, now: datetime
+    engine: Engine,
+    spec: ServiceSpec,
+    request: HookRequest,
+    caller: Caller,
+    data: PatientData,
+    now: datetime,
 ) -> CdsResponse:
     recommendations = decide(engine, spec, data)
-    if spec.shown_cards == "remember":
-        engine.store.remember(
-            [_shown_key(data, rec) for rec in recommendations],
-            now,
-            timedelta(seconds=engine.settings.shown_card_ttl_s),
-        )
-    elif spec.shown_cards == "suppress-repeats" and _suppress_repeats(request):
-        recommendations = [
-            rec for rec in recommendations if not engine.store.was_shown(_shown_key(data, rec), now)
-        ]
+    if caller.verified:
+
+        def shown_key(rec: Recommendation) -> str:
+            return _shown_key(caller, request, data, rec)
+
+        if spec.shown_cards == "remember":
+            ttl = timedelta(seconds=engine.settings.shown_card_ttl_s)
+            engine.store.remember([shown_key(rec) for rec in recommendations], now, ttl)
+        elif spec.shown_cards == "suppress-repeats" and _suppress_repeats(request):
+            recommendations = [
+                rec
+                for rec in recommendations
+                if rec.indicator == "critical" or not engine.store.was_shown(shown_key(rec), now)
+            ]
     cards = render(recommendations, data, engine.catalogue, source_url=engine.docs_url)
     return CdsResponse(cards=cards)
 
@@ -89,8 +108,10 @@ def decide(engine: Engine, spec: ServiceSpec, data: PatientData) -> list[Recomme
     return check_orders(selected, features, data.now, thresholds)
 
 
-def _shown_key(data: PatientData, rec: Recommendation) -> str:
+def _shown_key(caller: Caller, request: HookRequest, data: PatientData, rec: Recommendation) -> str:
     return fingerprint(
+        caller.issuer or "",
+        request.fhirServer or "",
         data.user_id or "",
         data.patient_id,
         data.encounter_id or "",

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -33,6 +33,7 @@ from service.fhir.client import (
     FhirError,
     FhirLimits,
     FhirNotAllowed,
+    SearchResult,
     entry_resources,
     next_link,
 )
@@ -72,12 +73,12 @@ def _from_prefetch(value: Any) -> tuple[list[JsonObject] | None, JsonObject | No
     return [value], None
 
 
-async def _fetch(client: FhirClient, query: str, partial: JsonObject | None) -> list[JsonObject]:
+async def _fetch(client: FhirClient, query: str, partial: JsonObject | None) -> SearchResult:
     if partial is not None:
         return await client.follow(partial)
     if "?" in query:
         return await client.search_all(query)
-    return [await client.read(query)]
+    return SearchResult([await client.read(query)])
 
 
 async def resolve(
@@ -88,30 +89,47 @@ async def resolve(
     limits: FhirLimits,
     now: datetime,
 ) -> PatientData:
-    """Collect every key's resources and hand back `PatientData`."""
+    """Collect every key's resources and hand back `PatientData`.
+
+    Resources count against one entry budget (`CDS_FHIR_MAX_ENTRIES`), supplied
+    and fetched alike; a key cut short by a cap is *partial*, and the cards say
+    that part of the record was not read.
+    """
     supplied = request.prefetch or {}
     obtained: dict[str, list[JsonObject]] = {}
     to_fetch: dict[str, tuple[str, JsonObject | None]] = {}
+    partial_keys: set[str] = set()
+    budget = limits.max_entries
     for name, key in keys.items():
         query = fill_template(key.query, context)
         if query is None:
             continue
-        resources, partial = _from_prefetch(supplied[name]) if name in supplied else (None, None)
+        resources, next_page = _from_prefetch(supplied[name]) if name in supplied else (None, None)
+        if resources is None or next_page is not None:
+            to_fetch[name] = (query, next_page)  # the fetch counts these entries itself
         if resources is not None:
             obtained[name] = resources
-        if resources is None or partial is not None:
-            to_fetch[name] = (query, partial)
+            if next_page is None:
+                obtained[name] = resources[: max(0, budget)]
+                budget -= len(obtained[name])
+                if len(resources) > len(obtained[name]):
+                    partial_keys.add(name)
 
     unavailable = set(to_fetch)
     refused = ""
     if to_fetch and request.fhirServer:
         try:
-            fetched = await _fetch_all(to_fetch, request, transport, limits)
+            fetched = await _fetch_all(
+                to_fetch, request, transport, replace(limits, max_entries=budget)
+            )
         except FhirNotAllowed:
             # No call at all; only the essential keys among the gaps make this a 412 (P-7).
             log.warning("fhirServer is not on CDS_FHIR_ALLOWLIST; not queried")
             fetched, refused = {}, " (fhirServer is not on the service's allowlist)"
-        obtained.update(fetched)
+        for name, result in fetched.items():
+            obtained[name] = result.resources
+            if result.partial:
+                partial_keys.add(name)
         unavailable -= fetched.keys()
 
     missing_essential = sorted(name for name in unavailable if keys[name].essential)
@@ -120,6 +138,10 @@ async def resolve(
             "required data could not be obtained from prefetch or fhirServer: "
             + ", ".join(missing_essential)
             + refused
+        )
+    if partial_keys:
+        log.warning(
+            "hookInstance %s: record read in part (%s)", request.hookInstance, len(partial_keys)
         )
     drafts = context.draftOrders.entry if isinstance(context, OrderSignContext) else []
     selections = context.selections if isinstance(context, OrderSelectContext) else []
@@ -132,6 +154,7 @@ async def resolve(
         encounter_id=context.encounterId,
         user_id=context.userId,
         unavailable=frozenset(unavailable),
+        partial=frozenset(partial_keys),
     )
     if data.skipped:
         log.info(
@@ -145,30 +168,27 @@ async def _fetch_all(
     request: HookRequest,
     transport: FhirTransport,
     limits: FhirLimits,
-) -> dict[str, list[JsonObject]]:
+) -> dict[str, SearchResult]:
     """Run the missing queries concurrently; keys that fail or time out are left out.
 
-    One deadline covers every call; what is still running at it is cancelled.
+    One deadline covers every call, connect, body and parse; what is still running
+    at it is cancelled.
     """
     if request.fhirServer is None:
         return {}
     token = request.fhirAuthorization.access_token if request.fhirAuthorization else None
-    client = FhirClient(  # raises FhirNotAllowed before any call
-        transport,
-        request.fhirServer,
-        limits.allowlist,
-        time.monotonic() + limits.timeout_s,
-        token,
-        limits.max_pages,
-    )
+    # Raises FhirNotAllowed before any call.
+    client = FhirClient.for_request(transport, request.fhirServer, limits, token)
     tasks = {
-        name: asyncio.create_task(_fetch(client, query, partial))
-        for name, (query, partial) in to_fetch.items()
+        name: asyncio.create_task(_fetch(client, query, next_page))
+        for name, (query, next_page) in to_fetch.items()
     }
     done, pending = await asyncio.wait(tasks.values(), timeout=limits.timeout_s)
     for task in pending:
         task.cancel()
-    fetched: dict[str, list[JsonObject]] = {}
+    if pending:
+        await asyncio.wait(pending)
+    fetched: dict[str, SearchResult] = {}
     for name, task in tasks.items():
         if task not in done:
             log.warning("FHIR query for prefetch key %s timed out", name)

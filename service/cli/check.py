@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import httpx
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
+from service.auth.jwks import KeySetError, parse_key_set
 from service.cds.engine import Content
 from service.settings import ConfigurationError, Settings, load_settings
 from service.storage.store import create_db_engine, schema_revisions
@@ -57,11 +59,38 @@ def check_database(settings: Settings) -> Outcome:
     return Outcome(True, f"{where}: reachable, schema {state}; start-up migrates it to the latest")
 
 
+def check_trusted_issuers(settings: Settings) -> Outcome:
+    """Each issuer's keys: from its file (read when the settings were), or fetched now."""
+    issuers = settings.trusted_issuers.root
+    if not issuers:  # the settings refuse jwt mode without issuers
+        return Outcome(True, "none (CDS_AUTH_MODE=off)")
+    found, failed = [], False
+    for iss, issuer in issuers.items():
+        note = " (testing: its private key is public)" if issuer.testing else ""
+        if issuer.file_keys is not None:
+            count, source = len(issuer.file_keys), str(issuer.jwks_file)
+        else:
+            assert issuer.jwks_url is not None  # the settings require a file or a URL
+            source = issuer.jwks_url
+            try:
+                response = httpx.get(source, follow_redirects=False, timeout=5)
+                if response.status_code != 200:
+                    raise KeySetError(f"HTTP status {response.status_code}")
+                count = len(parse_key_set(response.content))
+            except (httpx.HTTPError, KeySetError) as error:
+                found.append(f"{iss}: cannot get its key set from {source}: {error}")
+                failed = True
+                continue
+        failed = failed or count == 0
+        found.append(f"{iss}: {count} usable key(s) from {source}{note}")
+    return Outcome(not failed, "CDS_TRUSTED_ISSUERS " + "; ".join(found))
+
+
 #: Each part of the configuration, checked in this order once the settings are valid.
-#: The JWT work adds the trusted issuers' key sets here.
 CHECKS: list[tuple[str, Callable[[Settings], Outcome]]] = [
     ("content", check_content),
     ("database", check_database),
+    ("trusted issuers", check_trusted_issuers),
 ]
 
 

@@ -21,10 +21,9 @@ def is_allowed(url: str, allowlist: Sequence[str]) -> bool:
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname or "@" in parts.netloc:
         return False
-    # `..` (also percent-encoded, or after a backslash) would climb out of the prefix
-    # once the HTTP stack or the server normalises the path.
-    segments = unquote(parts.path).replace("\\", "/").split("/")
-    if any(segment in {".", ".."} for segment in segments):
+    # `..` (also percent-encoded, encoded twice as %252e, or after a backslash) would
+    # climb out of the prefix once the HTTP stack or a proxy normalises the path.
+    if any(segment in {".", ".."} for segment in _segments(parts.path)):
         return False
     for prefix in allowlist:
         if not url.startswith(prefix):
@@ -32,3 +31,16 @@ def is_allowed(url: str, allowlist: Sequence[str]) -> bool:
         if prefix.endswith("/") or len(url) == len(prefix) or url[len(prefix)] in "/?#":
             return True
     return False
+
+
+def _segments(path: str) -> list[str]:
+    """Path segments as any decoder along the way could read them: decoded until stable."""
+    decoded = path
+    for _ in range(4):
+        once = unquote(decoded)
+        if once == decoded:
+            break
+        decoded = once
+    else:
+        return [".."]  # still encoded after four rounds: refuse rather than guess
+    return decoded.replace("\\", "/").split("/")

@@ -15,15 +15,22 @@ named exceptions:
 
 from __future__ import annotations
 
-import json
+import asyncio
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
+from anyio import to_thread
+
 from mappings.fhirjson import JsonObject
 from service.fhir.allowlist import is_allowed
+from service.fhir.strict_json import DEFAULT_MAX_DEPTH, JsonRejected, loads
 from service.fhir.transport import FhirTransport, TransportError
+
+#: What RFC 6750 allows in a bearer token; anything else cannot be sent in a header.
+_TOKEN68 = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,8 @@ class FhirLimits:
     allowlist: tuple[str, ...] = ()
     timeout_s: float = 5.0
     max_pages: int = 10
+    max_entries: int = 20_000
+    max_depth: int = DEFAULT_MAX_DEPTH
 
 
 class FhirError(Exception):
@@ -55,8 +64,22 @@ class FhirUnavailable(FhirError):
     pass
 
 
+@dataclass(frozen=True)
+class SearchResult:
+    """The resources of a search, and whether a cap (pages, entries) left some out."""
+
+    resources: list[JsonObject]
+    partial: bool = False
+
+
 class FhirClient:
-    """Reads from one FHIR server until a deadline (monotonic seconds)."""
+    """Reads from one FHIR server until a deadline (monotonic seconds).
+
+    One client serves one hook request: its entry budget (`max_entries`) is shared
+    by every query of the request, and bodies are parsed one at a time, off the
+    event loop, so a hostile server cannot make one request hold many parsed
+    pages at once.
+    """
 
     def __init__(
         self,
@@ -66,6 +89,8 @@ class FhirClient:
         deadline: float,
         access_token: str | None = None,
         max_pages: int = 10,
+        max_entries: int = 20_000,
+        max_depth: int = DEFAULT_MAX_DEPTH,
     ) -> None:
         self.transport = transport
         self.base_url = base_url.rstrip("/") + "/"
@@ -73,31 +98,68 @@ class FhirClient:
         self.deadline = deadline
         self.access_token = access_token
         self.max_pages = max_pages
+        self.entries_left = max_entries
+        self.max_depth = max_depth
+        self._parsing = asyncio.Lock()
         if not is_allowed(self.base_url, self.allowlist):
             raise FhirNotAllowed("fhirServer is not on CDS_FHIR_ALLOWLIST")
+
+    @classmethod
+    def for_request(
+        cls,
+        transport: FhirTransport,
+        base_url: str,
+        limits: FhirLimits,
+        access_token: str | None,
+    ) -> FhirClient:
+        return cls(
+            transport,
+            base_url,
+            limits.allowlist,
+            time.monotonic() + limits.timeout_s,
+            access_token,
+            limits.max_pages,
+            limits.max_entries,
+            limits.max_depth,
+        )
 
     async def read(self, relative_url: str) -> JsonObject:
         """GET one resource or search page relative to the base URL."""
         return await self._get(self.base_url + relative_url.lstrip("/"))
 
-    async def search_all(self, relative_url: str) -> list[JsonObject]:
+    async def search_all(self, relative_url: str) -> SearchResult:
         """Every entry resource of a search, following `next` links up to `max_pages`."""
         return await self.follow(await self.read(relative_url))
 
-    async def follow(self, bundle: JsonObject) -> list[JsonObject]:
-        """Entries of `bundle` and of the pages its `next` links lead to."""
+    async def follow(self, bundle: JsonObject) -> SearchResult:
+        """Entries of `bundle` and of the pages its `next` links lead to, within the caps."""
         if bundle.get("resourceType") != "Bundle":
             raise FhirUnavailable("search did not return a Bundle")
-        resources = entry_resources(bundle)
-        for _ in range(self.max_pages):
-            next_url = next_link(bundle)
-            if next_url is None:
-                break
+        resources: list[JsonObject] = []
+        partial = self._take(entry_resources(bundle), resources)
+        pages = 0
+        while not partial and (next_url := next_link(bundle)) is not None:
+            if pages == self.max_pages:
+                return SearchResult(resources, partial=True)
+            pages += 1
             bundle = await self._get(urljoin(self.base_url, next_url))
             if bundle.get("resourceType") != "Bundle":
                 raise FhirUnavailable("next page is not a Bundle")
-            resources.extend(entry_resources(bundle))
-        return resources
+            partial = self._take(entry_resources(bundle), resources)
+        return SearchResult(resources, partial)
+
+    def take_supplied(self, resources: list[JsonObject]) -> SearchResult:
+        """Count resources the client supplied against the budget; truncate at the cap."""
+        kept: list[JsonObject] = []
+        partial = self._take(resources, kept)
+        return SearchResult(kept, partial)
+
+    def _take(self, page: list[JsonObject], into: list[JsonObject]) -> bool:
+        """Move what the entry budget allows from `page` into `into`; True when cut short."""
+        allowed = max(0, self.entries_left)
+        into.extend(page[:allowed])
+        self.entries_left -= min(len(page), allowed)
+        return len(page) > allowed
 
     async def _get(self, url: str) -> JsonObject:
         if not is_allowed(url, self.allowlist):
@@ -107,6 +169,8 @@ class FhirClient:
             raise FhirUnavailable("FHIR time budget used up")
         headers = {"Accept": "application/fhir+json"}
         if self.access_token:
+            if not _TOKEN68.match(self.access_token):
+                raise FhirUnauthorized("the access token cannot be sent in a header")
             headers["Authorization"] = f"Bearer {self.access_token}"
         try:
             response = await self.transport.get(url, headers, remaining)
@@ -119,11 +183,10 @@ class FhirClient:
         if response.status != 200:
             raise FhirUnavailable(f"HTTP {response.status}")
         try:
-            body = json.loads(response.body)
-        except (ValueError, UnicodeDecodeError):
-            raise FhirUnavailable("response is not JSON") from None
-        except RecursionError:
-            raise FhirUnavailable("response is nested too deeply") from None
+            async with self._parsing:
+                body = await to_thread.run_sync(loads, response.body, self.max_depth)
+        except JsonRejected as exc:
+            raise FhirUnavailable(f"response is not strict JSON: {exc}") from None
         if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):
             raise FhirUnavailable("response is not a FHIR resource")
         return body

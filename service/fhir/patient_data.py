@@ -58,6 +58,13 @@ class PatientData:
     user_id: str | None = None
     skipped: int = 0
     unavailable: frozenset[str] = frozenset()
+    partial: frozenset[str] = frozenset()
+    """Prefetch keys read only in part: a cap (entries, pages) left resources out."""
+
+    @property
+    def incomplete(self) -> frozenset[str]:
+        """Keys whose data is missing or cut short: the cards must not treat them as seen."""
+        return self.unavailable | self.partial
 
     def of_type(self, resource_type: str) -> tuple[Resource, ...]:
         return self.resources.get(resource_type, ())
@@ -180,6 +187,7 @@ def assemble(
     encounter_id: str | None = None,
     user_id: str | None = None,
     unavailable: frozenset[str] = frozenset(),
+    partial: frozenset[str] = frozenset(),
 ) -> PatientData:
     """The hand-off from the resources obtained (per prefetch key) and the request context.
 
@@ -214,4 +222,5 @@ def assemble(
         user_id=user_id,
         skipped=skipped + skipped_drafts,
         unavailable=unavailable,
+        partial=partial,
     )

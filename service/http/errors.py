@@ -2,7 +2,8 @@
 
 The exception tree is the protocol layer's (`service.cds.errors`); this module is
 its one mapping to HTTP, plus the answers Starlette itself gives (404, 405, a
-refused CORS preflight) and the last-resort 500. `OperationOutcome` is both the
+refused CORS preflight); the last-resort 500 is `service.http.middleware.ErrorBoundary`.
+`OperationOutcome` is both the
 body sent and the schema the OpenAPI document shows for every error.
 
 CORS also answers a browser's Private Network Access preflight (a page on a public
@@ -14,8 +15,6 @@ never carries it.
 
 from __future__ import annotations
 
-import logging
-import traceback
 from typing import Literal
 
 from fastapi import FastAPI, Request
@@ -28,8 +27,6 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from service.cds.errors import CdsError
-
-log = logging.getLogger("service")
 
 
 class OperationOutcomeIssue(BaseModel):
@@ -71,7 +68,9 @@ class CorsMiddleware(CORSMiddleware):
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CdsError)
     async def cds_error(_: Request, exc: CdsError) -> JSONResponse:
-        return error_response(exc.status, exc.message, exc.issue_code)
+        response = error_response(exc.status, exc.message, exc.issue_code)
+        response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
@@ -86,10 +85,3 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         return error_response(400, "request is not valid", "invalid")
-
-    @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        # The traceback without the exception's message: messages can carry patient data.
-        trace = "".join(traceback.format_tb(exc.__traceback__))
-        log.error("unexpected %s\n%s", type(exc).__name__, trace)
-        return error_response(500, "internal error", "exception")

@@ -16,7 +16,8 @@ from markdown_it import MarkdownIt
 
 from service.cds.models import CdsResponse, Discovery
 from service.cds.pipeline import run
-from service.http.body import bounded_body, parse_hook_request, require_json
+from service.http.auth import CallerDep
+from service.http.body import read_hook_request
 from service.http.deps import EngineDep
 from service.http.errors import OperationOutcome
 from service.http.observe import facts
@@ -59,7 +60,7 @@ def _respond(model: Any) -> JSONResponse:
     responses=UNAUTHORIZED,
     summary="CDS Hooks discovery",
 )
-def discovery(engine: EngineDep) -> JSONResponse:
+def discovery(engine: EngineDep, caller: CallerDep) -> JSONResponse:
     version = {VERSION_EXTENSION: software_version()}
     services = [
         spec.descriptor().model_copy(update={"extension": version})
@@ -101,7 +102,7 @@ def _as_html(markdown: str) -> str:
     },
 )
 def clinical_documentation(request: Request, engine: EngineDep) -> Response:
-    """The implemented clinical logic, linked from every card's `source.url`."""
+    """The implemented clinical logic, linked from every card's `source.url` (public)."""
     vary = {"Vary": "Accept"}
     if "text/html" in request.headers.get("accept", ""):
         return HTMLResponse(_as_html(engine.clinical_doc), headers=vary)
@@ -116,15 +117,15 @@ def clinical_documentation(request: Request, engine: EngineDep) -> Response:
     responses=HOOK_ERRORS,
     summary="Call a CDS service",
 )
-async def call_service(service_id: str, request: Request, engine: EngineDep) -> JSONResponse:
+async def call_service(
+    service_id: str, request: Request, engine: EngineDep, caller: CallerDep
+) -> JSONResponse:
     spec = engine.service(service_id)
     record = facts(request)
     record.service = spec.id
-    require_json(request)
-    body = await bounded_body(request, engine.settings.max_request_bytes)
-    hook_request = parse_hook_request(body)
+    hook_request = await read_hook_request(request, engine.settings)
     record.hook_instance = hook_request.hookInstance
-    response = await run(engine, spec, hook_request)
+    response = await run(engine, spec, hook_request, caller)
     for card in response.cards:
         topic = card.source.topic.code if card.source.topic else "none"
         CARDS_ISSUED.labels(service=spec.id, topic=topic, indicator=card.indicator).inc()

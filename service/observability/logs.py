@@ -15,7 +15,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 #: Loggers of libraries that, at DEBUG or INFO, write URLs (with patient ids) or SQL.
-QUIET_LIBRARIES = ("httpx", "httpcore", "urllib3", "sqlalchemy", "alembic", "multipart")
+QUIET_LIBRARIES = (
+    "httpx",
+    "httpcore",
+    "urllib3",
+    "sqlalchemy",
+    "alembic",
+    "jwt",
+    "asyncio",
+    "multipart",
+)
 
 
 class JsonFormatter(logging.Formatter):

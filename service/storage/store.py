@@ -16,12 +16,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import DateTime, String, create_engine, delete, event, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, ExceptionContext
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -36,11 +38,25 @@ class Base(DeclarativeBase):
     pass
 
 
+class UsedToken(Base):
+    """A JWT id (hashed with its issuer) that was accepted, kept until the token expires."""
+
+    __tablename__ = "used_tokens"
+
+    issuer_jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
 class ShownCard(Base):
     __tablename__ = "shown_cards"
 
     fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+def _insert_for(dialect: str) -> Any:
+    """The dialect's INSERT, which offers `on_conflict_do_nothing` (SQLite and PostgreSQL)."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def fingerprint(*parts: str) -> str:
@@ -141,6 +157,25 @@ class Store:
                     session.add(ShownCard(fingerprint=key, expires_at=now + ttl))
                 else:
                     existing.expires_at = now + ttl
+
+    def first_use(self, issuer: str, jti: str, expires_at: datetime, now: datetime) -> bool:
+        """Record a token id; True the first time, False when any worker recorded it before.
+
+        One atomic `INSERT … ON CONFLICT DO NOTHING` on the primary key decides, so two
+        workers racing on one replayed token cannot both accept it. Raises when the
+        database cannot answer: the caller then falls back to its own memory.
+        """
+        key = fingerprint(issuer, jti)
+        insert = _insert_for(self.engine.dialect.name)
+        statement = (
+            insert(UsedToken)
+            .values(issuer_jti=key, expires_at=expires_at)
+            .on_conflict_do_nothing(index_elements=["issuer_jti"])
+        )
+        with Session(self.engine) as session, session.begin():
+            session.execute(delete(UsedToken).where(UsedToken.expires_at <= now))
+            result = session.execute(statement)
+        return bool(getattr(result, "rowcount", 0))
 
     def was_shown(self, key: str, now: datetime) -> bool:
         with Session(self.engine) as session:

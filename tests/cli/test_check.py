@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -25,18 +26,14 @@ def check(**settings: str) -> subprocess.CompletedProcess[str]:
 
 def lines(result: subprocess.CompletedProcess[str]) -> dict[str, str]:
     """check's report as part name → 'ok  …' / 'FAIL …'."""
-    found = {}
-    for line in result.stdout.splitlines():
-        mark, name, detail = line[:4], line[5:].split(":", 1)[0], line
-        found[name] = f"{mark.strip()} {detail}"
-    return found
+    return {line[5:].split(":", 1)[0]: line for line in result.stdout.splitlines()}
 
 
 def test_a_working_configuration_passes(tmp_path: Path) -> None:
     result = check(CDS_DATABASE_URL=f"sqlite:///{tmp_path / 'cds.db'}")
     assert result.returncode == 0, result.stdout + result.stderr
     report = lines(result)
-    assert set(report) == {"settings", "content", "database"}
+    assert set(report) == {"settings", "content", "database", "trusted issuers"}
     assert all(value.startswith("ok") for value in report.values())
     assert "value sets" in report["content"] and "3 services" in report["content"]
 
@@ -77,13 +74,38 @@ def test_an_invalid_setting_is_one_line_naming_the_variable() -> None:
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CDS_TRUSTED_ISSUERS comes with the JWT work (issue 10): its key-set check "
-    "joins service/cli/check.py CHECKS then; remove this mark",
-)
-def test_a_trusted_issuer_whose_key_set_is_missing_is_named(tmp_path: Path) -> None:
+def test_a_trusted_issuer_whose_key_set_file_is_missing_is_named(tmp_path: Path) -> None:
     issuers = '{"https://ehr.example.org": {"jwks_file": "/nonexistent/jwks.json"}}'
     result = check(CDS_DATABASE_URL=f"sqlite:///{tmp_path / 'cds.db'}", CDS_TRUSTED_ISSUERS=issuers)
     assert result.returncode == 1
-    assert "CDS_TRUSTED_ISSUERS" in result.stdout and "https://ehr.example.org" in result.stdout
+    settings = lines(result)["settings"]
+    assert settings.startswith("FAIL") and "CDS_TRUSTED_ISSUERS" in settings
+    assert "https://ehr.example.org" in settings and "/nonexistent/jwks.json" in settings
+
+
+def test_trusted_issuers_key_sets_are_loaded_or_fetched(tmp_path: Path) -> None:
+    demo = ROOT / "docker" / "demo-issuer" / "jwks.json"
+    issuers = json.dumps(
+        {
+            "urn:footdrop-cds:demo-ehr": {"jwks_file": str(demo), "testing": True},
+            "https://ehr.example.org": {"jwks_url": f"https://127.0.0.1:{free_port()}/jwks"},
+        }
+    )
+    result = check(
+        CDS_DATABASE_URL=f"sqlite:///{tmp_path / 'cds.db'}",
+        CDS_AUTH_MODE="jwt",
+        CDS_TRUSTED_ISSUERS=issuers,
+    )
+    assert result.returncode == 1
+    report = lines(result)["trusted issuers"]
+    assert report.startswith("FAIL")
+    assert "urn:footdrop-cds:demo-ehr: 1 usable key(s)" in report and "testing" in report
+    assert "https://ehr.example.org: cannot get its key set" in report
+
+
+def test_jwt_mode_without_issuers_is_refused(tmp_path: Path) -> None:
+    result = check(CDS_DATABASE_URL=f"sqlite:///{tmp_path / 'cds.db'}", CDS_AUTH_MODE="jwt")
+    assert result.returncode == 1
+    assert lines(result)["settings"].startswith(
+        "FAIL settings: CDS_AUTH_MODE=jwt needs CDS_TRUSTED"
+    )

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
+import httpx
 import jwt
 import pytest
 
@@ -109,3 +110,26 @@ def test_example_dates_move_to_today_and_nothing_else_changes() -> None:
 def test_examples_come_in_hook_order(tmp_path: Path) -> None:
     hooks = [body["hook"] for _, body in load_examples(ROOT / "examples")]
     assert hooks == sorted(hooks, key=["patient-view", "order-select", "order-sign"].index)
+
+
+def test_demo_against_jwt_mode_as_the_compose_example_runs_it(tmp_path: Path) -> None:
+    """The compose set-up on one machine: jwt mode trusting the demo issuer's key set."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    issuers = {DEMO_ISSUER: {"jwks_file": str(DEMO_JWKS), "testing": True}}
+    env = environment(
+        CDS_AUTH_MODE="jwt",
+        CDS_PUBLIC_BASE_URL=base,
+        CDS_TRUSTED_ISSUERS=json.dumps(issuers),
+        CDS_DATABASE_URL=f"sqlite:///{tmp_path / 'cds.db'}",
+    )
+    command = ["footdrop-cds", "serve", "--port", str(port), "--workers", "1"]
+    with running(command, port, env, tmp_path / "server.log") as server:
+        assert demo("--url", base).returncode == 1, "unsigned calls are refused"
+        signed = demo("--url", base, "--key", str(DEMO_KEY))
+        assert signed.returncode == 0, signed.stdout + signed.stderr
+        assert "red-flag-urgent-evaluation · " in signed.stdout
+        metrics = httpx.get(f"{base}/metrics", timeout=5).text
+        log = server.output()
+    assert 'footdrop_cds_jwt_rejections_total{reason="missing_token"} 1.0' in metrics
+    assert "testing issuer" in log

@@ -27,7 +27,6 @@ K8S = {
 #: Settings the deployment files set before the work that reads them is merged. The lead
 #: empties this list as those branches land (each then passes and must lose its xfail).
 PENDING = {
-    "CDS_TRUSTED_ISSUERS": "trusted EHR issuers: the JWT work (issue 10)",
     "CDS_PATIENT_HASH_KEY": "card-log patient hash key: the feedback work (issue 11)",
     "CDS_ANALYTICS_TOKEN": "analytics bearer token: the feedback work (issue 11)",
 }

@@ -59,6 +59,9 @@ def test_deeply_nested_fhir_response_leaves_the_key_unavailable(
         "https://fhir.example.org/r4/Patient/%2E%2E/%2e%2E/admin",
         "https://fhir.example.org/r4/./../admin",
         "https://fhir.example.org/r4/..",
+        "https://fhir.example.org/r4/%252e%252e/admin",  # encoded twice (security review)
+        "https://fhir.example.org/r4/%25252E%25252E/admin",
+        "https://fhir.example.org/r4/%5c..%5cadmin",
     ],
 )
 def test_dot_segments_are_not_allowed(url: str) -> None:

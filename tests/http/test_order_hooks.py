@@ -18,6 +18,7 @@ from tests.conftest import (
     hook_request,
     serve_record,
 )
+from tests.support.ehr import SignedClient
 from tests.support.fhir_server import FhirServer
 from tests.support.spec_checks import check_action
 
@@ -219,28 +220,42 @@ def test_order_sign_checks_every_draft(client: TestClient) -> None:
     assert "dalfampridine-contraindicated" in cards_by_topic(client.post(OSIGN, json=body))
 
 
-def test_order_sign_leaves_out_cards_shown_at_order_select_when_asked(
-    client_factory: Callable[..., TestClient], tmp_path: Any
+def test_order_sign_leaves_out_non_critical_cards_shown_at_order_select_when_asked(
+    signed_client_factory: Callable[..., SignedClient], tmp_path: Any
 ) -> None:
     url = f"sqlite:///{tmp_path / 'cds.db'}"
-    select = order_request(
-        "order-select",
-        [dalfampridine_draft()],
-        ["MedicationRequest/med-draft-1"],
-        EPILEPSY_RESOLVED,
-    )
-    client_factory(database_url=url).post(OS, json=select)
+    drafts = [dalfampridine_draft(), afo_draft()]
+    selections = ["MedicationRequest/med-draft-1", "DeviceRequest/dev-draft-1"]
+    select = order_request("order-select", drafts, selections, FOOT_DROP, EPILEPSY_RESOLVED)
+    shown = cards_by_topic(signed_client_factory(database_url=url).post(OS, json=select))
+    assert {"dalfampridine-contraindicated", "add-physical-therapy"} <= set(shown)
 
     # A second app on the same database: another worker, or the service after a restart.
-    other_worker = client_factory(database_url=url)
-    sign = order_request("order-sign", [dalfampridine_draft()], None, EPILEPSY_RESOLVED)
-    assert "dalfampridine-contraindicated" in cards_by_topic(other_worker.post(OSIGN, json=sign))
+    other_worker = signed_client_factory(database_url=url)
+    sign = order_request("order-sign", drafts, None, FOOT_DROP, EPILEPSY_RESOLVED)
+    assert set(shown) <= set(cards_by_topic(other_worker.post(OSIGN, json=sign)))
 
     sign["extension"] = {SUPPRESS_REPEATS: True}
-    assert cards_by_topic(other_worker.post(OSIGN, json=sign)) == {}
+    repeated = cards_by_topic(other_worker.post(OSIGN, json=sign))
+    # The warning is not repeated; the critical contraindication always is (v3 §4).
+    assert set(repeated) == {"dalfampridine-contraindicated"}
 
     sign["context"]["userId"] = "Practitioner/someone-else"
-    assert "dalfampridine-contraindicated" in cards_by_topic(other_worker.post(OSIGN, json=sign))
+    assert set(shown) <= set(cards_by_topic(other_worker.post(OSIGN, json=sign)))
+
+
+def test_without_authentication_no_card_is_ever_left_out(
+    client_factory: Callable[..., TestClient], tmp_path: Any
+) -> None:
+    """With CDS_AUTH_MODE=off no caller is verified: no shown-card memory is kept."""
+    url = f"sqlite:///{tmp_path / 'cds.db'}"
+    drafts = [afo_draft()]
+    select = order_request("order-select", drafts, ["DeviceRequest/dev-draft-1"], FOOT_DROP)
+    client = client_factory(database_url=url)
+    assert "add-physical-therapy" in cards_by_topic(client.post(OS, json=select))
+    sign = order_request("order-sign", drafts, None, FOOT_DROP)
+    sign["extension"] = {SUPPRESS_REPEATS: True}
+    assert "add-physical-therapy" in cards_by_topic(client.post(OSIGN, json=sign))
 
 
 def test_order_select_via_fhir_server_matches_prefetch(

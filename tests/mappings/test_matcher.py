@@ -37,9 +37,24 @@ CONTRADICTORY = [
     ("bladder_dysfunction", "urinary_retention"),
     ("seizure_history", "seizure_history_nonspecific"),
     ("seizure_history", "seizure_verify"),
+    ("seizure_febrile_neonatal_provoked", "seizure_verify"),
     ("ckd_stage3", "renal_probable_impairment"),
+    ("ckd_stage3", "dialysis_or_esrd"),
+    ("dialysis_or_esrd", "kidney_transplant"),
+    ("dialysis_recent", "kidney_transplant"),
     ("saddle_anesthesia", "skin_sensation_unsited"),
     ("creatinine_clearance", "egfr"),
+    ("creatinine_clearance_measured", "egfr"),
+    ("body_weight", "body_height"),
+    ("body_mass_index", "body_weight"),
+    ("orthosis", "orthosis_not_for_gait"),
+    ("fes", "orthosis_not_for_gait"),
+    ("botulinum", "botulinum_toxin_drug"),
+    ("botulinum", "chemodenervation_non_limb"),
+    ("lumbar_spine_body_site", "spine_body_site_generic"),
+    ("mri_plexus", "limb_pelvis_imaging"),
+    ("nerve_imaging", "limb_pelvis_imaging"),
+    ("spine_surgery_referral", "orthopaedic_referral"),
     *[("bladder_dysfunction", flag) for flag in sorted(RED_FLAGS)],
     *[("urinary_retention_drug", flag) for flag in sorted(RED_FLAGS)],
 ]
@@ -107,6 +122,7 @@ def test_hcpcs_is_case_insensitive(index: ValueSetIndex) -> None:
         ("urn:oid:2.16.840.1.113883.6.1", "35591-7", "creatinine_clearance"),
         ("urn:oid:2.16.840.1.113883.6.88", "897021", "dalfampridine"),
         ("http://snomed.info/sct/", "6077001", "foot_drop"),
+        ("http://www.nlm.nih.gov/research/umls/hcpcs", "G0257", "dialysis_recent"),
         (" http://loinc.org// ", "29463-7", "body_weight"),
     ],
 )
@@ -186,6 +202,8 @@ def test_sciatica_is_not_a_sciatic_nerve_lesion(index: ValueSetIndex) -> None:
 
 def test_seizure_look_alikes(index: ValueSetIndex) -> None:
     assert features(index, ICD10CM, "F44.5") == {"seizure_verify"}
+    for code in ("191714002", "438113009"):  # in the published set: the spec's exceptions
+        assert features(index, SNOMED, code) == {"seizure_verify"}
     assert features(index, ICD10CM, "Z86.69") == {"seizure_history_nonspecific"}
     assert "seizure_history" in features(index, ICD10CM, "G40.909")
     assert "seizure_history" in features(index, ICD10CM, "R56.9")
@@ -201,16 +219,32 @@ def test_ckd_stages(index: ValueSetIndex) -> None:
 @pytest.mark.parametrize(
     ("system", "code"),
     [
-        (HCPCS, "L4360"),  # walking boots
-        (HCPCS, "L4361"),
-        (HCPCS, "L4396"),  # positioning AFOs (non-ambulatory)
-        (HCPCS, "L4397"),
         (LOINC, "24531-6"),  # US retroperitoneum, mislabelled as MRI in public files
         (LOINC, "24855-9"),  # RF videography oropharynx
+        # (codes-v3 rows that must match nothing are in test_codes_v3.py)
+        (SNOMED, "42803009"),  # EMG: B without a recognise mark (codes-v3 §11)
+        (CPT, "95862"),  # not in codes-v3 §4's needle EMG list
     ],
 )
 def test_known_wrong_codes_match_nothing(index: ValueSetIndex, system: str, code: str) -> None:
     assert index.match(system, code) == ()
+
+
+@pytest.mark.parametrize("code", ["L4360", "L4361", "L4386", "L4387", "L4396", "L4398", "L1906"])
+def test_boots_splints_and_ankle_supports_are_never_an_afo(index: ValueSetIndex, code: str) -> None:
+    assert features(index, HCPCS, code) == {"orthosis_not_for_gait"}
+
+
+def test_dry_weight_is_a_weight_but_never_dialysis(index: ValueSetIndex) -> None:
+    assert features(index, LOINC, "8341-0") == {"body_weight"}
+    assert features(index, LOINC, "8344-4") == {"body_weight", "dialysis_weight"}
+
+
+def test_esrd_with_transplant_is_transplant_not_esrd(index: ValueSetIndex) -> None:
+    assert features(index, SNOMED, "236436003") == {"kidney_transplant"}
+    assert features(index, ICD10CM, "T86.12") == {"kidney_transplant_failure"}
+    assert features(index, ICD10CM, "Z91.151") == {"dialysis_or_esrd"}
+    assert features(index, ICD10CM, "Z49.31") == {"dialysis_recent"}
 
 
 # ------------------------------------------------------------------ contradictions
@@ -234,10 +268,21 @@ def test_contradictory_features_share_no_code(index: ValueSetIndex) -> None:
     assert clashes == []
 
 
-def test_no_code_is_listed_twice_in_one_feature(index: ValueSetIndex) -> None:
+def test_no_concept_is_listed_twice_in_one_feature(index: ValueSetIndex) -> None:
     for f in index.features:
-        codes = index.codes(f)
-        assert len(codes) == len(set(codes)), f
+        keys = [(m.system, m.code) for m in index.concepts(f)]
+        assert len(keys) == len(set(keys)), f
+
+
+def test_subsets_are_contained_in_their_sets(index: ValueSetIndex) -> None:
+    """A subset adds a distinction (a caveat, an override reason) and never removes a code."""
+    for subset, superset in [
+        ("seizure_febrile_neonatal_provoked", "seizure_history"),
+        ("creatinine_clearance_measured", "creatinine_clearance"),
+        ("body_weight_self_reported", "body_weight"),
+        ("dialysis_weight", "body_weight"),
+    ]:
+        assert set(index.codes(subset)) <= set(index.codes(superset)), subset
 
 
 # ------------------------------------------------------------------ match_concept
@@ -273,23 +318,35 @@ def test_match_concept_drops_exact_duplicates(index: ValueSetIndex) -> None:
 
 
 # ------------------------------------------------------------------ codes / orderable
-def test_codes_lists_explicit_pairs(index: ValueSetIndex) -> None:
-    assert index.codes("foot_drop") == ((SNOMED, "6077001"),)
+def test_codes_lists_every_code_of_the_expansion(index: ValueSetIndex) -> None:
+    assert index.codes("foot_drop") == (
+        (ICD10CM, "M21.37"),
+        (ICD10CM, "M21.371"),
+        (ICD10CM, "M21.372"),
+        (ICD10CM, "M21.379"),
+        (SNOMED, "6077001"),
+    )
+    both = index.codes("foot_drop", "peroneal_neuropathy")
+    assert set(both) == set(index.codes("foot_drop")) | set(index.codes("peroneal_neuropathy"))
+    assert list(both) == sorted(set(both))
     assert (RXNORM, "897021") in index.codes("dalfampridine")
     assert (CPT, "27690") in index.codes("tendon_transfer")
     with pytest.raises(KeyError):
         index.codes("no_such_feature")
 
 
-def test_orderable_excludes_legacy_and_unverified(index: ValueSetIndex) -> None:
+def test_orderable_excludes_legacy_recognise_only_and_unverified(index: ValueSetIndex) -> None:
     for f in index.features:
         for m in index.orderable(f):
-            assert m.confidence in {"V", "V-ICD"} and not m.legacy, m
-    assert {m.code for m in index.orderable("botulinum")} == {"11894001", "1712"}
-    assert index.orderable("tendon_transfer") == ()
+            assert m.confidence in {"V", "V-ICD"} and not m.legacy and not m.recognise_only, m
+    assert {m.code for m in index.orderable("botulinum")} == {"64642", "64643", "64644", "64645"}
+    assert {m.code for m in index.orderable("tendon_transfer")} == {"27690", "27691", "27692"}
     assert "G35" not in {m.code for m in index.orderable("multiple_sclerosis")}
-    assert {m.code for m in index.orderable("orthosis")} >= {"308455005", "L1930"}
-    assert "L1906" not in {m.code for m in index.orderable("orthosis")}
+    assert {m.code for m in index.orderable("orthosis")} == {
+        "308455005", "183160000", "L1930", "L1940", "L1960"
+    }  # fmt: skip
+    assert "703151001" not in {m.code for m in index.orderable("seizure_history")}
+    assert index.orderable("orthosis_not_for_gait") == ()
 
 
 # ------------------------------------------------------------------ loading
@@ -330,7 +387,24 @@ def first_concept(data: dict[str, Any]) -> dict[str, Any]:
         ),
         (
             lambda d: d["compose"]["include"].append({"system": SNOMED}),
-            "concepts or filters",
+            "concepts, filters or valueSets",
+        ),
+        (lambda d: first_concept(d)["extension"][0].update(valueCode="B"), "recognise-only"),
+        (lambda d: first_concept(d)["extension"][0].update(valueCode="U"), "never recognised"),
+        (lambda d: d.pop("expansion"), "no expansion"),
+        (lambda d: d["expansion"].update(total=1), "expansion.total"),
+        (lambda d: first_concept(d).update(code="404684003"), "out of date"),
+        (
+            lambda d: d["compose"].update(
+                exclude=[{"system": SNOMED, "concept": [{"code": "6077001"}]}]
+            ),
+            "both included and excluded",
+        ),
+        (
+            lambda d: d["expansion"]["contains"][-1]["extension"].append(
+                {"url": "urn:footdrop-cds:family", "valueCode": "M99"}
+            ),
+            "not a compose is-a filter",
         ),
         (
             lambda d: d["compose"]["include"].append(

@@ -262,5 +262,5 @@ def extract(
         palliative_surgery=care.done("tendon_transfer", "ankle_arthrodesis"),
         peroneal_decompression=care.done("peroneal_decompression"),
         botulinum_recent=care.since(months_before(today, thresholds.botulinum_months), "botulinum"),
-        unavailable=data.unavailable,
+        unavailable=data.incomplete,
     )

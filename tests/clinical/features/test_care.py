@@ -65,7 +65,7 @@ def test_pt_counts_only_since_onset() -> None:
 
 def test_studies_done_or_ordered_keep_status_and_priority() -> None:
     mri = service_request("41333006", priority="routine", rid="mri-1")
-    emg = procedure("42803009", performed=days_ago(2))
+    emg = procedure("95907", CPT, performed=days_ago(2))
     report = imaging_report("24968-0", when=days_ago(1))
     f = features_of(foot_drop(), mri, emg, report)
     pending = [e for e in f.lumbar_mri if e.state == "ordered"]
@@ -88,7 +88,7 @@ def test_cancelled_or_entered_in_error_never_count() -> None:
     f = features_of(
         foot_drop(),
         service_request("41333006", status="revoked"),
-        procedure("42803009", status="not-done"),
+        procedure("95907", CPT, status="not-done"),
         imaging_report("24968-0", status="cancelled"),
     )
     assert not f.lumbar_mri and not f.ncs_emg

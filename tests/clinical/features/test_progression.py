@@ -53,6 +53,13 @@ def test_structured_decline(series: list[dict[str, Any]], declined: bool) -> Non
         ("Known secondary progressive multiple sclerosis", False),
         ("Background of primary progressive MS", False),
         ("Progressive supranuclear palsy", False),
+        # v3: negation has a scope; state words describe the weakness itself or the present
+        ("Progressive weakness despite stable MRI findings", True),
+        ("Worse than at the last visit, when it was stable", True),
+        ("No pain and worsening weakness", True),
+        ("Previously worsening, now improving", False),
+        ("Foot drop progressed last month, weakness stable", False),
+        ("Return if weakness worsens", False),
     ],
 )
 def test_progression_text_with_negation(note: str, found: bool) -> None:

@@ -164,9 +164,9 @@ def test_release_form_words() -> None:
     assert dose_of(immediate).extended_release is False
 
 
-def test_only_verified_codes_make_an_order_trigger() -> None:
-    """Issue: only codes marked V or V-ICD trigger a card; B codes are recognised only."""
+def test_well_known_cpt_order_codes_trigger() -> None:
+    """clinical-logic v3 §4: the sandbox orders a lumbar MRI as CPT 72148 (V since codes-v3)."""
     cpt = "http://www.ama-assn.org/go/cpt"
-    assert classified(service_draft("72148", cpt)).features == frozenset()  # CPT MRI: B
-    assert classified(service_draft("95907", cpt)).features == frozenset()  # CPT NCS: B
+    assert classified(service_draft("72148", cpt)).features == {"mri_lumbar"}
+    assert classified(service_draft("95907", cpt)).features == {"ncs_emg"}
     assert classified(service_draft("24968-0", "http://loinc.org")).features == {"mri_lumbar"}

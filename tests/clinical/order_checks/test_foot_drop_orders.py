@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.support.clinical import (
+    CPT,
     ICD,
     SCT,
     condition,
@@ -123,7 +124,7 @@ def test_coded_peroneal_palsy_stands_in_for_foot_drop() -> None:
 
 
 def test_ncs_emg_done_or_drafted_silences_it() -> None:
-    emg = procedure("42803009", performed=days_ago(3))
+    emg = procedure("95907", CPT, performed=days_ago(3))
     assert select(foot_drop(), emg, order=peroneal_decompression()) == []
     assert select(foot_drop(), order=peroneal_decompression(), others=(ncs_emg(),)) == []
     assert select(NO_FOOT_DROP, order=peroneal_decompression()) == []

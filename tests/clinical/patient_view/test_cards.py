@@ -169,7 +169,7 @@ class TestLocalizationWorkup:
         assert fires(self.T, ACUTE, condition("Z86.73", onset="2020-01-01"))
 
     def test_not_when_the_work_up_is_done_or_ordered(self) -> None:
-        emg = procedure("42803009", performed=days_ago(3))
+        emg = procedure("95907", CPT, performed=days_ago(3))
         mri = service_request("41333006")
         assert not fires(self.T, ACUTE, emg, mri)
 
@@ -269,7 +269,7 @@ class TestDiscSurgeryReferral:
         assert not fires(self.T, foot_drop(onset=weeks_ago(8)), self.DISC, extra)
 
     def test_peroneal_lesion_proven_on_emg_excludes_it(self) -> None:
-        emg = procedure("42803009", performed=days_ago(20))
+        emg = procedure("95907", CPT, performed=days_ago(20))
         palsy = condition(PERONEAL["right"], onset=weeks_ago(8))
         assert not fires(self.T, foot_drop(onset=weeks_ago(8)), self.DISC, palsy, emg)
 

@@ -8,6 +8,7 @@ import pytest
 
 from service.clinical.patient_view import RED_FLAG
 from tests.support.clinical import (
+    CPT,
     PERONEAL,
     SCT,
     card,
@@ -261,7 +262,7 @@ class TestRouting:
 
     def test_proven_peripheral_lesion_routes_to_nerve_imaging_and_neurology(self) -> None:
         palsy = condition(PERONEAL["right"], onset=days_ago(10))
-        emg = procedure("42803009", performed=days_ago(4))
+        emg = procedure("95907", CPT, performed=days_ago(4))
         rec = red(ACUTE, palsy, emg, *self.DECLINE)
         assert rec is not None
         assert suggestion_ids(rec) == ["neurology-referral-urgent"]
