@@ -11,11 +11,14 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from service.cli.demo import DEMO_ISSUER, DEMO_KID, Signer
 from tests.support import dockerfile
 from tests.support.processes import ROOT, environment, free_port, running, stop
 
 EXAMPLE = json.loads((ROOT / "examples" / "patient-view.json").read_text())
 PV = "/cds-services/footdrop-patient-view"
+DEMO_KEY = ROOT / "docker" / "demo-issuer" / "private-key.pem"
+DEMO_JWKS = ROOT / "docker" / "demo-issuer" / "jwks.json"
 
 
 def image_command(port: int) -> list[str]:
@@ -38,19 +41,28 @@ def calls_counted(base_url: str) -> float:
 
 
 def test_the_image_command_serves_with_its_workers(tmp_path: Path) -> None:
+    """The image's command and settings (jwt mode, two workers); only paths and port local."""
     port = free_port()
+    base = f"http://127.0.0.1:{port}"
     image_env = dockerfile.environment()
-    env = environment(
-        CDS_WORKERS=image_env["CDS_WORKERS"],
-        CDS_DATABASE_URL=f"sqlite:///{tmp_path / 'cds.db'}",
-        TMPDIR=str(tmp_path),
-    )
+    local = {
+        "CDS_DATABASE_URL": f"sqlite:///{tmp_path / 'cds.db'}",
+        "CDS_PUBLIC_BASE_URL": base,
+        "CDS_TRUSTED_ISSUERS": json.dumps({DEMO_ISSUER: {"jwks_file": str(DEMO_JWKS)}}),
+        "TMPDIR": str(tmp_path),
+    }
+    env = environment(**{**{k: v for k, v in image_env.items() if k.startswith("CDS_")}, **local})
+    signer = Signer.from_file(DEMO_KEY, DEMO_ISSUER, DEMO_KID)
     with running(image_command(port), port, env, tmp_path / "server.log") as server:
         assert httpx.get(f"{server.base_url}/ready", timeout=5).json()["status"] == "ready"
+        assert httpx.post(server.base_url + PV, json=EXAMPLE, timeout=10).status_code == 401
         for _ in range(6):
-            assert httpx.post(server.base_url + PV, json=EXAMPLE, timeout=10).status_code == 200
+            token = signer.token(base + PV)
+            headers = {"Authorization": f"Bearer {token}"}
+            response = httpx.post(server.base_url + PV, json=EXAMPLE, headers=headers, timeout=10)
+            assert response.status_code == 200
         # Whichever worker answers /metrics, it reports the calls of both.
-        assert calls_counted(server.base_url) == 6
+        assert calls_counted(server.base_url) == 7
         assert list(tmp_path.glob("footdrop-cds-metrics-*"))
         assert stop(server.process) == 0
         log = server.output()

@@ -75,6 +75,7 @@ def test_command_port_and_settings_agree() -> None:
     assert command[command.index("--host") + 1] == "0.0.0.0"
     env = dockerfile.environment()
     assert env["CDS_WORKERS"] == "2" == str(Settings.model_fields["workers"].default)
+    assert env["CDS_AUTH_MODE"] == "jwt", "the image verifies EHR tokens unless told not to"
     for name in env:
         if name.startswith("CDS_"):
             assert name.removeprefix("CDS_").lower() in Settings.model_fields, name
