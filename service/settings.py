@@ -83,6 +83,15 @@ class Settings(BaseSettings):
     docs_ui: bool = True
     """Swagger UI at /docs, its files served by the service itself; false turns it off."""
 
+    limit_concurrency: int = Field(default=100, ge=1, le=10_000)
+    """Connections and requests a worker takes at once; beyond it uvicorn answers 503
+    at once instead of queueing without bound (`footdrop-cds serve`)."""
+
+    keep_alive_s: int = Field(default=5, ge=1, le=120)
+    """Idle time after which a keep-alive connection is closed (`footdrop-cds serve`).
+    uvicorn has no timeout for slow request headers: in production a reverse proxy in
+    front provides one (README, Production)."""
+
     clinical: ClinicalThresholds = Field(default_factory=ClinicalThresholds)
     """Thresholds the clinical specification calls settings, e.g. CDS_CLINICAL__ACUTE_WEEKS."""
 

@@ -39,6 +39,8 @@ def serve(host: str, port: int, workers: int | None) -> None:
             log_config=None,  # our JSON lines (configure_logging), not uvicorn's text format
             access_log=False,  # one line per request comes from the app, with its CDS facts
             server_header=False,
+            limit_concurrency=settings.limit_concurrency,
+            timeout_keep_alive=settings.keep_alive_s,
         )
     finally:
         if metrics_dir:
