@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from service.cds.engine import Engine
 from service.fhir.transport import FhirTransport
+from service.http import pages
 from service.http.errors import CorsMiddleware, install_error_handlers
 from service.http.middleware import ErrorBoundary, SecurityHeaders
 from service.http.routes import router
@@ -71,6 +72,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.include_router(router)
+    app.include_router(pages.router)
     app.add_middleware(
         CorsMiddleware,
         allow_origins=settings.cors_origins,

@@ -1,11 +1,14 @@
-"""HTTP endpoints: discovery, service calls and the documentation page. Each hands off once."""
+"""HTTP endpoints of CDS Hooks: discovery and service calls. Each hands off once.
+
+The pages for people (documentation, card gallery) are in `service.http.pages`.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse
 
 from service.cds.models import Discovery
 from service.cds.pipeline import run
@@ -25,12 +28,6 @@ def _respond(model: Any) -> JSONResponse:
 def discovery(engine: EngineDep, caller: CallerDep) -> JSONResponse:
     services = [spec.descriptor() for spec in engine.services.values()]
     return _respond(Discovery(services=services))
-
-
-@router.get("/docs/clinical")
-def clinical_documentation(engine: EngineDep) -> PlainTextResponse:
-    """The implemented clinical logic, linked from every card's `source.url` (public)."""
-    return PlainTextResponse(engine.clinical_doc, media_type="text/markdown; charset=utf-8")
 
 
 @router.post("/cds-services/{service_id}")
