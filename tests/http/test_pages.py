@@ -4,7 +4,7 @@ card gallery, whose example patients run through the service's own pipeline."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,6 +13,7 @@ from cards.catalogue import CardCatalogue
 from cards.gallery import load_examples
 from service.http.pages import prefers_markdown
 from tests.support.ehr import SignedClient
+from tests.support.gallery import ExampleClient, example_client
 from tests.support.spec_checks import check_card
 
 BASE = "https://cds.example.org"
@@ -91,15 +92,17 @@ def test_the_gallery_shows_every_topic_as_the_service_answers(pages: TestClient)
     assert all(re.fullmatch(rf"{BASE}/docs/clinical#topic-[a-z0-9-]+", link) for link in links)
 
 
+@pytest.fixture(scope="module")
+def examples() -> Iterator[ExampleClient]:
+    with example_client(public_base_url=BASE) as client:
+        yield client
+
+
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
-def test_each_example_gives_its_cards_through_the_hook(
-    client_factory: Callable[..., TestClient], name: str
-) -> None:
+def test_each_example_gives_its_cards_through_the_hook(examples: ExampleClient, name: str) -> None:
     """The same request, posted by an EHR at the example's time, gives the gallery's cards."""
     example = EXAMPLES[name]
-    at = example.now
-    client = client_factory(clock=lambda: at, public_base_url=BASE)
-    response = client.post(f"/cds-services/{example.service}", json=example.request)
+    response = examples.post(example)
     assert response.status_code == 200, response.text
     cards = response.json()["cards"]
     assert set(example.expect) <= {card["source"]["topic"]["code"] for card in cards}
