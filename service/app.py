@@ -19,6 +19,7 @@ from fastapi import FastAPI
 
 from service.cds.engine import Engine
 from service.fhir.transport import FhirTransport
+from service.http import pages
 from service.http.docs_ui import install_docs_ui
 from service.http.errors import CorsMiddleware, install_error_handlers
 from service.http.middleware import ErrorBoundary, SecurityHeaders
@@ -81,6 +82,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.include_router(router)
+    app.include_router(pages.router)
     app.include_router(operations_router)
     if settings.docs_ui:
         install_docs_ui(app)

@@ -93,7 +93,9 @@ def _decide_and_render(
                 for rec in recommendations
                 if rec.indicator == "critical" or not engine.store.was_shown(shown_key(rec), now)
             ]
-    cards = render(recommendations, data, engine.catalogue, source_url=engine.docs_url)
+    cards = render(
+        recommendations, data, engine.catalogue, hook=spec.hook, docs_url=engine.docs_url
+    )
     return CdsResponse(cards=cards)
 
 

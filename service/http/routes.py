@@ -1,18 +1,17 @@
-"""HTTP endpoints of CDS Hooks: discovery, service calls and the documentation page.
+"""HTTP endpoints of CDS Hooks: discovery and service calls. Each hands off once.
 
-Each hands off once. The `responses` declared here are what the OpenAPI document
-shows (`service.http.openapi` adds the request bodies): the statuses the service
-really answers, each error with its OperationOutcome body.
+The `responses` declared here are what the OpenAPI document shows
+(`service.http.openapi` adds the request bodies): the statuses the service really
+answers, each error with its OperationOutcome body. The pages for people
+(documentation, card gallery) are in `service.http.pages`.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from markdown_it import MarkdownIt
+from fastapi.responses import JSONResponse
 
 from service.cds.models import CdsResponse, Discovery
 from service.cds.pipeline import run
@@ -67,48 +66,6 @@ def discovery(engine: EngineDep, caller: CallerDep) -> JSONResponse:
         for spec in engine.services.values()
     ]
     return _respond(Discovery(services=services, extension=version))
-
-
-@lru_cache(maxsize=4)
-def _as_html(markdown: str) -> str:
-    """The Markdown page as a standalone HTML document (raw HTML in the source is escaped)."""
-    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
-    title = markdown.splitlines()[0].lstrip("# ") if markdown else "footdrop-cds"
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{title}</title><style>"
-        "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;"
-        "padding:0 1rem;line-height:1.5}"
-        "table{border-collapse:collapse;display:block;overflow-x:auto}"
-        "td,th{border:1px solid #ccc;padding:.3rem .5rem;vertical-align:top}"
-        "blockquote{border-left:4px solid #ccc;margin-left:0;padding-left:1rem}"
-        f"</style></head><body>\n{body}</body></html>\n"
-    )
-
-
-@router.get(
-    "/docs/clinical",
-    response_class=Response,
-    summary="The implemented clinical logic (every card's source.url)",
-    responses={
-        200: {
-            "description": "HTML for a browser (Accept: text/html), Markdown otherwise",
-            "content": {
-                "text/html": {"schema": {"type": "string"}},
-                "text/markdown": {"schema": {"type": "string"}},
-            },
-        }
-    },
-)
-def clinical_documentation(request: Request, engine: EngineDep) -> Response:
-    """The implemented clinical logic, linked from every card's `source.url` (public)."""
-    vary = {"Vary": "Accept"}
-    if "text/html" in request.headers.get("accept", ""):
-        return HTMLResponse(_as_html(engine.clinical_doc), headers=vary)
-    return PlainTextResponse(
-        engine.clinical_doc, media_type="text/markdown; charset=utf-8", headers=vary
-    )
 
 
 @router.post(

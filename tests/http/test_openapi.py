@@ -126,12 +126,13 @@ def test_other_content_types_are_415(client: TestClient, content_type: str) -> N
     assert response.json()["issue"][0]["code"] == "not-supported"
 
 
-def test_clinical_page_is_html_for_a_browser_and_markdown_otherwise(client: TestClient) -> None:
+def test_clinical_page_is_html_and_markdown_on_request(client: TestClient) -> None:
     html = client.get("/docs/clinical", headers={"Accept": "text/html,application/xhtml+xml"})
     assert html.headers["content-type"].startswith("text/html")
     assert "<h1>Foot-drop CDS: clinical logic</h1>" in html.text
     assert "<table>" in html.text
-    markdown = client.get("/docs/clinical")
+    assert client.get("/docs/clinical").headers["content-type"].startswith("text/html")
+    markdown = client.get("/docs/clinical", headers={"Accept": "text/markdown"})
     assert markdown.headers["content-type"].startswith("text/markdown")
     assert markdown.text.startswith("# Foot-drop CDS: clinical logic")
     assert "accept" in html.headers["vary"].lower()

@@ -107,7 +107,9 @@ def test_every_card_renders_and_acts_on_its_own_draft(
     for rec in recs:
         assert rec.about_order in refs
         assert all(s.target in (None, rec.about_order) for s in rec.suggestions)
-        (card,) = render([rec], data, CardCatalogue.load(), source_url="https://x.test/docs")
+        (card,) = render(
+            [rec], data, CardCatalogue.load(), hook="order-sign", docs_url="https://x.test/docs"
+        )
         for suggestion in card.suggestions or []:
             for action in suggestion.actions or []:
                 if action.type == "delete":
