@@ -27,7 +27,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import date, time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from mappings.fhirjson import JsonObject
@@ -108,6 +108,12 @@ class Unreadable:
     field: str
 
 
+def _parts(pattern: re.Pattern[str], value: object) -> tuple[str | None, ...] | None:
+    """The first three groups of a text `pattern` matches whole (surrounding spaces allowed)."""
+    found = pattern.fullmatch(value.strip()) if isinstance(value, str) else None
+    return found.group(1, 2, 3) if found else None
+
+
 def read_date(value: object) -> date | None:
     """The calendar day of a FHIR date, dateTime or instant, as written (no time-zone shift).
 
@@ -115,18 +121,16 @@ def read_date(value: object) -> date | None:
     2025-02-28), so an onset of "2025" never looks older than it may be. None when the
     value is not a real date (2026-13-01, 2025-02-30, "yesterday").
     """
-    if not isinstance(value, str):
+    parts = _parts(_DATE, value)
+    if parts is None:
         return None
-    found = _DATE.fullmatch(value.strip())
-    if found is None:
-        return None
-    year, month, day = found.group(1, 2, 3)
+    year, month, day = int(parts[0] or 0), parts[1], parts[2]
     try:
         if month is None:
-            return date(int(year), 12, 31)
+            return date(year, 12, 31)
         if day is None:
-            return date(int(year), int(month), calendar.monthrange(int(year), int(month))[1])
-        return date(int(year), int(month), int(day))
+            return date(year, int(month), calendar.monthrange(year, int(month))[1])
+        return date(year, int(month), int(day))
     except ValueError:
         return None
 
@@ -139,10 +143,7 @@ def read_decimal(value: object) -> Decimal | None:
         return Decimal(value) if -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE else None
     if isinstance(value, float) and not math.isfinite(value):
         return None
-    try:
-        number = Decimal(str(value)) if isinstance(value, float) else value
-    except InvalidOperation:
-        return None
+    number = Decimal(str(value)) if isinstance(value, float) else value
     if not number.is_finite() or len(number.as_tuple().digits) > MAX_DIGITS:
         return None
     return number if abs(number) <= MAX_MAGNITUDE else None
@@ -161,13 +162,11 @@ def read_integer(value: object) -> int | None:
 
 def read_time(value: object) -> time | None:
     """A FHIR time ("08:00:00"; "08:00" is accepted) as a `datetime.time`."""
-    if not isinstance(value, str):
+    parts = _parts(_TIME, value)
+    if parts is None:
         return None
-    found = _TIME.fullmatch(value.strip())
-    if found is None:
-        return None
-    hour, minute, second = found.group(1, 2, 3)
-    return time(int(hour), int(minute), min(int(second or 0), 59))
+    hour, minute, second = (int(part or 0) for part in parts)
+    return time(hour, minute, min(second, 59))
 
 
 def _code_text(value: object) -> str | None:
