@@ -178,15 +178,18 @@ def check(
     *resources: Json,
     drafts: tuple[Json, ...] = (),
     selected: list[Json] | None = None,
+    valid_r4: bool = True,
 ) -> list[Recommendation]:
     """§4 cards for `selected` (default: every draft) with the other drafts in context."""
-    data = patient_data(*resources, drafts=drafts)
+    data = patient_data(*resources, drafts=drafts, valid_r4=valid_r4)
     return check_orders(reviews(data, selected), NOW, THRESHOLDS)
 
 
-def select(*resources: Json, order: Json, others: tuple[Json, ...] = ()) -> list[Recommendation]:
+def select(
+    *resources: Json, order: Json, others: tuple[Json, ...] = (), valid_r4: bool = True
+) -> list[Recommendation]:
     """order-select of one draft among `others`."""
-    return check(*resources, drafts=(order, *others), selected=[order])
+    return check(*resources, drafts=(order, *others), selected=[order], valid_r4=valid_r4)
 
 
 def topics(recs: list[Recommendation]) -> list[str]:
