@@ -174,7 +174,6 @@ class _Group:
     regular expressions, or a term without a word)."""
 
 
-@dataclass(frozen=True)
 class Screen:
     """Which of some groups a text may mention: a quick test to run before `find`.
 
@@ -184,17 +183,27 @@ class Screen:
     its first word stands as a word of the text, and a group with regular expressions is
     kept whenever one of them (or one of its ignored phrases) matches. Cues, scope and
     ignored phrases only ever remove mentions, so `find`, `read` and `readings` return
-    nothing for a group screened out.
+    nothing for a group screened out. Record texts repeat (coded encounter types), so
+    the answers for recent texts are remembered.
     """
 
-    groups: tuple[_Group, ...]
+    __slots__ = ("_answer", "_groups", "_searched", "_words")
 
-    def __call__(self, text: str | None) -> list[str]:
+    def __init__(self, groups: Sequence[_Group]) -> None:
+        self._groups = tuple(groups)
+        self._words = frozenset(w for g in groups if g.first_words for w in g.first_words)
+        self._searched = any(g.first_words is None for g in groups)
+        self._answer = lru_cache(maxsize=4096)(self._screen)
+
+    def __call__(self, text: str | None) -> tuple[str, ...]:
         """The groups, in the order given, that `text` may mention."""
-        if not text:
-            return []
+        return self._answer(text) if text else ()
+
+    def _screen(self, text: str) -> tuple[str, ...]:
         words = set(_TOKEN.findall(text.lower()))
-        return [group.name for group in self.groups if _may_mention(group, text, words)]
+        if self._words.isdisjoint(words) and not self._searched:
+            return ()
+        return tuple(g.name for g in self._groups if _may_mention(g, text, words))
 
 
 def _may_mention(group: _Group, text: str, words: set[str]) -> bool:
@@ -274,6 +283,7 @@ class TextPatterns:
             name: self._group(read, name, spec, cue_sets, raw_groups)
             for name, spec in raw_groups.items()
         }
+        self._screens: dict[tuple[str, ...], Screen] = {}
         self._absent = _regex(data["absent_values"])
         laterality = data["laterality"]
         self._code_sides: dict[tuple[str, str], Side] = {}
@@ -372,8 +382,11 @@ class TextPatterns:
         return frozenset(self._groups)
 
     def screen(self, groups: Iterable[str]) -> Screen:
-        """A `Screen` for `groups`, made once and reused for every text."""
-        return Screen(tuple(self._groups[name] for name in groups))
+        """The `Screen` for `groups`, made once per set of groups and reused."""
+        names = tuple(groups)
+        if names not in self._screens:
+            self._screens[names] = Screen([self._groups[name] for name in names])
+        return self._screens[names]
 
     def find(self, group: str, text: str | None) -> TextMatch | None:
         """The first mention of `group` whose reading the group counts as found, or None."""

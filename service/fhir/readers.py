@@ -213,13 +213,7 @@ class Reader:
 
     def string(self, name: str) -> str | None:
         """A string; an empty one reads as absent."""
-        value = self.json.get(name)
-        if value is None or value == "":
-            return None
-        if not isinstance(value, str):
-            self.note(name)
-            return None
-        return value
+        return self._text_in(self.json, name, "")
 
     def code(self, name: str) -> str | None:
         """A FHIR code (status, priority, gender, unit), trimmed."""
@@ -313,21 +307,49 @@ class Reader:
         return tuple(e.as_concept() for e in self.elements(name))
 
     def as_concept(self) -> Concept:
-        """This object read as a CodeableConcept."""
-        if "coding" not in self.json and ("code" in self.json or "system" in self.json):
-            coding = self.as_coding()
-            return Concept((coding,) if coding else (), self.string("text"))
-        codings = tuple(c for e in self.elements("coding") if (c := e.as_coding()) is not None)
-        return Concept(codings, self.string("text"))
+        """This object read as a CodeableConcept (codings read in place: this is the
+        path every resource's codes take, so it makes no reader per coding)."""
+        json = self.json
+        text = self.string("text")
+        if "coding" not in json and ("code" in json or "system" in json):
+            coding = self._coding(json, "")
+            return Concept((coding,) if coding else (), text)
+        value = json.get("coding")
+        if value is None:
+            return Concept((), text)
+        if isinstance(value, dict):
+            coding = self._coding(value, "coding.")
+            return Concept((coding,) if coding else (), text)
+        if not isinstance(value, list):
+            self.note("coding")
+            return Concept((), text)
+        codings = []
+        for index, item in enumerate(value):
+            if not isinstance(item, dict):
+                self.note(f"coding[{index}]")
+            elif (coding := self._coding(item, f"coding[{index}].")) is not None:
+                codings.append(coding)
+        return Concept(tuple(codings), text)
 
-    def as_coding(self) -> Coding | None:
-        """This object read as a Coding; None when it has neither a code nor a display."""
-        raw = self.json.get("code")
+    def _coding(self, item: JsonObject, path: str) -> Coding | None:
+        """A Coding; None when it has neither a code nor a display."""
+        raw = item.get("code")
         code = _code_text(raw)
         if code is None and raw not in (None, ""):
-            self.note("code")
-        coding = Coding(self.string("system"), code, self.string("display"))
-        return coding if coding.code or coding.display else None
+            self.note(path + "code")
+        display = self._text_in(item, "display", path)
+        if code is None and display is None:
+            return None
+        return Coding(self._text_in(item, "system", path), code, display)
+
+    def _text_in(self, item: JsonObject, name: str, path: str) -> str | None:
+        value = item.get(name)
+        if value is None or value == "":
+            return None
+        if isinstance(value, str):
+            return value
+        self.note(path + name)
+        return None
 
     def quantity(self, name: str) -> Quantity | None:
         """A Quantity (also Age, Duration, SimpleQuantity) with a readable value."""

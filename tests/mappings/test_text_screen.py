@@ -49,17 +49,17 @@ def test_screen_keeps_every_group_find_finds(text: str) -> None:
 
 def test_screen_drops_texts_that_name_no_group() -> None:
     screen = PATTERNS.screen(["orthosis", "fes_device", "tendon_transfer", "dalfampridine"])
-    assert screen("Encounter for check up (procedure)") == []
-    assert screen("") == []
-    assert screen(None) == []
+    assert screen("Encounter for check up (procedure)") == ()
+    assert screen("") == ()
+    assert screen(None) == ()
 
 
 def test_screen_keeps_the_order_given() -> None:
     text = "AFO and tendon transfer"
-    assert PATTERNS.screen(["tendon_transfer", "orthosis"])(text) == ["tendon_transfer", "orthosis"]
+    assert PATTERNS.screen(["tendon_transfer", "orthosis"])(text) == ("tendon_transfer", "orthosis")
 
 
 def test_regular_expression_groups_are_screened_by_their_expressions() -> None:
     screen = PATTERNS.screen(["peroneal_decompression"])
-    assert screen("Neurolysis of the right common fibular nerve") == ["peroneal_decompression"]
-    assert screen("Neurolysis of the right ulnar nerve") == []
+    assert screen("Neurolysis of the right common fibular nerve") == ("peroneal_decompression",)
+    assert screen("Neurolysis of the right ulnar nerve") == ()

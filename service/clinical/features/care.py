@@ -168,6 +168,9 @@ class _Target:
     words: str = ""
 
 
+_NO_TARGET = _Target((), ())
+
+
 @dataclass(frozen=True)
 class _Naming:
     """What one resource says it is: its own concepts, other names, codes and words."""
@@ -239,8 +242,8 @@ class CareReader:
         if kind is None:
             return None
         reader = resource.reader()
-        naming = self._naming(kind, reader)
-        if not naming.coded and not naming.texted:
+        naming = self._naming(kind, reader, draft=False)
+        if naming is None:
             return CareReading(resource, reader) if reader.unreadable else None
         return self._reading(resource, reader, kind, naming, draft=False)
 
@@ -249,40 +252,38 @@ class CareReader:
         even when it names nothing they react to."""
         kind = KINDS.get(resource.type)
         reader = resource.reader()
-        if kind is None:
+        naming = self._naming(kind, reader, draft=True) if kind else None
+        if kind is None or naming is None:
             return CareReading(resource, reader)
-        return self._reading(resource, reader, kind, self._naming(kind, reader), draft=True)
+        return self._reading(resource, reader, kind, naming, draft=True)
 
-    def _naming(self, kind: _Kind, reader: Reader) -> _Naming:
-        """What a resource says it is: codes first, words only when they may matter."""
-        own = [
-            *(c for name in kind.concepts if (c := reader.concept(name)) is not None),
-            *(c for name in kind.concept_lists for c in reader.concepts(name)),
-        ]
+    def _naming(self, kind: _Kind, reader: Reader, *, draft: bool) -> _Naming | None:
+        """What a resource says it is: codes first, then its words. None for a record
+        resource that names no care (the many that do not matter stop here)."""
+        own = [c for name in kind.concepts if (c := reader.concept(name)) is not None]
+        for name in kind.concept_lists:
+            own += reader.concepts(name)
         reference = reader.reference(kind.reference) if kind.reference else None
-        target = self._target(reader, reference)
+        target = self._target(reader, reference) if reference else _NO_TARGET
         codes = recognised_matches(self._index, [*own, *target.concepts])
-        coded = dict.fromkeys(m.feature for m in codes)
-        own_names = [
-            *(reader.string(name) for name in kind.texts),
-            *(_device_names(reader) if kind.device_names else ()),
-        ]
-        names = [
-            *own_names,
-            reference.display if reference else None,
-            *(c.name for c in target.concepts),
-            *target.names,
-        ]
+        coded = tuple(dict.fromkeys(m.feature for m in codes))
+        own_names = [reader.string(name) for name in kind.texts]
+        if kind.device_names:
+            own_names += _device_names(reader)
+        shown = reference.display if reference else None
         text = words(
             *(c.words for c in own),
             *own_names,
-            reference.display if reference else None,
+            shown,
             *(c.words for c in target.concepts),
             *target.names,
             target.words,
         )
         texted = self._text_features(coded, text)
-        return _Naming(own, names, codes, tuple(coded), text, frozenset(texted))
+        if not coded and not texted and not draft:
+            return None
+        names = [*own_names, shown, *(c.name for c in target.concepts), *target.names]
+        return _Naming(own, names, codes, coded, text, frozenset(texted))
 
     def _reading(
         self, resource: Resource, reader: Reader, kind: _Kind, naming: _Naming, *, draft: bool
@@ -313,7 +314,7 @@ class CareReader:
             if found is not None:
                 target = Reader(found.json, f"{reference.reference}.", owner.unreadable)
         if target is None:
-            return _Target((), ())
+            return _NO_TARGET
         kind = target.json.get("resourceType")
         if kind == "Device":
             device_type = target.concept("type")
@@ -322,7 +323,7 @@ class CareReader:
             code = target.concept("code")
             form = target.concept("form")
             return _Target((code,) if code else (), (), form.words if form else "")
-        return _Target((), ())
+        return _NO_TARGET
 
     def _text_features(self, coded: Collection[str], text: str) -> set[str]:
         """Care features the words of a record name that its codes do not.

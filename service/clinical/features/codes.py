@@ -13,6 +13,7 @@ recognised by exactly the codes that recognise the same item in the record.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 from mappings.matcher import ConceptMatch, ValueSetIndex
 from service.fhir.readers import Concept
@@ -25,6 +26,12 @@ def recognised_matches(
     found: dict[ConceptMatch, None] = {}
     for concept in concepts:
         for coding in concept.codings:
-            for match in index.match(coding.system, coding.code):
+            for match in _match(index, coding.system, coding.code):
                 found.setdefault(match, None)
     return tuple(found)
+
+
+@lru_cache(maxsize=1 << 16)
+def _match(index: ValueSetIndex, system: str | None, code: str | None) -> tuple[ConceptMatch, ...]:
+    """`index.match`, remembered: a record repeats its codes (every vital sign, every visit)."""
+    return index.match(system, code)
