@@ -62,10 +62,14 @@ class Concept:
     text: str | None
 
     @property
+    def pieces(self) -> tuple[str | None, ...]:
+        """What a human wrote in it, piece by piece: the text, then each coding's display."""
+        return (self.text, *(c.display for c in self.codings))
+
+    @property
     def words(self) -> str:
-        """Everything a human wrote in it: the text and every coding's display."""
-        parts = [self.text, *(c.display for c in self.codings)]
-        return "; ".join(p for p in parts if p)
+        """Everything a human wrote in it, as one text."""
+        return "; ".join(p for p in self.pieces if p)
 
     @property
     def name(self) -> str | None:

@@ -271,14 +271,16 @@ class CareReader:
         if kind.device_names:
             own_names += _device_names(reader)
         shown = reference.display if reference else None
-        text = words(
-            *(c.words for c in own),
+        pieces = [
+            *(piece for c in own for piece in c.pieces),
             *own_names,
             shown,
-            *(c.words for c in target.concepts),
+            *(piece for c in target.concepts for piece in c.pieces),
             *target.names,
             target.words,
-        )
+        ]
+        # Records repeat themselves (text = display): each piece is read once.
+        text = words(*dict.fromkeys(pieces))
         texted = self._text_features(coded, text)
         if not coded and not texted and not draft:
             return None

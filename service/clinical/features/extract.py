@@ -186,13 +186,13 @@ class _Care:
 
 @dataclass(frozen=True)
 class RecordReading:
-    """The record read once: every feature but care, the record's own care events, and
-    each draft order of the request as the care reader read it."""
+    """The record read once: every feature but care (and what could not be read), the
+    record's own care events, and each draft order as the care reader read it."""
 
     without_care: PatientFeatures
     care: tuple[CareEvent, ...]
+    unreadable: tuple[Unreadable, ...]
     drafts: tuple[tuple[DraftOrder, CareReading], ...]
-    reader: CareReader
     thresholds: ClinicalThresholds
 
     def features(self, ordered: Iterable[CareReading] = ()) -> PatientFeatures:
@@ -207,7 +207,7 @@ class RecordReading:
             **{name: care.done(*found) for name, found in _EVER_DONE.items()},
             **{name: care.current(*found) for name, found in _CURRENT.items()},
             "botulinum_recent": care.since(botulinum_since, "botulinum"),
-            "unreadable": f.unreadable + tuple(u for d in drafts for u in d.unreadable),
+            "unreadable": self.unreadable + tuple(u for d in drafts for u in d.unreadable),
         }
         return replace(f, **fields)
 
@@ -318,10 +318,10 @@ def read_record(
     unreadable += [u for e in conditions for u in e.unreadable]
     unreadable += [*observations.unreadable, *(u for r in record_care for u in r.unreadable)]
     return RecordReading(
-        without_care=replace(without_care, unreadable=tuple(unreadable)),
+        without_care=without_care,
         care=tuple(care),
+        unreadable=tuple(unreadable),
         drafts=drafts,
-        reader=reader,
         thresholds=thresholds,
     )
 
