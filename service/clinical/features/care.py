@@ -73,14 +73,14 @@ _USE_STATES: dict[str, CareState] = {
 class _Kind:
     """How one resource type names its care, and the fields that date and qualify it.
 
-    `concepts` / `concept_lists` are the CodeableConcept fields (one / a list) naming
-    what it is; `reference` a Device or Medication whose own code names it; `dates` are
-    tried in order ("…Period" fields for their start); `texts` are free-text names.
+    `concepts` are the CodeableConcept fields naming what it is, in the order they name
+    it ("…[]" for a list of them); `reference` a Device or Medication whose own code
+    names it; `dates` are tried in order ("…Period" fields for their start); `texts`
+    are free-text names.
     """
 
     states: Mapping[str, CareState]
     concepts: tuple[str, ...] = ()
-    concept_lists: tuple[str, ...] = ()
     reference: str | None = None
     dates: tuple[str, ...] = ()
     texts: tuple[str, ...] = ()
@@ -113,7 +113,7 @@ KINDS: dict[str, _Kind] = {
     ),
     "ImagingStudy": _Kind(
         {"available": "done", "registered": "ordered"},
-        concept_lists=("procedureCode",),
+        ("procedureCode[]",),
         dates=("started",),
         texts=("description",),
     ),
@@ -132,8 +132,7 @@ KINDS: dict[str, _Kind] = {
             "finished": "done",
             **dict.fromkeys(("planned", "arrived", "triaged", "in-progress"), "ordered"),
         },
-        ("serviceType",),
-        concept_lists=("type",),
+        ("type[]", "serviceType"),
         dates=("period",),
     ),
     "MedicationRequest": _Kind(
@@ -260,9 +259,12 @@ class CareReader:
     def _naming(self, kind: _Kind, reader: Reader, *, draft: bool) -> _Naming | None:
         """What a resource says it is: codes first, then its words. None for a record
         resource that names no care (the many that do not matter stop here)."""
-        own = [c for name in kind.concepts if (c := reader.concept(name)) is not None]
-        for name in kind.concept_lists:
-            own += reader.concepts(name)
+        own: list[Concept] = []
+        for name in kind.concepts:
+            if name.endswith("[]"):
+                own += reader.concepts(name[:-2])
+            elif (concept := reader.concept(name)) is not None:
+                own.append(concept)
         reference = reader.reference(kind.reference) if kind.reference else None
         target = self._target(reader, reference) if reference else _NO_TARGET
         codes = recognised_matches(self._index, [*own, *target.concepts])

@@ -61,11 +61,10 @@ from service.clinical.features.observations import read_observations
 from service.clinical.features.onset import SidedOnset, assemble
 from service.clinical.features.progression import structured_decline, text_progression
 from service.clinical.features.records import (
-    EXCLUDED_VERIFICATION,
+    counts,
     display_name,
     make_evidence,
     months_before,
-    status_code,
     years_between,
 )
 from service.clinical.features.renal import RenalAssessor
@@ -140,7 +139,7 @@ def _allergies(
     found = []
     for allergy in data.of_type("AllergyIntolerance"):
         reader = allergy.reader()
-        if status_code(reader, "verificationStatus") not in EXCLUDED_VERIFICATION:
+        if counts(reader):
             code = reader.concept("code")
             concepts = [code] if code else []
             coded = any(m.feature == "dalfampridine" for m in recognised_matches(index, concepts))

@@ -43,7 +43,8 @@ def status_code(reader: Reader, name: str) -> str | None:
 
 
 def counts(reader: Reader) -> bool:
-    """Not refuted or entered in error: such entries never count (§1)."""
+    """Not refuted or entered in error: such Conditions and allergies never count (§1).
+    An unreadable verificationStatus counts (and is recorded): never silently dropped."""
     return status_code(reader, "verificationStatus") not in EXCLUDED_VERIFICATION
 
 
