@@ -36,9 +36,9 @@ from service.cds.models import (
     PatientViewContext,
 )
 from service.cds.services import ServiceSpec
-from service.clinical.features import extract
+from service.clinical.features import read_record
 from service.clinical.order_checks import check_orders
-from service.clinical.orders import classify
+from service.clinical.orders import review
 from service.clinical.patient_view import recommend
 from service.clinical.recommendation import Recommendation
 from service.fhir.patient_data import PatientData
@@ -102,12 +102,11 @@ def _decide_and_render(
 def decide(engine: Engine, spec: ServiceSpec, data: PatientData) -> list[Recommendation]:
     """The service's rules: patient-view cards, or checks of the orders being written."""
     thresholds = engine.settings.clinical
-    features = extract(data, engine.index, engine.patterns, thresholds)
+    record = read_record(data, engine.index, engine.patterns, thresholds)
     if spec.rules == "patient-view":
-        return recommend(features, data.now, thresholds)
-    drafts = data.selected_orders if spec.orders == "selections" else data.draft_orders
-    selected = [classify(order, engine.index, engine.patterns) for order in drafts]
-    return check_orders(selected, features, data.now, thresholds)
+        return recommend(record.features(), data.now, thresholds)
+    checked = data.selected_orders if spec.orders == "selections" else data.draft_orders
+    return check_orders(review(record, checked), data.now, thresholds)
 
 
 def _shown_key(caller: Caller, request: HookRequest, data: PatientData, rec: Recommendation) -> str:

@@ -20,7 +20,7 @@ from service.clinical.recommendation import (
     SuggestedAction,
     most_urgent_first,
 )
-from service.fhir.patient_data import PatientData
+from service.fhir.patient_data import PatientData, Resource
 from tests.cards.conftest import (
     DALFAMPRIDINE_DRAFT,
     EVIDENCE,
@@ -209,9 +209,7 @@ def test_dose_update_replaces_the_medication_and_keeps_the_rest(catalogue: CardC
 
 def test_update_of_an_order_in_the_record(catalogue: CardCatalogue) -> None:
     """patient-view: a pending non-stat MRI in the record (not a draft) is updated to stat."""
-    pending = get_fhir_model_class("ServiceRequest").model_validate(
-        {**MRI_DRAFT, "id": "mri-active", "status": "active"}
-    )
+    pending = Resource.of({**MRI_DRAFT, "id": "mri-active", "status": "active"})
     data = replace(patient(drafts=()), resources={"ServiceRequest": (pending,)})
     rec = Recommendation(
         topic="red-flag-urgent-evaluation",
