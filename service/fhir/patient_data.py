@@ -21,10 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from fhir.resources.R4B import get_fhir_model_class
-from pydantic import ValidationError
-
-from mappings.fhirjson import JsonObject, without_empty_values
+from mappings.fhirjson import JsonObject
+from service.fhir.r4 import as_valid_r4
 from service.fhir.readers import Reader, Unreadable
 
 #: Request resource types that can appear as draft orders (CDS Hooks order-select /
@@ -125,19 +123,18 @@ class PatientData:
     def order_json(self, reference: str) -> JsonObject | None:
         """A copy of the complete order `Type/id` an update or delete acts on.
 
-        Draft orders come back as the EHR sent them, less any null or empty values
-        (which CDS Hooks responses may not carry). An order already in the record
-        (patient-view) is sent back only when it is valid R4, as the strict R4B model
-        serialises it: the EHR must receive a resource it can store.
+        A draft comes back as the EHR sent it, normalised to valid R4 (a single
+        object where R4 has a list, a missing `intent`; `service.fhir.r4`); an order
+        already in the record (patient-view) likewise. The EHR must receive a
+        resource it can store: when none can be made, there is nothing to update.
         """
         for draft in self.draft_orders:
             if draft.reference == reference:
-                pruned: JsonObject = without_empty_values(draft.raw)
-                return pruned
+                return as_valid_r4(draft.raw)
         resource_type, _, resource_id = reference.partition("/")
         for resource in self.of_type(resource_type):
             if resource.id == resource_id:
-                return strictly_valid(resource.json)
+                return as_valid_r4(resource.json)
         return None
 
     @property
@@ -145,18 +142,6 @@ class PatientData:
         """Draft orders named in `context.selections`, in selection order."""
         by_ref = {order.reference: order for order in self.draft_orders}
         return tuple(by_ref[ref] for ref in self.selections if ref in by_ref)
-
-
-def strictly_valid(json: JsonObject) -> JsonObject | None:
-    """The resource as the strict R4B model serialises it; None when it is not valid R4."""
-    try:
-        model = get_fhir_model_class(str(json.get("resourceType")))
-        dumped: JsonObject = model.model_validate(json).model_dump(
-            mode="json", by_alias=True, exclude_none=True
-        )
-    except (KeyError, ValueError, TypeError, ValidationError):
-        return None
-    return dumped
 
 
 def _entry_resource(entry: object) -> Resource | None:

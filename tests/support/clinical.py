@@ -18,7 +18,8 @@ from service.clinical.features import PatientFeatures, extract
 from service.clinical.patient_view import recommend
 from service.clinical.recommendation import Recommendation
 from service.clinical.thresholds import ClinicalThresholds
-from service.fhir.patient_data import PatientData, assemble, strictly_valid
+from service.fhir.patient_data import PatientData, assemble
+from service.fhir.r4 import as_valid_r4
 
 Json = dict[str, Any]
 
@@ -332,7 +333,7 @@ def patient_data(
     if with_patient and not any(r["resourceType"] == "Patient" for r in resources):
         all_resources.insert(0, patient())
     for raw in [*all_resources, *drafts] if valid_r4 else []:
-        assert strictly_valid(raw) is not None, f"invalid test resource: {raw}"
+        assert as_valid_r4(raw) is not None, f"invalid test resource: {raw}"
     return assemble(
         [all_resources],
         patient_id=PATIENT_ID,
