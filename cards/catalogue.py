@@ -2,21 +2,28 @@
 
 Clinical content lives in data files a clinician can review: one card template
 per topic (`templates/<topic>.toml`), one FHIR order body per orderable item
-(`orders/<id>.json`) and the shared wording, evidence and version
-(`content.toml`). This module turns them into typed objects and refuses bad
-content with a message naming the file, so that a wording or code mistake stops
-the service at start-up instead of reaching a patient's chart.
+(`orders/<id>.json`) and the shared wording, evidence, sources, units and
+version (`content.toml`). This module turns them into typed objects and refuses
+bad content with a message naming the file, so that a wording or code mistake
+stops the service at start-up instead of reaching a patient's chart.
 
     CardCatalogue.load()
-      ├─ content.toml          -> Content (version, source label, notes, flags, references)
+      ├─ content.toml          -> Content (version, sources, link, units, notes, flags, references)
       ├─ override_reasons.toml -> ReasonVocabulary (HL7 standard codes, our codes mapped)
       ├─ orders/<id>.json      -> OrderTemplate   (body parses as R4 once filled in)
       └─ templates/<topic>.toml -> CardTemplate   (orders, references and flags it names exist)
+
+What a card may show is checked here for every situation it can be shown in
+(each combination of its flags, hooks and indicators, with every fact at its
+declared worst-case length), so that the rules of clinical-logic §1 hold by
+construction: summaries under 140 characters, the action first, `info` and
+`warning` detail within `DETAIL_WORD_LIMIT` words before "Why this card".
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import re
 import string
@@ -24,29 +31,44 @@ import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from fhir.resources.R4B import get_fhir_model_class
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from fhir.resources.R4B.resource import Resource
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from cards.inputs import Indicator
 from cards.model import SUMMARY_LIMIT
 from cards.reasons import ReasonMeaning, ReasonVocabulary
 from mappings.fhirjson import JsonObject, without_empty_values
 
-#: Characters reserved for each filled-in fact when a summary is checked at load;
-#: the renderer shortens longer facts to fit (see `cards.render`).
-SUMMARY_FACT_ROOM = 12
+#: clinical-logic v3 §1: `info` and `warning` cards stay under about 80 words before
+#: "Why this card" (critical cards may say more).
+DETAIL_WORD_LIMIT = 80
+#: Indicators the word limit applies to.
+WORD_LIMITED: frozenset[str] = frozenset({"info", "warning"})
 #: Fields of a created order that the renderer fills in for the patient and request.
 RENDERER_FIELDS = frozenset({"id", "status", "subject", "encounter", "requester", "authoredOn"})
 #: Resource types an order template may draft.
 ORDERABLE_TYPES = frozenset({"ServiceRequest", "DeviceRequest", "MedicationRequest"})
-HOOKS = Literal["patient-view", "order-select", "order-sign"]
+Hook = Literal["patient-view", "order-select", "order-sign"]
 _Model = TypeVar("_Model", bound=BaseModel)
 
 _NAME = r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$"
 _RAW_HTML = re.compile(r"<[A-Za-z/!?]")
 _CITATION = re.compile(r"\[([^\[\]]+)\](?!\()")
+_SENTENCE_BREAK = re.compile(r"[.!?]\s")
+_REFERENCE = re.compile(r"\b([A-Z][A-Za-z]+)/[A-Za-z0-9\-.]{1,64}")
+#: Code-system notation a summary must not carry: URIs, `system|code`, SNOMED CT ids,
+#: ICD-10 codes.
+_CODE_NOTATION = re.compile(
+    r"\b(?:https?|urn):\S+|\S+\|\S+|\b\d{6,18}\b|\b[A-Z]\d{2}(?:\.[0-9A-Z]{1,4})?\b"
+)
+#: A UCUM annotation such as `{score}` or `{1.73_m2}`, as it would reach a reader.
+UCUM_ANNOTATION = re.compile(r"\{[^{}\s]*\}")
+_WORD = re.compile(r"\S*\w\S*")
 
 
 class ContentError(ValueError):
@@ -70,8 +92,135 @@ def placeholders(text: str) -> list[str]:
 
 
 def citations(text: str) -> list[str]:
-    """Reference ids cited inline as `[4]` or `[1, 4]`."""
+    """Reference ids cited inline as `[4]` or `[1, 4]`, in order of appearance."""
     return [ref.strip() for group in _CITATION.findall(text) for ref in group.split(",")]
+
+
+def word_count(text: str) -> int:
+    """Words a reader reads: whitespace-separated tokens with a letter or digit."""
+    return len(_WORD.findall(text))
+
+
+@cache
+def is_resource_type(name: str) -> bool:
+    try:
+        return issubclass(get_fhir_model_class(name), Resource)
+    except (ValueError, KeyError):
+        return False
+
+
+def resource_references(text: str) -> list[str]:
+    """`Type/id` references of FHIR resources in a text (never shown to a clinician)."""
+    return [m.group(0) for m in _REFERENCE.finditer(text) if is_resource_type(m.group(1))]
+
+
+def code_notation(text: str) -> list[str]:
+    """Code-system notation in a text (URIs, `system|code`, SNOMED CT or ICD-10 codes)."""
+    return _CODE_NOTATION.findall(text)
+
+
+class FactSpec(_Content):
+    """A fact the rules hand over for `{name}` placeholders (content.toml [facts]).
+
+    `max_length` and `max_words` are the worst case the rules promise: summaries
+    are checked at load with every fact at `max_length` characters, details with
+    every fact at `max_words` words. A longer fact is shortened in the summary at
+    a word boundary; the detail keeps it whole.
+    """
+
+    about: str = Field(min_length=1)
+    example: str = Field(min_length=1)
+    max_length: int = Field(ge=1, le=SUMMARY_LIMIT)
+    max_words: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _example_fits(self) -> FactSpec:
+        if len(self.example) > self.max_length or word_count(self.example) > self.max_words:
+            raise ValueError(f"example {self.example!r} is longer than max_length or max_words")
+        return self
+
+    def worst_case(self, *, words: bool = False) -> str:
+        """A value of `max_length` characters, or (`words`) of `max_words` words."""
+        if words:
+            return " ".join(["x"] * self.max_words)
+        return "x" * self.max_length
+
+
+@dataclass(frozen=True)
+class Situation:
+    """What decides which summary and paragraphs a card shows."""
+
+    flags: frozenset[str]
+    hook: str
+    indicator: Indicator
+
+
+class Shown(_Content):
+    """When a summary variant or paragraph is shown; every condition given must hold.
+
+    `when`: all these flags are set; `unless`: none of them is; `hooks` and
+    `indicators`: the card is shown at one of these hooks, with one of these
+    indicators. No condition: always.
+    """
+
+    when: tuple[str, ...] = ()
+    unless: tuple[str, ...] = ()
+    hooks: tuple[Hook, ...] = ()
+    indicators: tuple[Indicator, ...] = ()
+
+    @field_validator("when", "unless", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return (value,) if isinstance(value, str) else value
+
+    def applies(self, situation: Situation) -> bool:
+        return (
+            set(self.when) <= situation.flags
+            and not set(self.unless) & situation.flags
+            and (not self.hooks or situation.hook in self.hooks)
+            and (not self.indicators or situation.indicator in self.indicators)
+        )
+
+    @property
+    def conditional(self) -> bool:
+        return bool(self.when or self.unless or self.hooks or self.indicators)
+
+    def flags(self) -> set[str]:
+        return {*self.when, *self.unless}
+
+    def describe(self) -> str:
+        """The conditions in words, for the documentation page."""
+        parts = [f"flag `{flag}`" for flag in self.when]
+        parts += [f"not flag `{flag}`" for flag in self.unless]
+        if self.hooks:
+            parts.append("at " + " or ".join(self.hooks))
+        if self.indicators:
+            parts.append("when " + " or ".join(self.indicators))
+        return ", ".join(parts) or "always"
+
+
+class SummaryVariant(Shown):
+    text: str = Field(min_length=1)
+
+
+class DetailBlock(Shown):
+    """A paragraph of the detail.
+
+    `action`: it states the recommendation; a card's first paragraph must be one,
+    in every situation. `section = "basis"`: it belongs to "Why this card" (a
+    computation behind the card, such as a creatinine clearance estimate), shown
+    after the patient data used.
+    """
+
+    text: str = Field(min_length=1)
+    action: bool = False
+    section: Literal["body", "basis"] = "body"
+
+    @model_validator(mode="after")
+    def _action_in_body(self) -> DetailBlock:
+        if self.action and self.section == "basis":
+            raise ValueError("an `action` paragraph belongs to the body, not the basis")
+        return self
 
 
 class ActionTemplate(_Content):
@@ -121,22 +270,6 @@ class SuggestionTemplate(_Content):
     actions: tuple[ActionTemplate, ...] = Field(min_length=1)
 
 
-class DetailBlock(_Content):
-    """A paragraph of the detail; with `when`, shown only when the rules set that flag."""
-
-    text: str = Field(min_length=1)
-    when: str | None = None
-    facts: tuple[str, ...] = ()
-
-    @model_validator(mode="after")
-    def _facts_need_flag(self) -> DetailBlock:
-        if self.facts and self.when is None:
-            raise ValueError(
-                "paragraph facts belong to a `when` paragraph; else declare them on top"
-            )
-        return self
-
-
 class OverrideReason(_Content):
     code: str = Field(pattern=_NAME)
     display: str = Field(min_length=1)
@@ -147,16 +280,19 @@ class CardTemplate(_Content):
 
     topic: str = Field(pattern=_NAME)
     display: str = Field(min_length=1)
-    hooks: tuple[HOOKS, ...] = Field(min_length=1)
+    hooks: tuple[Hook, ...] = Field(min_length=1)
+    indicators: tuple[Indicator, ...] = Field(min_length=1)
     snoozable: bool = False
     """Overriding the card hides its topic for the patient for a while (patient-view only,
     never at indicator critical); the card then says so."""
+    source: str = Field(pattern=_NAME)
     basis: str = Field(min_length=1)
     indicator_policy: str = Field(min_length=1)
     rule: str = Field(min_length=1)
-    summary: str = Field(min_length=1)
+    summary: tuple[SummaryVariant, ...] = Field(min_length=1)
     facts: tuple[str, ...] = ()
-    references: tuple[str, ...] = ()
+    """Facts the texts use; each is described once in content.toml [facts]."""
+    exclusive: tuple[tuple[str, ...], ...] = ()
     selection_behavior: Literal["any", "at-most-one"] | None = None
     detail: tuple[DetailBlock, ...] = Field(min_length=1)
     suggestions: tuple[SuggestionTemplate, ...] = ()
@@ -164,16 +300,19 @@ class CardTemplate(_Content):
 
     @model_validator(mode="after")
     def _check(self) -> CardTemplate:
-        self._check_summary()
+        self._check_conditions()
         self._check_suggestions()
         self._check_facts()
-        texts = [self.summary, self.rule, *(block.text for block in self.detail)]
-        for text in texts:
+        for text in self.texts():
             if _RAW_HTML.search(text):
                 raise ValueError(f"raw HTML is not allowed in card text: {text[:60]!r}")
-            unknown = [ref for ref in citations(text) if ref not in self.references]
-            if unknown:
-                raise ValueError(f"cites {unknown} which are not in `references`: {text[:60]!r}")
+            if resource_references(text):
+                raise ValueError(f"resource ids are not allowed in card text: {text[:60]!r}")
+        for variant in self.summary:
+            if "\n" in variant.text or _SENTENCE_BREAK.search(variant.text):
+                raise ValueError(f"a summary is one sentence on one line: {variant.text!r}")
+            if code_notation(variant.text):
+                raise ValueError(f"a summary carries code notation {code_notation(variant.text)}")
         _unique("override reason code", (reason.code for reason in self.override_reasons))
         if self.snoozable and self.hooks != ("patient-view",):
             raise ValueError("only patient-view cards can be snoozed, never order-select or -sign")
@@ -183,16 +322,45 @@ class CardTemplate(_Content):
         """Whether overriding this card at `indicator` snoozes its topic (never critical)."""
         return self.snoozable and indicator != "critical"
 
-    def _check_summary(self) -> None:
-        summary = self.summary
-        if "\n" in summary or not summary.endswith(".") or ". " in summary:
-            raise ValueError(f"summary must be one sentence ending in a full stop: {summary!r}")
-        budget = len(re.sub(r"\{\w+\}", "x" * SUMMARY_FACT_ROOM, summary))
-        if budget >= SUMMARY_LIMIT:
-            raise ValueError(
-                f"summary is {budget} characters with {SUMMARY_FACT_ROOM} per fact "
-                f"(limit {SUMMARY_LIMIT - 1}): {summary!r}"
-            )
+    def check_lengths(self, facts: Mapping[str, FactSpec]) -> None:
+        """With every fact at its worst case: each summary variant under 140 characters;
+        in every situation the action first and `info`/`warning` detail within the limit."""
+        longest = {name: facts[name].worst_case() for name in self.facts}
+        most_words = {name: facts[name].worst_case(words=True) for name in self.facts}
+        for variant in self.summary:
+            length = len(variant.text.format_map(longest))
+            if length >= SUMMARY_LIMIT:
+                raise ValueError(
+                    f"summary is {length} characters with every fact at its max_length "
+                    f"(limit {SUMMARY_LIMIT - 1}): {variant.text!r}"
+                )
+        for situation in self.situations():
+            blocks = [block for block in self.blocks_for(situation) if block.section == "body"]
+            where = f"flags {sorted(situation.flags)} at {situation.hook}, {situation.indicator}"
+            if not blocks or not blocks[0].action:
+                raise ValueError(f"with {where} the first paragraph must be an `action` one")
+            if situation.indicator in WORD_LIMITED:
+                words = sum(word_count(block.text.format_map(most_words)) for block in blocks)
+                if words > DETAIL_WORD_LIMIT:
+                    raise ValueError(
+                        f"with {where} the detail has {words} words before 'Why this card' "
+                        f"(limit {DETAIL_WORD_LIMIT}, facts at max_words)"
+                    )
+
+    def _check_conditions(self) -> None:
+        if self.summary[-1].conditional:
+            raise ValueError("the last summary variant must have no condition (the default)")
+        for shown in (*self.summary, *self.detail):
+            if not set(shown.hooks) <= set(self.hooks):
+                raise ValueError(f"hooks {shown.hooks} are not all among the card's {self.hooks}")
+            if not set(shown.indicators) <= set(self.indicators):
+                raise ValueError(
+                    f"indicators {shown.indicators} are not all among {self.indicators}"
+                )
+        for group in self.exclusive:
+            unknown = set(group) - self.flags()
+            if len(group) < 2 or unknown:
+                raise ValueError(f"exclusive group {group}: two or more of the card's flags")
 
     def _check_suggestions(self) -> None:
         if self.suggestions and self.selection_behavior is None:
@@ -209,31 +377,57 @@ class CardTemplate(_Content):
                 raise ValueError(f"suggestion {suggestion.id}: labels and descriptions are fixed")
 
     def _check_facts(self) -> None:
-        declared = set(self.facts)
+        _unique("fact", self.facts)
         used: set[str] = set()
-        for text in (self.summary, self.rule):
-            _declared(placeholders(text), declared, text)
-            used.update(placeholders(text))
-        for block in self.detail:
-            names = placeholders(block.text)
-            _declared(names, declared | set(block.facts), block.text)
-            unused = set(block.facts) - set(names)
-            if unused:
-                raise ValueError(f"paragraph declares facts it does not use: {sorted(unused)}")
+        for text in self.texts():
+            names = placeholders(text)
+            missing = [name for name in names if name not in self.facts]
+            if missing:
+                raise ValueError(
+                    f"placeholders {missing} are not declared in `facts`: {text[:60]!r}"
+                )
             used.update(names)
-        if declared - used:
-            raise ValueError(f"declared facts are not used: {sorted(declared - used)}")
+        unused = set(self.facts) - used
+        if unused:
+            raise ValueError(f"declared facts are not used: {sorted(unused)}")
 
-    def blocks_for(self, flags: Iterable[str]) -> tuple[DetailBlock, ...]:
-        """The detail paragraphs shown for these flags, in template order."""
+    def texts(self) -> list[str]:
+        """Every text of the card that can carry placeholders or citations."""
+        return [self.rule, *(v.text for v in self.summary), *(b.text for b in self.detail)]
+
+    def situations(self) -> Iterator[Situation]:
+        """Every combination of flags (at most one of each exclusive group), hook and indicator."""
+        flags = sorted(self.flags())
+        for size in range(len(flags) + 1):
+            for combination in itertools.combinations(flags, size):
+                chosen = frozenset(combination)
+                if any(len(chosen & set(group)) > 1 for group in self.exclusive):
+                    continue
+                for hook in self.hooks:
+                    for indicator in self.indicators:
+                        yield Situation(chosen, hook, indicator)
+
+    def summary_for(self, situation: Situation) -> SummaryVariant:
+        """The first summary variant whose conditions hold (the last one always does)."""
+        return next(variant for variant in self.summary if variant.applies(situation))
+
+    def blocks_for(self, situation: Situation) -> tuple[DetailBlock, ...]:
+        """The detail paragraphs shown in this situation, in template order."""
+        return tuple(block for block in self.detail if block.applies(situation))
+
+    def exclusive_violations(self, flags: Iterable[str]) -> list[tuple[str, ...]]:
         active = set(flags)
-        return tuple(block for block in self.detail if block.when is None or block.when in active)
+        return [group for group in self.exclusive if len(active & set(group)) > 1]
 
     def suggestion(self, suggestion_id: str) -> SuggestionTemplate | None:
         return next((s for s in self.suggestions if s.id == suggestion_id), None)
 
     def flags(self) -> set[str]:
-        return {block.when for block in self.detail if block.when is not None}
+        return set().union(*(shown.flags() for shown in (*self.summary, *self.detail)))
+
+    def cited(self) -> list[str]:
+        """Every reference any text of the card cites, in order of first citation."""
+        return list(dict.fromkeys(ref for text in self.texts() for ref in citations(text)))
 
     def orders(self) -> set[str]:
         return {
@@ -242,12 +436,6 @@ class CardTemplate(_Content):
             for action in suggestion.actions
             if action.order is not None
         }
-
-
-def _declared(names: list[str], declared: set[str], text: str) -> None:
-    missing = [name for name in names if name not in declared]
-    if missing:
-        raise ValueError(f"placeholders {missing} are not declared in `facts`: {text[:60]!r}")
 
 
 def _unique(what: str, values: Iterable[str]) -> None:
@@ -329,7 +517,25 @@ def check_fhir(resource: JsonObject) -> None:
 
 
 class SourceLabel(_Content):
+    """What a card draws on (`source.label`)."""
+
     label: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _not_a_guideline(self) -> SourceLabel:
+        if "clinical practice guideline" in self.label.lower():
+            raise ValueError("source.label must not call the source a clinical practice guideline")
+        return self
+
+
+class LinkLabel(_Content):
+    """The card's one link: its label and the anchor of its topic on the documentation page."""
+
+    label: str = Field(min_length=1)
+    anchor: str = Field(pattern=r"^[a-z-]*\{topic\}[a-z-]*$")
+
+    def anchor_for(self, topic: str) -> str:
+        return self.anchor.format(topic=topic)
 
 
 class WhyLabels(_Content):
@@ -355,6 +561,17 @@ class OfferedReasons(_Content):
     """Standard override reasons (codes of override_reasons.toml) offered on every card."""
 
 
+class UnitDisplay(_Content):
+    """How a value with this unit reads: `{value}` is the number; `one` for a value of 1."""
+
+    text: str = Field(pattern=r"\{value\}")
+    one: str | None = Field(default=None, pattern=r"\{value\}")
+
+    def show(self, value: str) -> str:
+        single = self.one is not None and value in ("1", "1.0")
+        return (self.one if single and self.one else self.text).format(value=value)
+
+
 class Content(_Content):
     version: str = Field(min_length=1)
     date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
@@ -364,19 +581,47 @@ class Content(_Content):
     disclaimer: str = Field(min_length=1)
     snooze: str = Field(min_length=1)
     override_reasons: OfferedReasons
-    source: SourceLabel
+    sources: dict[str, SourceLabel]
+    link: LinkLabel
     why: WhyLabels
+    units: dict[str, UnitDisplay]
+    facts: dict[str, FactSpec]
     notes: dict[str, str]
     flags: dict[str, str]
     references: dict[str, Reference]
 
     @model_validator(mode="after")
-    def _label_is_not_a_guideline(self) -> Content:
-        if "clinical practice guideline" in self.source.label.lower():
-            raise ValueError("source.label must not call the source a clinical practice guideline")
+    def _snooze_names_the_days(self) -> Content:
         if placeholders(self.snooze) != ["days"]:
             raise ValueError("snooze must name the number of days once, as {days}")
         return self
+
+    @property
+    def version_line(self) -> str:
+        return self.why.version.format(version=self.version, date=self.date, status=self.status)
+
+
+class Units:
+    """The one unit-display table (`content.toml` [units]) applied to every value shown.
+
+    A number followed by a unit of the table reads as the table says ("4 {score}"
+    → "MRC grade 4"); a UCUM annotation the table does not know loses its braces,
+    so none reaches a reader.
+    """
+
+    def __init__(self, table: Mapping[str, UnitDisplay]) -> None:
+        self.table = table
+        codes = "|".join(re.escape(code) for code in sorted(table, key=len, reverse=True))
+        self._pattern = re.compile(
+            rf"(?<![\w.])(?P<value>[-+]?\d+(?:\.\d+)?)\s*(?P<unit>{codes})(?![\w/{{\[])"
+        )
+
+    def humanise(self, text: str) -> str:
+        if self.table:
+            text = self._pattern.sub(
+                lambda m: self.table[m.group("unit")].show(m.group("value")), text
+            )
+        return UCUM_ANNOTATION.sub(lambda m: m.group(0)[1:-1].replace("_", " "), text)
 
 
 @dataclass(frozen=True)
@@ -388,6 +633,7 @@ class CardCatalogue:
     reasons: ReasonVocabulary
     templates: Mapping[str, CardTemplate]
     orders: Mapping[str, OrderTemplate]
+    units: Units
 
     @classmethod
     def load(cls, directory: Path | None = None) -> CardCatalogue:
@@ -413,7 +659,12 @@ class CardCatalogue:
         with _in_file(reasons_path):
             _check_reasons(reasons, content, templates)
         return cls(
-            directory=root, content=content, reasons=reasons, templates=templates, orders=orders
+            directory=root,
+            content=content,
+            reasons=reasons,
+            templates=templates,
+            orders=orders,
+            units=Units(content.units),
         )
 
     def override_reasons(self, template: CardTemplate) -> list[tuple[str, str, str]]:
@@ -457,12 +708,19 @@ def _check_reasons(
 def _check_links(
     path: Path, template: CardTemplate, content: Content, orders: Mapping[str, OrderTemplate]
 ) -> None:
-    """Checks across files: names match, and every order, reference and flag exists."""
+    """Checks across files: names match, and every order, reference, flag and source exists."""
     if template.topic != path.stem:
         raise ValueError(f"topic {template.topic!r} differs from the file name")
-    unknown_refs = sorted(set(template.references) - set(content.references))
-    if unknown_refs:
-        raise ValueError(f"references {unknown_refs} are not in content.toml")
+    if template.source not in content.sources:
+        raise ValueError(f"source {template.source!r} is not in content.toml [sources]")
+    unknown_facts = sorted(set(template.facts) - set(content.facts))
+    if unknown_facts:
+        raise ValueError(f"facts {unknown_facts} are not described in content.toml [facts]")
+    template.check_lengths(content.facts)
+    for text in template.texts():
+        unknown_refs = [ref for ref in citations(text) if ref not in content.references]
+        if unknown_refs:
+            raise ValueError(f"cites {unknown_refs}, not in content.toml: {text[:60]!r}")
     unknown_flags = sorted(template.flags() - set(content.flags))
     if unknown_flags:
         raise ValueError(f"flags {unknown_flags} are not described in content.toml")

@@ -1,14 +1,17 @@
-"""docs/clinical.md, generated from the card content.
+"""docs/clinical.md, generated from the card content, and the same page as HTML.
 
 The public description of the logic (clinical-logic §6) is built from the same
 files the service renders, so the page a card links to cannot drift from the
-card. Layout lives here; every clinical sentence comes from the content files.
+card. Each topic has its own section with the anchor `#topic-<code>` (the
+target of every card's one link). Layout lives here; every clinical sentence
+comes from the content files.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
@@ -16,10 +19,15 @@ from cards.catalogue import (
     ActionTemplate,
     CardCatalogue,
     CardTemplate,
+    DetailBlock,
     OrderTemplate,
     codings,
     read_toml,
 )
+from cards.web import html_page, markdown_html
+
+#: Where the page lives in a source checkout (beside the `cards` package).
+DOCS_PATH = Path(__file__).resolve().parents[1] / "docs" / "clinical.md"
 
 
 class Documentation(BaseModel):
@@ -48,14 +56,10 @@ def generate(catalogue: CardCatalogue) -> str:
     templates = list(catalogue.templates.values())
     patient_view = [t for t in templates if "patient-view" in t.hooks]
     order_checks = [t for t in templates if "patient-view" not in t.hooks]
-    version = content.why.version.format(
-        version=content.version, date=content.date, status=content.status
-    )
     parts = [
         f"# {doc.title}",
         doc.generated,
-        version,
-        f"Card source label: {content.source.label}",
+        content.version_line,
         "## Intended use",
         doc.intended_use,
         "## Intended users",
@@ -74,6 +78,15 @@ def generate(catalogue: CardCatalogue) -> str:
         "## Order-select and order-sign checks",
         doc.order_select,
         *(_card(t, catalogue) for t in order_checks),
+        "## Sources named on cards (source.label)",
+        _table(("Source", "Label"), ((f"`{k}`", v.label) for k, v in content.sources.items())),
+        "## Facts filled in from the record",
+        _facts_table(catalogue),
+        "## How units read",
+        _table(
+            ("Unit in the record", "Shown as"),
+            ((f"`{unit}`", shown.show("n")) for unit, shown in content.units.items()),
+        ),
         "## Order templates",
         *(_order(order_id, order) for order_id, order in sorted(catalogue.orders.items())),
         "## Override reasons",
@@ -103,6 +116,28 @@ def generate(catalogue: CardCatalogue) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def as_html(markdown: str) -> str:
+    """The page for a browser: the generated Markdown (trusted: its only HTML is the
+    topic anchors) in the shared page shell."""
+    title = markdown.splitlines()[0].lstrip("# ") if markdown else "Foot-drop CDS"
+    return html_page(title, markdown_html(markdown, trusted=True))
+
+
+def regenerate(catalogue: CardCatalogue, path: Path = DOCS_PATH) -> bool:
+    """Write the page to `path` if it differs; True when the file changed."""
+    text = generate(catalogue)
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return False
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"{path.parent} does not exist: run from a source checkout")
+    path.write_text(text, encoding="utf-8")
+    return True
+
+
+def topic_anchor(template: CardTemplate, catalogue: CardCatalogue) -> str:
+    return catalogue.content.link.anchor_for(template.topic)
+
+
 def _overview(templates: Iterable[CardTemplate], catalogue: CardCatalogue) -> str:
     """One row per card for review: trigger, suggested orders with their codes, evidence."""
     rows = []
@@ -118,9 +153,10 @@ def _overview(templates: Iterable[CardTemplate], catalogue: CardCatalogue) -> st
                     for coding in codings(catalogue.orders[action.order_id].resource)
                 )
                 orders.append(f"{suggestion.label} ({codes or 'text only'})")
-        refs = ", ".join(f"[{ref}]" for ref in template.references)
+        refs = ", ".join(f"[{ref}]" for ref in template.cited())
+        link = f"[`{template.topic}`](#{topic_anchor(template, catalogue)})"
         rows.append(
-            f"| `{template.topic}` | {', '.join(template.hooks)} | {template.indicator_policy} "
+            f"| {link} | {', '.join(template.hooks)} | {template.indicator_policy} "
             f"| {template.rule} | {'; '.join(orders) or 'none (information only)'} | {refs} |"
         )
     header = "| Card | Hooks | Indicator | Trigger | Suggested orders (codes) | Evidence |"
@@ -134,9 +170,15 @@ def _card(template: CardTemplate, catalogue: CardCatalogue) -> str:
         f"- **Hooks:** {', '.join(template.hooks)}",
         f"- **Indicator:** {template.indicator_policy}",
         f"- **Trigger:** {template.rule}",
+        f"- **Source label:** {content.sources[template.source].label}",
         f"- **Basis:** {template.basis}",
         f"- **Facts:** {facts}",
     ]
+    if template.exclusive:
+        groups = "; ".join(
+            " / ".join(f"`{flag}`" for flag in group) for group in template.exclusive
+        )
+        lines.append(f"- **Flags that exclude each other:** {groups}")
     if template.suggestions:
         lines.append(f"- **Suggestions** (selectionBehavior `{template.selection_behavior}`):")
         for suggestion in template.suggestions:
@@ -148,19 +190,62 @@ def _card(template: CardTemplate, catalogue: CardCatalogue) -> str:
         lines.append(f"- **Override reasons** ({content.override_reason_system}): {reasons}")
     if template.snoozable:
         days = content.snooze.format(days="CDS_SNOOZE_DAYS")
-        lines.append(f"- **Snoozed by an override** (not when critical): {days}")
-    if template.references:
-        refs = "; ".join(f"[{ref}] {content.references[ref].title}" for ref in template.references)
+        where = "not when critical; said in Why this card"
+        lines.append(f"- **Snoozed by an override** ({where}): {days}")
+    cited = template.cited()
+    if cited:
+        refs = "; ".join(f"[{ref}] {content.references[ref].title}" for ref in cited)
         lines.append(f"- **Evidence:** {refs}")
-    wording = [f"**Summary:** {template.summary}"]
-    for block in template.detail:
-        condition = ""
-        if block.when:
-            extra = f" (facts: {', '.join(block.facts)})" if block.facts else ""
-            condition = f"*Only with flag `{block.when}`{extra}:* "
-        wording.append(condition + block.text)
-    quoted = "\n>\n".join(_quote(text) for text in wording)
-    return "\n\n".join([f"### {template.display} (`{template.topic}`)", "\n".join(lines), quoted])
+    default = "otherwise" if len(template.summary) > 1 else "always"
+    summaries = [
+        f"{number}. *{variant.describe() if variant.conditional else default}:* {variant.text}"
+        for number, variant in enumerate(template.summary, start=1)
+    ]
+    paragraphs = [
+        f"{number}. *{_paragraph_role(block)}:* {block.text}"
+        for number, block in enumerate(template.detail, start=1)
+    ]
+    heading = (
+        f'### <a id="{topic_anchor(template, catalogue)}"></a>'
+        f"{template.display} (`{template.topic}`)"
+    )
+    return "\n\n".join(
+        [
+            heading,
+            "\n".join(lines),
+            "**Summary** — the first that applies:",
+            "\n".join(summaries),
+            "**Detail** — the paragraphs that apply, in this order, then “Why this card”:",
+            "\n".join(paragraphs),
+        ]
+    )
+
+
+def _paragraph_role(block: DetailBlock) -> str:
+    role = [block.describe()]
+    if block.action:
+        role.append("the action")
+    if block.section == "basis":
+        role.append("in Why this card")
+    return ", ".join(role)
+
+
+def _facts_table(catalogue: CardCatalogue) -> str:
+    used: dict[str, list[str]] = {}
+    for template in catalogue.templates.values():
+        for name in template.facts:
+            used.setdefault(name, []).append(f"`{template.topic}`")
+    lines = [
+        "| Fact | Meaning | Example | Longest (characters, words) | Cards |",
+        "|---|---|---|---|---|",
+    ]
+    for name, fact in catalogue.content.facts.items():
+        cards = ", ".join(used.get(name, [])) or "none"
+        lines.append(
+            f"| `{{{name}}}` | {fact.about} | {fact.example} "
+            f"| {fact.max_length}, {fact.max_words} | {cards} |"
+        )
+    return "\n".join(lines)
 
 
 def _override_reasons(catalogue: CardCatalogue) -> str:
@@ -227,10 +312,6 @@ def _order(order_id: str, order: OrderTemplate) -> str:
 
 def _bullets(items: Iterable[str]) -> str:
     return "\n".join(f"- {item}" for item in items)
-
-
-def _quote(text: str) -> str:
-    return "\n".join(f"> {line}".rstrip() for line in text.splitlines())
 
 
 def _table(header: tuple[str, ...], rows: Iterable[tuple[str, ...]]) -> str:

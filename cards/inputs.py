@@ -19,7 +19,11 @@ Indicator = Literal["info", "warning", "critical"]
 
 
 class CitedRecord(Protocol):
-    """One record a card rests on ("Why this card")."""
+    """One record a card rests on.
+
+    A clinician reads it in "Why this card" as its display, date and value; its
+    `Type/id` goes only into the card's basis extension, never into text.
+    """
 
     @property
     def resource_type(self) -> str: ...
@@ -31,7 +35,6 @@ class CitedRecord(Protocol):
     def date(self) -> str | None: ...
     @property
     def value(self) -> str | None: ...
-    def describe(self) -> str: ...
 
 
 class ChosenSuggestion(Protocol):

@@ -1,46 +1,68 @@
 """Recommendations in, CDS Hooks cards out.
 
 The rules decide (`Recommendation`); the catalogue words (`CardTemplate`); this
-module joins the two for one patient and one request. It owns what varies per
-request: fresh uuids, the patient's facts in the text, complete FHIR drafts for
-this patient, and the "Why this card" section that lets the clinician review
-the basis of every card. It never emits a broken action: a suggestion whose
-target order is missing is left out.
+module joins the two for one patient, one hook and one request. It owns what
+varies per request: fresh uuids, the summary variant and paragraphs for the
+card's flags, hook and indicator, the patient's facts in the text, complete FHIR
+drafts for this patient, and the "Why this card" section that lets the
+clinician review the basis of every card. It never emits a broken action: a
+suggestion whose target order is missing is left out.
+
+Text a clinician reads never carries a resource id: records are shown by their
+display, date and value, their `Type/id` travels in the card's basis extension,
+and a fact that names a cited record's `Type/id` loses it. Every value passes
+through the one unit-display table, and a summary that would be too long loses
+words from its longest facts, never part of a word.
 
 When the deployment snoozes (`snooze_days`), a card whose template is snoozable
-and whose indicator is not critical ends its text with the content's snooze
-sentence: the clinician learns that overriding it hides the topic for this
-patient for that many days.
+and whose indicator is not critical says in "Why this card", just before the
+content version, that overriding it hides the topic for this patient for that
+many days (there, not among the paragraphs before it, which keep to the word
+limit).
 
 A mismatch between rules and content (an unknown topic, suggestion or note, a
-declared fact the rules did not give) is a programming error and raises
-`RenderError`; tests catch it before release.
+declared fact the rules did not give, an indicator or hook the template does
+not declare) is a programming error and raises `RenderError`; tests catch it
+before release.
 """
 
 from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC
 from uuid import uuid4
 
 from cards.catalogue import (
-    SUMMARY_FACT_ROOM,
     ActionTemplate,
     CardCatalogue,
     CardTemplate,
     DetailBlock,
+    FactSpec,
+    Situation,
+    citations,
     placeholders,
 )
-from cards.inputs import CardRequest, ChosenSuggestion, OrderContext
-from cards.model import SUMMARY_LIMIT, Action, Card, Coding, Link, Source, Suggestion
+from cards.inputs import CardRequest, ChosenSuggestion, CitedRecord, OrderContext
+from cards.model import (
+    BASIS_EXTENSION,
+    RESOURCE_REFERENCE,
+    SUMMARY_LIMIT,
+    Action,
+    Card,
+    Coding,
+    Link,
+    Source,
+    Suggestion,
+)
 from mappings.fhirjson import JsonObject
 
 #: Users who may be the requester of an order (CDS Hooks userId is `Type/id`).
 _REQUESTER_TYPES = frozenset({"Practitioner", "PractitionerRole"})
 #: Characters that would change the meaning of patient text inside Markdown.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~#])")
+_ELLIPSIS = "…"
 
 
 class RenderError(RuntimeError):
@@ -52,43 +74,51 @@ def render(
     data: OrderContext,
     catalogue: CardCatalogue,
     *,
-    source_url: str,
+    hook: str,
+    docs_url: str,
     snooze_days: int | None = None,
 ) -> list[Card]:
-    """Word each recommendation as a card, in the order the rules gave them."""
-    return [_card(rec, data, catalogue, source_url, snooze_days) for rec in recommendations]
+    """Word each recommendation as a card, in the order the rules gave them.
+
+    `docs_url` is the absolute URL of the documentation page: the card's
+    `source.url`, and with the topic's anchor its one link. `snooze_days`: the
+    deployment snoozes overridden topics for that many days (None: it does not).
+    """
+    return [_card(rec, data, catalogue, hook, docs_url, snooze_days) for rec in recommendations]
 
 
 def _card(
     rec: CardRequest,
     data: OrderContext,
     catalogue: CardCatalogue,
-    url: str,
+    hook: str,
+    docs_url: str,
     snooze_days: int | None,
 ) -> Card:
     template = catalogue.templates.get(rec.topic)
     if template is None:
         raise RenderError(f"no card template for topic {rec.topic!r}")
+    situation = _situation(template, rec, hook)
     content = catalogue.content
-    blocks = template.blocks_for(rec.flags)
-    facts = _facts(template, blocks, rec)
-    suggestions = _suggestions(template, rec, data, catalogue)
-    links = [
-        Link(label=f"[{ref}] {content.references[ref].title}", url=content.references[ref].url)
-        for ref in template.references
-    ]
+    variant = template.summary_for(situation)
+    blocks = template.blocks_for(situation)
+    facts = _facts(
+        template, [variant.text, template.rule, *(b.text for b in blocks)], rec, catalogue
+    )
     reasons = [
         Coding(system=system, code=code, display=display)
         for system, code, display in catalogue.override_reasons(template)
     ]
+    suggestions = _suggestions(template, rec, data, catalogue)
+    basis = _basis(rec)
     return Card(
         uuid=str(uuid4()),
-        summary=_summary(template.summary, facts),
+        summary=_summary(variant.text, facts, content.facts),
         detail=_detail(template, blocks, rec, facts, catalogue, snooze_days),
         indicator=rec.indicator,
         source=Source(
-            label=content.source.label,
-            url=url or None,
+            label=content.sources[template.source].label,
+            url=docs_url,
             topic=Coding(
                 system=content.topic_system, code=template.topic, display=template.display
             ),
@@ -96,35 +126,90 @@ def _card(
         suggestions=suggestions or None,
         selectionBehavior=template.selection_behavior if suggestions else None,
         overrideReasons=reasons or None,
-        links=links or None,
+        links=[
+            Link(
+                label=content.link.label,
+                url=f"{docs_url}#{content.link.anchor_for(template.topic)}",
+            )
+        ],
+        extension={BASIS_EXTENSION: basis} if basis else None,
     )
 
 
+def _situation(template: CardTemplate, rec: CardRequest, hook: str) -> Situation:
+    """The card's flags, hook and indicator, which the template must declare."""
+    if hook not in template.hooks:
+        raise RenderError(f"card {template.topic!r} is not worded for the {hook} hook")
+    if rec.indicator not in template.indicators:
+        raise RenderError(f"card {template.topic!r} is not worded as {rec.indicator!r}")
+    clashes = template.exclusive_violations(rec.flags)
+    if clashes:
+        raise RenderError(f"card {template.topic!r}: flags {clashes} exclude each other")
+    return Situation(frozenset(rec.flags), hook, rec.indicator)
+
+
 def _facts(
-    template: CardTemplate, blocks: Sequence[DetailBlock], rec: CardRequest
+    template: CardTemplate, texts: Iterable[str], rec: CardRequest, catalogue: CardCatalogue
 ) -> dict[str, str]:
-    """The facts this card's text needs; a declared fact the rules left out is an error."""
-    needed = [*template.facts, *(name for block in blocks for name in block.facts)]
+    """The facts the shown texts need, as a clinician reads them.
+
+    Whitespace is normalised, units read as the unit table says, and the
+    `Type/id` of any record or order of this card is taken out.
+    """
+    needed = list(dict.fromkeys(name for text in texts for name in placeholders(text)))
     missing = [name for name in needed if not rec.facts.get(name, "").strip()]
     if missing:
         raise RenderError(f"card {template.topic!r} needs facts {missing} that the rules omitted")
-    return {name: " ".join(rec.facts[name].split()) for name in needed}
+    references = _references(rec)
+    return {
+        name: catalogue.units.humanise(_without_references(rec.facts[name], references))
+        for name in needed
+    }
 
 
-def _summary(text: str, facts: Mapping[str, str]) -> str:
-    """Fill the summary; shorten the longest facts with an ellipsis if it would be too long.
+def _references(rec: CardRequest) -> list[str]:
+    """`Type/id` of every record and order this card names: its basis and its targets."""
+    targets = [chosen.target for chosen in rec.suggestions if chosen.target]
+    return _valid_references([*_basis(rec), *targets])
 
-    The catalogue checked that the summary fits with `SUMMARY_FACT_ROOM` characters
-    per fact, so shortening facts to that length always fits; the detail keeps them whole.
+
+def _without_references(text: str, references: Sequence[str]) -> str:
+    """The text without these references: "X (Condition/c1, 2026-01-02)" → "X (2026-01-02)"."""
+    for ref in references:
+        quoted = re.escape(ref)
+        text = re.sub(rf"\s*\(\s*{quoted}\s*\)", "", text)
+        text = re.sub(rf"\(\s*{quoted}\s*[,;]\s*", "(", text)
+        text = re.sub(rf"[,;]?\s*{quoted}(?![\w\-.])", "", text)
+    return " ".join(text.split())
+
+
+def _summary(text: str, facts: Mapping[str, str], specs: Mapping[str, FactSpec]) -> str:
+    """Fill the summary; if it would be too long, facts over their declared length lose
+    whole words.
+
+    The catalogue checked that the summary fits with every fact at its
+    `max_length`, so a summary shortened this way always fits; the detail keeps
+    the facts whole.
     """
     values = {name: facts[name] for name in placeholders(text)}
-    for name in sorted(values, key=lambda key: len(values[key]), reverse=True):
-        excess = len(text.format_map(values)) - (SUMMARY_LIMIT - 1)
-        if excess <= 0:
-            break
-        keep = max(SUMMARY_FACT_ROOM - 1, len(values[name]) - excess - 1)
-        values[name] = values[name][:keep].rstrip() + "…"
+    if len(text.format_map(values)) < SUMMARY_LIMIT:
+        return text.format_map(values)
+    for name, value in values.items():
+        values[name] = shorten(value, specs[name].max_length)
     return text.format_map(values)
+
+
+def shorten(text: str, limit: int) -> str:
+    """At most `limit` characters of whole words, with an ellipsis when words were left out."""
+    if len(text) <= limit:
+        return text
+    kept = ""
+    for word in text.split():
+        candidate = f"{kept} {word}" if kept else word
+        if len(candidate) + len(_ELLIPSIS) > limit:
+            break
+        kept = candidate
+    return kept.rstrip(",;:(–-— ") + _ELLIPSIS
 
 
 def _detail(
@@ -135,44 +220,87 @@ def _detail(
     catalogue: CardCatalogue,
     snooze_days: int | None,
 ) -> str:
-    """The template's paragraphs, the snooze sentence, then "Why this card"."""
+    """The shown paragraphs, action first, then "Why this card" ending in the disclaimer."""
     escaped = {name: _markdown_text(value) for name, value in facts.items()}
-    paragraphs = [block.text.format_map(escaped) for block in blocks]
-    if snooze_days is not None and template.snoozes_at(rec.indicator):
-        paragraphs.append(catalogue.content.snooze.format(days=snooze_days))
-    return "\n\n".join([*paragraphs, *_why(template, rec, escaped, catalogue)])
+    body = [block.text.format_map(escaped) for block in blocks if block.section == "body"]
+    basis = [block.text.format_map(escaped) for block in blocks if block.section == "basis"]
+    rule = template.rule.format_map(escaped)
+    cited = [ref for text in [*body, *basis, rule] for ref in citations(text)]
+    snoozes = snooze_days is not None and template.snoozes_at(rec.indicator)
+    snooze = [catalogue.content.snooze.format(days=snooze_days)] if snoozes else []
+    why = _why(template, rec, basis, rule, cited, snooze, catalogue)
+    return "\n\n".join([*body, *why])
 
 
 def _why(
     template: CardTemplate,
     rec: CardRequest,
-    facts: Mapping[str, str],
+    basis: Sequence[str],
+    rule: str,
+    cited: Sequence[str],
+    snooze: Sequence[str],
     catalogue: CardCatalogue,
 ) -> list[str]:
-    """The basis of the card, so the clinician can review it independently."""
+    """The basis of the card, so the clinician can review it independently: the records
+    used (each once), what the card computed from them, what is missing or assumed, the
+    rule, the references its own sentences cite, what overriding it does (`snooze`), the
+    content version and the disclaimer."""
     content = catalogue.content
     why = content.why
-    evidence = [f"- {_markdown_text(item.describe())}" for item in rec.evidence]
-    parts = ["---", f"### {why.heading}", why.data_used, "\n".join(evidence) or why.no_data]
+    records = [f"- {_record_line(item, catalogue)}" for item in _each_once(rec.evidence)]
+    parts = ["---", f"### {why.heading}", f"**{why.data_used}**", "\n".join(records) or why.no_data]
+    parts += basis
     unknown = [note for note in rec.notes if note not in content.notes]
     if unknown:
         raise RenderError(f"card {template.topic!r}: no wording for notes {unknown}")
     if rec.notes:
         notes = dict.fromkeys(rec.notes)
-        parts += [why.missing, "\n".join(f"- {content.notes[note]}" for note in notes)]
-    parts.append(f"**{why.rule}** {template.rule.format_map(facts)}")
-    if template.references:
-        refs = [content.references[ref] for ref in template.references]
-        cited = [
+        parts += [f"**{why.missing}**", "\n".join(f"- {content.notes[note]}" for note in notes)]
+    parts.append(f"**{why.rule}** {rule}")
+    if cited:
+        refs = dict.fromkeys(cited)
+        lines = [
             f"- [{ref_id}] [{ref.title}]({ref.url}), {ref.citation}"
-            for ref_id, ref in zip(template.references, refs, strict=True)
+            for ref_id, ref in ((ref_id, content.references[ref_id]) for ref_id in refs)
         ]
-        parts += [why.evidence, "\n".join(cited)]
-    parts.append(
-        why.version.format(version=content.version, date=content.date, status=content.status)
-    )
-    parts.append(content.disclaimer)
+        parts += [f"**{why.evidence}**", "\n".join(lines)]
+    parts += [*snooze, content.version_line, content.disclaimer]
     return parts
+
+
+def _each_once(records: Iterable[CitedRecord]) -> list[CitedRecord]:
+    """Each record once: the same `Type/id` (or, without an id, the same words) is one record."""
+    seen: dict[tuple[str, ...], CitedRecord] = {}
+    for item in records:
+        reference = f"{item.resource_type}/{item.resource_id}"
+        key = (
+            (reference,)
+            if RESOURCE_REFERENCE.match(reference)
+            else (item.resource_type, item.display, item.date or "", item.value or "")
+        )
+        seen.setdefault(key, item)
+    return list(seen.values())
+
+
+def _record_line(item: CitedRecord, catalogue: CardCatalogue) -> str:
+    """ "Display: value (date)", as the record says it, units as a clinician writes them."""
+    line = _markdown_text(item.display)
+    if item.value:
+        line += f": {_markdown_text(catalogue.units.humanise(item.value))}"
+    if item.date:
+        line += f" ({_markdown_text(item.date)})"
+    return line
+
+
+def _basis(rec: CardRequest) -> list[str]:
+    """The records this card rests on, as `Type/id`, for the basis extension."""
+    refs = [f"{item.resource_type}/{item.resource_id}" for item in rec.evidence]
+    return _valid_references([*refs, *([rec.about_order] if rec.about_order else [])])
+
+
+def _valid_references(refs: Iterable[str]) -> list[str]:
+    """Each well-formed `Type/id` once (a record without an id has none)."""
+    return [ref for ref in dict.fromkeys(refs) if RESOURCE_REFERENCE.match(ref)]
 
 
 def _markdown_text(value: str) -> str:

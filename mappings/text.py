@@ -69,6 +69,7 @@ READINGS: tuple[Reading, ...] = (
 DEFAULT_PATH = Path(__file__).resolve().parent / "text_patterns.json"
 
 _WORD = re.compile(r"[\w'/]+")
+_TOKEN = re.compile(r"\w+")
 _PART = re.compile(r"\{\{(\w+)\}\}")
 
 
@@ -168,6 +169,56 @@ class _Group:
     about: re.Pattern[str] | None
     not_about: re.Pattern[str] | None
     order_feature: str | None
+    first_words: frozenset[str] | None
+    """The first word of every term; None when a word cannot screen the group (it has
+    regular expressions, or a term without a word)."""
+
+
+class Screen:
+    """Which of some groups a text may mention: a quick test to run before `find`.
+
+    Most record texts (encounter types, procedure names) mention none of the groups a
+    reader looks for, and reading a group costs several regular-expression passes. A
+    group is screened out only when no term of it can occur: a phrase occurs only where
+    its first word stands as a word of the text, and a group with regular expressions is
+    kept whenever one of them (or one of its ignored phrases) matches. Cues, scope and
+    ignored phrases only ever remove mentions, so `find`, `read` and `readings` return
+    nothing for a group screened out. Record texts repeat (coded encounter types), so
+    the answers for recent texts are remembered.
+    """
+
+    __slots__ = ("_answer", "_groups", "_searched", "_words")
+
+    def __init__(self, groups: Sequence[_Group]) -> None:
+        self._groups = tuple(groups)
+        self._words = frozenset(w for g in groups if g.first_words for w in g.first_words)
+        self._searched = any(g.first_words is None for g in groups)
+        self._answer = lru_cache(maxsize=4096)(self._screen)
+
+    def __call__(self, text: str | None) -> tuple[str, ...]:
+        """The groups, in the order given, that `text` may mention."""
+        return self._answer(text) if text else ()
+
+    def _screen(self, text: str) -> tuple[str, ...]:
+        words = set(_TOKEN.findall(text.lower()))
+        if self._words.isdisjoint(words) and not self._searched:
+            return ()
+        return tuple(g.name for g in self._groups if _may_mention(g, text, words))
+
+
+def _may_mention(group: _Group, text: str, words: set[str]) -> bool:
+    if group.first_words is not None:
+        return not group.first_words.isdisjoint(words)
+    return any(regex.search(text) for regex, _ in group.terms) or bool(
+        group.ignore and group.ignore.search(text)
+    )
+
+
+def _first_words(phrases: Iterable[str], patterns: Iterable[str]) -> frozenset[str] | None:
+    firsts = [_TOKEN.findall(phrase.lower())[:1] for phrase in phrases]
+    if any(True for _ in patterns) or not all(firsts):
+        return None
+    return frozenset(first[0] for first in firsts)
 
 
 class _Data:
@@ -232,6 +283,7 @@ class TextPatterns:
             name: self._group(read, name, spec, cue_sets, raw_groups)
             for name, spec in raw_groups.items()
         }
+        self._screens: dict[tuple[str, ...], Screen] = {}
         self._absent = _regex(data["absent_values"])
         laterality = data["laterality"]
         self._code_sides: dict[tuple[str, str], Side] = {}
@@ -281,12 +333,14 @@ class TextPatterns:
         plain = read.regex(spec, "terms", "patterns")
         if plain is not None:
             terms.append((plain, ""))
+        term_specs = [spec]
         for set_name, own in spec.get("terms_read_with", {}).items():
             if cue(set_name) not in cues:
                 raise ValueError(f"text group {name!r}: {set_name!r} is not among its cues")
             regex = read.regex(own, "terms", "patterns")
             if regex is not None:
                 terms.append((regex, set_name))
+            term_specs.append(own)
         if not terms:
             raise ValueError(f"text group {name!r} has no terms or patterns")
         family = spec.get("family")
@@ -308,6 +362,10 @@ class TextPatterns:
             about=read.regex(spec, "about"),
             not_about=read.regex(spec, "not_about"),
             order_feature=spec.get("order_feature"),
+            first_words=_first_words(
+                [p for t in term_specs for p in read.phrases(t, "terms")],
+                [p for t in term_specs for p in read.patterns(t, "patterns")],
+            ),
         )
 
     @classmethod
@@ -322,6 +380,13 @@ class TextPatterns:
     @property
     def groups(self) -> frozenset[str]:
         return frozenset(self._groups)
+
+    def screen(self, groups: Iterable[str]) -> Screen:
+        """The `Screen` for `groups`, made once per set of groups and reused."""
+        names = tuple(groups)
+        if names not in self._screens:
+            self._screens[names] = Screen([self._groups[name] for name in names])
+        return self._screens[names]
 
     def find(self, group: str, text: str | None) -> TextMatch | None:
         """The first mention of `group` whose reading the group counts as found, or None."""

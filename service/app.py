@@ -2,12 +2,13 @@
 
 `create_app(settings)` builds a configured app (tests pass their own settings,
 clock and FHIR transport). It opens the database first (migrating it, or checking
-its schema with CDS_DATABASE_MIGRATE=check): settings that are not valid, or a
-database that does not answer within CDS_DATABASE_TIMEOUT_S, end the process with
-one line on stderr instead of a traceback or a silent hang. Importing this module
-does nothing else: the engine (content, pooled FHIR transport, card log) is created
-when the app starts and closed when it stops, so bad content stops start-up
-instead of failing a request.
+its schema with CDS_DATABASE_MIGRATE=check): settings from the environment that
+are not valid, or a database that does not answer within CDS_DATABASE_TIMEOUT_S,
+end the process with one line on stderr naming what is wrong instead of a
+traceback or a silent hang. Importing this module does nothing else: the engine
+(content, pooled FHIR transport, card log) is created when the app starts and
+closed, with the store, when it stops, so bad content stops start-up instead of
+failing a request.
 """
 
 from __future__ import annotations
@@ -18,61 +19,47 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 
 from fastapi import FastAPI
-from pydantic import ValidationError
 
 from service.cds.engine import Engine
 from service.fhir.transport import FhirTransport
+from service.http import pages
 from service.http.analytics import router as analytics_router
+from service.http.docs_ui import install_docs_ui
 from service.http.errors import CorsMiddleware, install_error_handlers
 from service.http.middleware import ErrorBoundary, SecurityHeaders
+from service.http.observe import RequestObserver
+from service.http.openapi import install_openapi
+from service.http.operations import DatabaseCheck
+from service.http.operations import router as operations_router
 from service.http.routes import router
-from service.settings import Settings
+from service.observability.logs import configure_logging
+from service.observability.metrics import BUILD_INFO
+from service.settings import ConfigurationError, Settings, load_settings
 from service.storage.database import DatabaseUnavailable
 from service.storage.store import Store
+from service.version import software_version
 
 log = logging.getLogger("service")
 
 
-#: Libraries whose INFO and DEBUG lines can carry URLs with patient ids or SQL parameters.
-QUIET_LOGGERS = ("httpx", "httpcore", "urllib3", "sqlalchemy", "alembic", "jwt", "asyncio")
-
-
-def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("service").setLevel(settings.log_level)
-    for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
-
-
-def settings_from_environment() -> Settings:
-    """The CDS_* settings, or the process ends with one line naming what is wrong (no values)."""
+def settings_or_exit() -> Settings:
+    """The environment's settings; invalid ones end the process with one line on stderr."""
     try:
-        return Settings()
-    except ValidationError as error:
-        problems = "; ".join(
-            _problem(tuple(item["loc"]), str(item["msg"]))
-            for item in error.errors(include_input=False, include_url=False)
-        )
-        raise SystemExit(f"footdrop-cds: configuration error: {problems}") from None
+        return load_settings()
+    except ConfigurationError as error:
+        raise SystemExit(f"footdrop-cds: configuration error: {error}") from None
 
 
-def _problem(location: tuple[int | str, ...], message: str) -> str:
-    """("clinical", "acute_weeks") and a message → "CDS_CLINICAL__ACUTE_WEEKS: message"."""
-    message = message.removeprefix("Value error, ")
-    if not location:
-        return message
-    return "CDS_" + "__".join(str(part).upper() for part in location) + ": " + message
-
-
-def open_store(settings: Settings) -> Store:
-    """The database, ready; the process ends with one line when it does not answer."""
+def open_store(settings: Settings, *, migrate_schema: bool | None = None) -> Store:
+    """The database, migrated (by default as CDS_DATABASE_MIGRATE says) or its schema checked;
+    the process ends with one line when it does not answer or its schema is not current."""
+    if migrate_schema is None:
+        migrate_schema = settings.database_migrate == "on-start"
     try:
         return Store.open(
             settings.database_url,
             timeout_s=settings.database_timeout_s,
-            migrate_schema=settings.database_migrate == "on-start",
+            migrate_schema=migrate_schema,
         )
     except DatabaseUnavailable as error:
         raise SystemExit(f"footdrop-cds: {error}") from None
@@ -83,14 +70,22 @@ def create_app(
     clock: Callable[[], datetime] | None = None,
     transport: FhirTransport | None = None,
 ) -> FastAPI:
-    settings = settings or settings_from_environment()
-    configure_logging(settings)
-    store = open_store(settings)
+    settings = settings or settings_or_exit()
+    configure_logging(settings.log_level)
+    # Opened now, so that a database that does not answer ends start-up with one line. The
+    # first lifespan takes it; each lifespan closes its own store, so one started later
+    # (tests enter several) opens another instead of sharing a closed one.
+    unused_store = [open_store(settings)]
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = unused_store.pop() if unused_store else open_store(settings)
         engine = Engine.start(settings, store, clock, transport)
+        app.state.database_check = DatabaseCheck(engine.store)
         app.state.engine = engine
+        BUILD_INFO.labels(
+            version=software_version(), content_version=engine.catalogue.content.version
+        ).set(1)
         if settings.auth_mode == "off":
             log.warning(
                 "AUTH IS OFF (CDS_AUTH_MODE=off): any caller can use this service; "
@@ -104,12 +99,13 @@ def create_app(
         try:
             yield
         finally:
+            app.state.engine = None
             await engine.aclose()
 
     app = FastAPI(
         title="footdrop-cds",
         description="CDS Hooks 2.0 service for foot-drop decision support",
-        version="0.1.0",
+        version=software_version(),
         docs_url=None,
         redoc_url=None,
         # `/cds-services/x/` is a 404 OperationOutcome, not a redirect built from the Host header.
@@ -118,14 +114,23 @@ def create_app(
     )
     app.include_router(router)
     app.include_router(analytics_router)
+    app.include_router(pages.router)
+    app.include_router(operations_router)
+    if settings.docs_ui:
+        install_docs_ui(app)
+    install_openapi(app)
     app.add_middleware(
         CorsMiddleware,
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "POST", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type"],
+        # A page on https://sandbox.cds-hooks.org may call a service on localhost.
+        allow_private_network=True,
         max_age=600,
     )
     app.add_middleware(SecurityHeaders)
     app.add_middleware(ErrorBoundary)
+    # Outermost: times and logs every request, CORS preflights, refusals and 500s included.
+    app.add_middleware(RequestObserver)
     install_error_handlers(app)
     return app

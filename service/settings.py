@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from service.auth import TrustedIssuers, parse_trusted_issuers
 from service.clinical.thresholds import ClinicalThresholds
@@ -109,6 +109,21 @@ class Settings(BaseSettings):
     shown_card_ttl_s: int = Field(default=8 * 3600, ge=60)
     """How long a card shown at order-select is remembered for order-sign de-duplication."""
 
+    workers: int = Field(default=2, ge=1, le=64)
+    """Server processes `footdrop-cds serve` starts (the container's command); `make run` uses 1."""
+
+    docs_ui: bool = True
+    """Swagger UI at /docs, its files served by the service itself; false turns it off."""
+
+    limit_concurrency: int = Field(default=100, ge=1, le=10_000)
+    """Connections and requests a worker takes at once; beyond it uvicorn answers 503
+    at once instead of queueing without bound (`footdrop-cds serve`)."""
+
+    keep_alive_s: int = Field(default=5, ge=1, le=120)
+    """Idle time after which a keep-alive connection is closed (`footdrop-cds serve`).
+    uvicorn has no timeout for slow request headers: in production a reverse proxy in
+    front provides one (README, Production)."""
+
     clinical: ClinicalThresholds = Field(default_factory=ClinicalThresholds)
     """Thresholds the clinical specification calls settings, e.g. CDS_CLINICAL__ACUTE_WEEKS."""
 
@@ -189,3 +204,36 @@ class Settings(BaseSettings):
     def snoozing(self) -> bool:
         """Snoozes are state across calls: only for verified callers (issue 10 item 3)."""
         return self.auth_mode == "jwt"
+
+
+class ConfigurationError(Exception):
+    """The environment does not make valid settings; the message is one line for an operator."""
+
+
+def env_name(location: tuple[int | str, ...]) -> str:
+    """The variable of a settings field: ("clinical", "acute_weeks") → CDS_CLINICAL__ACUTE_WEEKS."""
+    return "CDS_" + "__".join(str(part).upper() for part in location)
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, or one line naming each variable and what is wrong.
+
+    Values are never echoed: a database URL or a token may be among them.
+    """
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = []
+        for detail in error.errors(include_input=False, include_url=False):
+            message = str(detail["msg"]).removeprefix("Value error, ")
+            location = tuple(detail["loc"])
+            name = env_name(location) if location else ""
+            problems.append(
+                message if not name or message.startswith(name) else f"{name}: {message}"
+            )
+        raise ConfigurationError("; ".join(problems)) from None
+    except SettingsError as error:
+        # pydantic-settings names the field when a structured value is not JSON.
+        field = str(error).split('"')[1] if '"' in str(error) else ""
+        name = env_name((field,)) if field else "a CDS_ variable"
+        raise ConfigurationError(f"{name}: not valid JSON") from None

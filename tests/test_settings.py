@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -110,3 +112,11 @@ def test_feedback_settings_and_their_bounds() -> None:
     for bad in ({"snooze_days": 0}, {"database_timeout_s": 1}, {"analytics_token": "short"}):
         with pytest.raises(ValidationError):
             Settings(**bad)  # type: ignore[arg-type]
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    """README's settings table is the operator's reference: no variable may be missing."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    documented = set(re.findall(r"^\| `(CDS_[A-Z_]+?)(?:__<NAME>)?` \|", readme, re.MULTILINE))
+    names = {f"CDS_{name.upper()}" for name in Settings.model_fields}
+    assert names - documented == set()

@@ -1,60 +1,20 @@
-"""The service as `make run` starts it: uvicorn --factory service.app:create_app on a socket."""
+"""The service as `uvicorn --factory service.app:create_app` starts it (developers, interop)."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-UVICORN = [sys.executable, "-m", "uvicorn", "--factory", "service.app:create_app"]
+from tests.support.uvicorn_server import uvicorn_server
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    port = _free_port()
-    log = tmp_path_factory.mktemp("uvicorn") / "server.log"
-    env = {
-        **os.environ,
-        "CDS_DATABASE_URL": f"sqlite:///{log.parent / 'cds.db'}",
-        "CDS_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-    }
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [*UVICORN, "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                httpx.get(f"{base}/cds-services", timeout=1)
-                break
-            except httpx.ConnectError:
-                time.sleep(0.1)
-        yield base, log
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with uvicorn_server(tmp_path_factory.mktemp("uvicorn")) as started:
+        yield started
 
 
 def test_discovery_over_a_real_socket(server: tuple[str, Path]) -> None:
@@ -76,6 +36,8 @@ def test_start_up_says_auth_is_off(server: tuple[str, Path]) -> None:
 
 def test_source_url_of_cards_is_served(server: tuple[str, Path]) -> None:
     base, _ = server
-    response = httpx.get(f"{base}/docs/clinical", timeout=5)
-    assert response.status_code == 200
-    assert response.text.startswith("# Foot-drop CDS: clinical logic")
+    page = httpx.get(f"{base}/docs/clinical", timeout=5)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "<title>Foot-drop CDS: clinical logic</title>" in page.text
+    markdown = httpx.get(f"{base}/docs/clinical.md", timeout=5)
+    assert markdown.text.startswith("# Foot-drop CDS: clinical logic")

@@ -23,6 +23,7 @@ from mappings.matcher import ValueSetIndex
 from mappings.text import TextPatterns
 from service.auth import FallbackReplayCache, JwtVerifier, KeySetStore, MemoryReplayCache
 from service.cds.errors import UnknownService
+from service.cds.metered import MeteredTransport
 from service.cds.services import ServiceSpec, load_services
 from service.fhir.transport import FhirTransport, HttpxTransport
 from service.settings import Settings
@@ -36,6 +37,29 @@ log = logging.getLogger("service")
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Content:
+    """The reviewed content, loaded and checked together (also by `footdrop-cds check`)."""
+
+    index: ValueSetIndex
+    patterns: TextPatterns
+    catalogue: CardCatalogue
+    services: Mapping[str, ServiceSpec]
+    clinical_doc: str
+
+    @classmethod
+    def load(cls) -> Content:
+        index = ValueSetIndex.load()
+        catalogue = CardCatalogue.load()
+        return cls(
+            index=index,
+            patterns=TextPatterns.load(),
+            catalogue=catalogue,
+            services=load_services(index),
+            clinical_doc=generate(catalogue),
+        )
 
 
 @dataclass(frozen=True)
@@ -68,8 +92,7 @@ class Engine:
         transport: FhirTransport | None = None,
     ) -> Engine:
         """Load content and start the workers around `store` (opened by the app factory)."""
-        index = ValueSetIndex.load()
-        catalogue = CardCatalogue.load()
+        content = Content.load()
         clock = clock or utc_now
         guard = DatabaseGuard(settings.database_hook_budget_s)
         verifier, key_set_client = None, None
@@ -78,15 +101,17 @@ class Engine:
             verifier = _verifier(settings, store, guard, clock, key_set_client)
         return cls(
             settings=settings,
-            index=index,
-            patterns=TextPatterns.load(),
-            catalogue=catalogue,
-            services=load_services(index),
+            index=content.index,
+            patterns=content.patterns,
+            catalogue=content.catalogue,
+            services=content.services,
             store=store,
             guard=guard,
             card_log=CardLog(store),
-            transport=transport or HttpxTransport(settings.fhir_max_response_bytes),
-            clinical_doc=generate(catalogue),
+            transport=MeteredTransport(
+                transport or HttpxTransport(settings.fhir_max_response_bytes)
+            ),
+            clinical_doc=content.clinical_doc,
             clock=clock,
             verifier=verifier,
             key_set_client=key_set_client,

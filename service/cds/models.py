@@ -133,7 +133,9 @@ class ServiceDescriptor(_Outbound):
     description: str
     prefetch: dict[str, str] | None = None
     usageRequirements: str | None = None
+    extension: dict[str, Any] | None = None
 
 
 class Discovery(_Outbound):
     services: list[ServiceDescriptor]
+    extension: dict[str, Any] | None = None

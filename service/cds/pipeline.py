@@ -49,9 +49,9 @@ from service.cds.models import (
     PatientViewContext,
 )
 from service.cds.services import ServiceSpec
-from service.clinical.features import extract
+from service.clinical.features import read_record
 from service.clinical.order_checks import check_orders
-from service.clinical.orders import classify
+from service.clinical.orders import review
 from service.clinical.patient_view import recommend
 from service.clinical.recommendation import Recommendation
 from service.fhir.patient_data import PatientData
@@ -74,8 +74,15 @@ def parse_context(spec: ServiceSpec, request: HookRequest) -> PatientViewContext
 
 
 async def run(
-    engine: Engine, spec: ServiceSpec, request: HookRequest, caller: Caller
+    engine: Engine,
+    spec: ServiceSpec,
+    request: HookRequest,
+    caller: Caller,
+    *,
+    issued: bool = True,
 ) -> CdsResponse:
+    """The cards for one call. `issued=False`: they go to no clinician (the card gallery's
+    examples), so the card log leaves them out."""
     context = parse_context(spec, request)
     now = engine.clock()
     data = await prefetch.resolve(
@@ -91,23 +98,24 @@ async def run(
         recommendations,
         data,
         engine.catalogue,
-        source_url=engine.docs_url,
+        hook=spec.hook,
+        docs_url=engine.docs_url,
         snooze_days=engine.snooze_days,
     )
-    logged = _log_entries(engine, spec, request, caller, data, recommendations, cards, now)
-    engine.card_log.record(logged)
+    if issued:
+        logged = _log_entries(engine, spec, request, caller, data, recommendations, cards, now)
+        engine.card_log.record(logged)
     return CdsResponse(cards=cards)
 
 
 def decide(engine: Engine, spec: ServiceSpec, data: PatientData) -> list[Recommendation]:
     """The service's rules: patient-view cards, or checks of the orders being written."""
     thresholds = engine.settings.clinical
-    features = extract(data, engine.index, engine.patterns, thresholds)
+    record = read_record(data, engine.index, engine.patterns, thresholds)
     if spec.rules == "patient-view":
-        return recommend(features, data.now, thresholds)
-    drafts = data.selected_orders if spec.orders == "selections" else data.draft_orders
-    selected = [classify(order, engine.index, engine.patterns) for order in drafts]
-    return check_orders(selected, features, data.now, thresholds)
+        return recommend(record.features(), data.now, thresholds)
+    checked = data.selected_orders if spec.orders == "selections" else data.draft_orders
+    return check_orders(review(record, checked), data.now, thresholds)
 
 
 async def _cross_call_state(

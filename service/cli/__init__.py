@@ -1,1 +1,1 @@
-"""`footdrop-cds`, the command line (typer)."""
+"""`footdrop-cds`, the one command line: serve, check, demo, docs, valuesets, report, migrate."""

@@ -1,10 +1,10 @@
 """Order-select / order-sign rules: selected orders + PatientFeatures -> Recommendations.
 
 clinical-logic v2 §4 (and safety-review A6, A7, A8, A14, A15). Each rule reacts to one
-selected order (order-sign: every draft) and reads the other drafts as already
-ordered — the features hold them as pending care (`CareEvent.draft`). The selected
-order itself is in those features too, so every "already has it" test leaves it out:
-an order is never its own duplicate, nor its own physical therapy.
+selected order (order-sign: every draft) and reads the features of the rest of the
+record (`orders.OrderUnderReview.rest`): the record and the other drafts, which count
+as already ordered (pending care, `CareEvent.draft`). The order itself is not in its
+rest, so it is never its own duplicate, nor its own physical therapy.
 
     dalfampridine (any patient: the order itself is the risk)
         contraindicated (critical) · dose (warning) · renal-function-needed (warning)
@@ -47,33 +47,34 @@ Choices where the spec is silent, for the docs:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
-from service.clinical.features.model import CareEvent, Evidence, Finding, FootDrop, PatientFeatures
-from service.clinical.features.records import months_before
+from service.clinical import shared
+from service.clinical.features.care import DALFAMPRIDINE, OTHER_4AP
+from service.clinical.features.model import CareEvent, FootDrop
 from service.clinical.orders import (
     ANKLE_ARTHRODESIS,
-    DALFAMPRIDINE,
     FES,
     LUMBAR_FUSION,
     MRI_LUMBAR,
     NCS_EMG,
     ORTHOSIS,
-    OTHER_4AP,
     PERONEAL_DECOMPRESSION,
     PHYSICAL_THERAPY,
     TENDON_TRANSFER,
+    OrderUnderReview,
     SelectedOrder,
 )
-from service.clinical.patient_view import RED_FLAG, duration_text, onset_notes, recommend
+from service.clinical.patient_view import RED_FLAG, recommend
 from service.clinical.recommendation import (
     Indicator,
     Recommendation,
     SuggestedAction,
     most_urgent_first,
 )
+from service.clinical.shared import Cited
 from service.clinical.thresholds import ClinicalThresholds
 
 #: Orders that may duplicate care the patient already has (§4 duplicate-order).
@@ -81,20 +82,16 @@ DUPLICABLE = (ORTHOSIS, PHYSICAL_THERAPY, NCS_EMG, MRI_LUMBAR)
 
 
 @dataclass(frozen=True)
-class _Context:
-    """What every rule reads: the features, the day, the thresholds, the red-flag card."""
+class _Context(shared.Context):
+    """What every rule reads: the features of the rest, the day, the thresholds, and the
+    patient-view red-flag card for them."""
 
-    f: PatientFeatures
-    today: date
-    t: ClinicalThresholds
     red_flag: Recommendation | None
 
     def foot_drop(self, *, proxy_ok: bool = False) -> FootDrop | None:
         """The active foot drop when foot-drop order cards may fire (§1 population)."""
-        fd, age = self.f.foot_drop, self.f.age_years
-        if fd is None or (fd.proxy and not proxy_ok):
-            return None
-        if age is None or age < self.t.adult_age_years:
+        fd = self.f.foot_drop
+        if fd is None or (fd.proxy and not proxy_ok) or not self.adult:
             return None
         return fd
 
@@ -105,11 +102,6 @@ class _Context:
         findings = f.cauda_equina + f.urinary_retention + f.bowel_dysfunction
         findings += f.saddle_anesthesia + f.progression.structured + f.progression.text
         return self.red_flag is not None or bool(findings)
-
-
-def _others(order: SelectedOrder, events: Iterable[CareEvent]) -> list[CareEvent]:
-    """Care events that are not this order: the order never counts as already done."""
-    return list(dict.fromkeys(e for e in events if not order.owns(e)))
 
 
 def _on_order(
@@ -127,26 +119,24 @@ def _card(
     topic: str,
     indicator: Indicator,
     suggestions: Sequence[SuggestedAction] = (),
-    evidence: Sequence[Finding | CareEvent | Evidence] = (),
+    evidence: Sequence[Cited] = (),
     facts: dict[str, str] | None = None,
     flags: Sequence[str] = (),
     notes: Sequence[str] = (),
 ) -> Recommendation:
     """A card about `order`: the order first in the evidence (once), its display as `order`."""
-    others = (x if isinstance(x, Evidence) else x.evidence for x in evidence)
-    items = [
-        order.evidence,
-        *(e for e in others if f"{e.resource_type}/{e.resource_id}" != order.reference),
-    ]
-    unavailable = ["data_unavailable"] if ctx.f.unavailable else []
-    return Recommendation(
-        topic=topic,
-        indicator=indicator,
-        suggestions=tuple(suggestions),
-        evidence=tuple(dict.fromkeys(items)),
+    others = (
+        e for e in shared.cited(evidence) if f"{e.resource_type}/{e.resource_id}" != order.reference
+    )
+    return shared.recommendation(
+        ctx,
+        topic,
+        indicator,
+        suggestions=suggestions,
+        evidence=[order.evidence, *others],
         facts={"order": order.display, **(facts or {})},
-        flags=frozenset(flags),
-        notes=tuple(dict.fromkeys([*notes, *unavailable])),
+        flags=flags,
+        notes=notes,
         about_order=order.reference,
     )
 
@@ -167,12 +157,7 @@ def _conflicting_4ap(ctx: _Context, order: SelectedOrder) -> list[CareEvent]:
         if own_kind == DALFAMPRIDINE
         else (f.dalfampridine_active, f.other_4ap)
     )
-    return _others(order, [*other, *(e for e in same if e.draft)])
-
-
-def _seizure_verify(f: PatientFeatures) -> tuple[list[str], list[Finding]]:
-    """F44.5 alone is "verify", not a contraindication (A7): a note on every dalfampridine card."""
-    return (["seizure_verify"], list(f.seizure_verify)) if f.seizure_verify else ([], [])
+    return [*other, *(e for e in same if e.draft)]
 
 
 def dalfampridine_contraindicated(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
@@ -181,7 +166,7 @@ def dalfampridine_contraindicated(ctx: _Context, order: SelectedOrder) -> Recomm
         return None
     f, renal = ctx.f, ctx.f.renal
     named: list[str] = []
-    evidence: list[Finding | CareEvent | Evidence] = []
+    evidence: list[Cited] = []
     notes: list[str] = []
     flags: list[str] = []
     facts: dict[str, str] = {}
@@ -207,7 +192,7 @@ def dalfampridine_contraindicated(ctx: _Context, order: SelectedOrder) -> Recomm
         notes += renal.notes
     if not named:
         return None
-    verify_notes, verify = _seizure_verify(f)
+    verify_notes, verify = shared.seizure_verify(f)
     return _card(
         ctx,
         order,
@@ -236,7 +221,7 @@ def dalfampridine_dose(ctx: _Context, order: SelectedOrder) -> Recommendation | 
     dose = order.dose
     if not order.is_dalfampridine or dose is None or dose.as_labelled:
         return None
-    verify_notes, verify = _seizure_verify(ctx.f)
+    verify_notes, verify = shared.seizure_verify(ctx.f)
     return _card(
         ctx,
         order,
@@ -258,15 +243,13 @@ def renal_function_needed(ctx: _Context, order: SelectedOrder) -> Recommendation
     flags: list[str] = []
     suggestions: list[SuggestedAction] = []
     if renal.status in ("unknown", "unreliable"):
-        suggestions.append(SuggestedAction("serum-creatinine"))
-        if "weight_missing" in renal.notes:
-            suggestions.append(SuggestedAction("body-weight"))
+        suggestions += shared.renal_tests(renal)
     elif renal.borderline and renal.value is not None:
         flags.append("crcl_borderline")
-        facts["crcl"] = f"{renal.value:.1f} mL/min ({renal.computation})"
+        facts["crcl"] = shared.crcl_fact(renal)
     else:
         return None
-    verify_notes, verify = _seizure_verify(ctx.f)
+    verify_notes, verify = shared.seizure_verify(ctx.f)
     return _card(
         ctx,
         order,
@@ -306,7 +289,7 @@ def add_physical_therapy(ctx: _Context, order: SelectedOrder) -> Recommendation 
     fd = ctx.foot_drop()
     if fd is None or not order.has(ORTHOSIS, FES) or ctx.f.non_ambulatory:
         return None
-    if _others(order, ctx.f.pt_since_onset):
+    if ctx.f.pt_since_onset:
         return None
     return _card(
         ctx,
@@ -315,7 +298,7 @@ def add_physical_therapy(ctx: _Context, order: SelectedOrder) -> Recommendation 
         "warning",
         [SuggestedAction("pt-referral")],
         fd.findings,
-        notes=onset_notes(fd),
+        notes=shared.onset_notes(fd),
     )
 
 
@@ -324,7 +307,7 @@ def localize_before_decompression(ctx: _Context, order: SelectedOrder) -> Recomm
     fd = ctx.foot_drop(proxy_ok=True)
     if fd is None or not order.has(PERONEAL_DECOMPRESSION):
         return None
-    if _others(order, ctx.f.ncs_emg):
+    if ctx.f.ncs_emg:
         return None
     return _card(
         ctx,
@@ -333,7 +316,7 @@ def localize_before_decompression(ctx: _Context, order: SelectedOrder) -> Recomm
         "warning",
         [SuggestedAction("ncs-emg")],
         [*fd.findings, *ctx.f.peroneal_neuropathy],
-        notes=onset_notes(fd),
+        notes=shared.onset_notes(fd),
     )
 
 
@@ -345,13 +328,13 @@ def premature_palliative_surgery(ctx: _Context, order: SelectedOrder) -> Recomme
     onset = fd.onset.date
     if not fd.onset.known or onset is None:
         return None
-    if onset <= months_before(ctx.today, ctx.t.palliative_min_months):
+    if onset <= ctx.months_ago(ctx.t.palliative_min_months):
         return None
     f = ctx.f
     suggestions = []
-    if not _others(order, f.orthosis_in_use + f.fes_in_use):
+    if not (f.orthosis_in_use or f.fes_in_use):
         suggestions.append(SuggestedAction("orthotist-referral"))
-    if not _others(order, f.pt_since_onset):
+    if not f.pt_since_onset:
         suggestions.append(SuggestedAction("pt-referral"))
     duration = fd.duration if fd.duration is not None else ctx.today - onset
     return _card(
@@ -361,7 +344,7 @@ def premature_palliative_surgery(ctx: _Context, order: SelectedOrder) -> Recomme
         "info",
         suggestions,
         fd.findings,
-        facts={"duration": duration_text(duration)},
+        facts={"duration": shared.duration_text(duration)},
     )
 
 
@@ -393,14 +376,13 @@ def duplicate_order(ctx: _Context, order: SelectedOrder) -> Recommendation | Non
     for feature in DUPLICABLE:
         if not order.has(feature) or (feature == MRI_LUMBAR and ctx.red_flag_possible):
             continue
-        found = _others(order, care[feature])
-        existing += found
-        duplicated += [feature] if found else []
+        existing += care[feature]
+        duplicated += [feature] if care[feature] else []
     existing = list(dict.fromkeys(existing))
     if not existing:
         return None
     orthosis = ORTHOSIS in duplicated
-    from_text = orthosis and any(e.from_text for e in _others(order, f.orthosis_in_use))
+    from_text = orthosis and any(e.from_text for e in f.orthosis_in_use)
     return _card(
         ctx,
         order,
@@ -410,7 +392,7 @@ def duplicate_order(ctx: _Context, order: SelectedOrder) -> Recommendation | Non
         existing,
         facts={"existing_order": "; ".join(e.evidence.describe() for e in existing)},
         flags=["orthosis_replacement"] if orthosis else [],
-        notes=[*onset_notes(fd), *(["orthosis_from_text"] if from_text else [])],
+        notes=[*shared.onset_notes(fd), *(["orthosis_from_text"] if from_text else [])],
     )
 
 
@@ -429,18 +411,13 @@ RULES: tuple[Callable[[_Context, SelectedOrder], Recommendation | None], ...] = 
 
 
 def check_orders(
-    selected: Sequence[SelectedOrder],
-    features: PatientFeatures,
-    now: datetime,
-    thresholds: ClinicalThresholds,
+    reviews: Sequence[OrderUnderReview], now: datetime, thresholds: ClinicalThresholds
 ) -> list[Recommendation]:
-    """Every §4 card for the selected orders, most urgent first; pure and deterministic."""
-    red = next((r for r in recommend(features, now, thresholds) if r.topic == RED_FLAG), None)
-    ctx = _Context(features, now.date(), thresholds, red)
-    # A selection named twice is checked once; id-less drafts (order-sign) are all distinct.
-    unique: dict[object, SelectedOrder] = {}
-    for order in selected:
-        unique.setdefault(order.reference if order.has_id else id(order), order)
-    orders = list(unique.values())
-    found = [card for order in orders for rule in RULES if (card := rule(ctx, order)) is not None]
+    """Every §4 card for the orders under review, most urgent first; pure and deterministic."""
+    found: list[Recommendation] = []
+    for review in reviews:
+        rest = review.rest
+        red = next((r for r in recommend(rest, now, thresholds) if r.topic == RED_FLAG), None)
+        ctx = _Context(rest, now.date(), thresholds, red)
+        found += [card for rule in RULES if (card := rule(ctx, review.order)) is not None]
     return most_urgent_first(found)

@@ -1,25 +1,34 @@
 """The draft orders a clinician is writing, classified for the §4 checks (clinical-logic v2).
 
-`classify` reads one draft order (order-select: a selection; order-sign: every draft)
-and says what it is, in the same feature vocabulary the care features use, so that
-"this order" and "the other orders" are compared like with like:
+A draft order is read once, by the care reader of the features
+(`features.care.CareReader`): its features, words, name and priority are those
+it has as "ordered" care, so "this order" and "the other orders" are compared
+like with like, and the record and the orders recognise the same codes
+(`features.codes`):
 
-    ServiceRequest.code, DeviceRequest.codeCodeableConcept (or a contained Device),
-    MedicationRequest.medicationCodeableConcept (or a contained Medication)
+    ServiceRequest.code, DeviceRequest.codeCodeableConcept (or a Device it points to),
+    MedicationRequest.medicationCodeableConcept (or a Medication it points to)
         -> value-set features (mappings/valuesets), e.g. orthosis, mri_lumbar
     the same concepts' words
-        -> text groups (mappings/text_patterns.json) for what no verified code
+        -> text groups (mappings/text_patterns.json) for what no recognised code
            expresses: dalfampridine / 4-aminopyridine (never amifampridine),
            tendon transfer, peroneal decompression or neurolysis, orthosis and
-           FES device names (as care features read them)
+           FES device names
+
+`review` pairs each draft being checked with the features of the rest of the
+record: the record and the *other* drafts, counted as already ordered. Nothing is
+subtracted afterwards: an order is never its own duplicate because it is not in
+its own rest.
 
 For dalfampridine it also reads the dose against the label (10 mg extended-release
 every 12 hours, at most 20 mg in 24 hours) and lists what is wrong *and* what it
 could not read: a dose the service cannot read is never taken to be the right one.
 
 Choices where the spec is silent, for the docs:
-- Words classify only an order that no verified code classifies: a PT referral whose
+- Words classify only an order that no recognised code classifies: a PT referral whose
   text mentions the AFO is not an orthosis order. 4-aminopyridine words always count.
+- Two drafts with the same `Type/id` are one order (assembly keeps the first); a draft
+  also found in the record is read as the draft.
 - A dose in tablets or capsules counts as mg only when the product text states one strength
   ("10 MG"); a dose range counts at its upper end; `frequencyMax` and the shortest
   period count (the most the order allows).
@@ -42,24 +51,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from fhir.resources.R4B.codeableconcept import CodeableConcept
-from fhir.resources.R4B.device import Device
-from fhir.resources.R4B.devicerequest import DeviceRequest
-from fhir.resources.R4B.domainresource import DomainResource
-from fhir.resources.R4B.dosage import Dosage
-from fhir.resources.R4B.medication import Medication
-from fhir.resources.R4B.medicationrequest import MedicationRequest
-from fhir.resources.R4B.quantity import Quantity
-from fhir.resources.R4B.reference import Reference
-from fhir.resources.R4B.resource import Resource
-from fhir.resources.R4B.servicerequest import ServiceRequest
-
-from mappings.matcher import ORDERABLE_CONFIDENCES, ConceptMatch, ValueSetIndex
+from mappings.matcher import ConceptMatch, ValueSetIndex
 from mappings.text import TextPatterns
-from service.clinical.features.care import text_features
-from service.clinical.features.model import CareEvent, Evidence
-from service.clinical.features.records import concept_text, resource_id, to_date
+from service.clinical.features.care import FOUR_AMINOPYRIDINES, CareReader, CareReading
+from service.clinical.features.extract import RecordReading
+from service.clinical.features.model import Evidence, PatientFeatures
 from service.fhir.patient_data import DraftOrder
+from service.fhir.readers import Reader, Unreadable
+from service.fhir.units import unit_key
 
 # Order features (value-set file stems / care features) the §4 rules react to.
 ORTHOSIS = "orthosis"
@@ -71,10 +70,6 @@ LUMBAR_FUSION = "lumbar_fusion"
 TENDON_TRANSFER = "tendon_transfer"
 ANKLE_ARTHRODESIS = "ankle_arthrodesis"
 PERONEAL_DECOMPRESSION = "peroneal_decompression"
-DALFAMPRIDINE = "dalfampridine"
-OTHER_4AP = "other_4ap"
-#: Both name the same molecule: a 4-aminopyridine order gets the dalfampridine checks.
-FOUR_AP = frozenset({DALFAMPRIDINE, OTHER_4AP})
 
 # Dalfampridine label (DailyMed 688eb479-…, clinical-logic §4 / A7).
 LABEL_MG_PER_DOSE = Decimal(10)
@@ -124,11 +119,15 @@ _EXTENDED_ABBREVIATIONS = re.compile(r"\b(?:ER|XR|SR)\b")
 _TWELVE_HOUR_PRODUCT = re.compile(r"\b12\s*-?\s*(?:h|hr|hrs|hour|hours)\b", re.IGNORECASE)
 _IMMEDIATE = re.compile(r"\bimmediate[\s-]+release\b", re.IGNORECASE)
 _IMMEDIATE_ABBREVIATION = re.compile(r"\bIR\b")
+#: Numbers larger than this many digits are shown in scientific notation.
+_PLAIN_DIGITS = 12
 _STRENGTH = re.compile(r"(\d+(?:\.\d+)?)\s*(mg|g)\b", re.IGNORECASE)
 
 
 def _fmt(value: Decimal) -> str:
-    """10 -> "10", 7.50 -> "7.5": numbers as a clinician writes them."""
+    """10 -> "10", 7.50 -> "7.5": numbers as a clinician writes them (absurd ones as 1.2E+20)."""
+    if value.adjusted() > _PLAIN_DIGITS:
+        return f"{value:.2E}"
     return f"{value.quantize(Decimal('0.01')).normalize():f}"
 
 
@@ -159,19 +158,40 @@ class DalfampridineDose:
 
 @dataclass(frozen=True)
 class SelectedOrder:
-    """One draft order being written, with what it is.
+    """One draft order being written, with what it is (its one care reading).
 
     `features` are the order features it matches (by code or text); `from_text` the
     ones found only in its words. `display` is the order's own name for the cards.
     """
 
     order: DraftOrder = field(repr=False)
-    features: frozenset[str]
-    display: str
-    priority: str | None = None
-    from_text: frozenset[str] = frozenset()
+    reading: CareReading = field(repr=False)
     dose: DalfampridineDose | None = None
-    codes: tuple[ConceptMatch, ...] = field(default=(), repr=False)
+
+    @property
+    def features(self) -> frozenset[str]:
+        return self.reading.features
+
+    @property
+    def from_text(self) -> frozenset[str]:
+        return self.reading.from_text
+
+    @property
+    def display(self) -> str:
+        return self.reading.display or self.reference
+
+    @property
+    def priority(self) -> str | None:
+        return self.reading.priority
+
+    @property
+    def codes(self) -> tuple[ConceptMatch, ...]:
+        return self.reading.codes
+
+    @property
+    def unreadable(self) -> tuple[Unreadable, ...]:
+        """Fields of the draft that could not be read (its dose included)."""
+        return self.reading.unreadable
 
     @property
     def reference(self) -> str:
@@ -181,19 +201,7 @@ class SelectedOrder:
     @property
     def has_id(self) -> bool:
         """Whether the draft has an id: update and delete need `Type/id` (C-10, H-3)."""
-        return bool(self.order.raw.get("id"))
-
-    def owns(self, event: CareEvent) -> bool:
-        """Whether a care event is this order itself, not care already in place.
-
-        An id-less draft is known to the features only as `Type/(no id)`: its own events
-        are the draft events of that name with one of its features. Two id-less drafts
-        of the same kind cannot be told apart, and then count as one (no duplicate).
-        """
-        if self.has_id:
-            return event.reference == self.reference
-        own = f"{self.order.resource.get_resource_type()}/{resource_id(self.order.resource)}"
-        return event.draft and event.reference == own and event.feature in self.features
+        return self.order.resource.id is not None
 
     def has(self, *features: str) -> bool:
         return any(f in self.features for f in features)
@@ -201,104 +209,62 @@ class SelectedOrder:
     @property
     def is_dalfampridine(self) -> bool:
         """Dalfampridine, or another 4-aminopyridine product (the same molecule)."""
-        return self.has(*FOUR_AP)
+        return self.has(*FOUR_AMINOPYRIDINES)
 
     @property
     def evidence(self) -> Evidence:
         """The order itself, first in every card's "Why this card"."""
-        raw = self.order.raw
-        authored = to_date(raw.get("authoredOn")) if isinstance(raw, dict) else None
+        authored = Reader(self.order.raw).date("authoredOn")
         value = "selected draft order" + (f", priority {self.priority}" if self.priority else "")
         return Evidence(
-            resource_type=str(raw.get("resourceType", "")),
-            resource_id=str(raw.get("id", "")),
+            resource_type=self.order.resource.type,
+            resource_id=self.order.resource.id or "",
             display=self.display,
             date=authored.isoformat() if authored else None,
             value=value,
         )
 
 
+@dataclass(frozen=True)
+class OrderUnderReview:
+    """A draft being checked, and the features of the rest of the record: the record
+    and the other drafts of the request, counted as already ordered."""
+
+    order: SelectedOrder
+    rest: PatientFeatures
+
+
 # ── what the order is ─────────────────────────────────────────────────────────────
 
 
-def _contained(owner: DomainResource, ref: Reference | None) -> Resource | None:
-    """A resource contained in the draft (`#id`); drafts rarely point elsewhere."""
-    if ref is None or not ref.reference or not ref.reference.startswith("#"):
-        return None
-    wanted = ref.reference[1:]
-    return next((c for c in owner.contained or [] if c.id == wanted), None)
-
-
-def _concepts(resource: Resource) -> tuple[tuple[CodeableConcept, ...], tuple[str, ...]]:
-    """The concepts naming what is ordered, and extra names (reference displays)."""
-    concepts: list[CodeableConcept] = []
-    names: list[str] = []
-    if isinstance(resource, ServiceRequest) and resource.code is not None:
-        concepts.append(resource.code)
-    elif isinstance(resource, DeviceRequest):
-        if resource.codeCodeableConcept is not None:
-            concepts.append(resource.codeCodeableConcept)
-        device = _contained(resource, resource.codeReference)
-        if isinstance(device, Device):
-            if device.type is not None:
-                concepts.append(device.type)
-            names += [n.name for n in device.deviceName or [] if n.name]
-        if resource.codeReference is not None and resource.codeReference.display:
-            names.append(resource.codeReference.display)
-    elif isinstance(resource, MedicationRequest):
-        if resource.medicationCodeableConcept is not None:
-            concepts.append(resource.medicationCodeableConcept)
-        medication = _contained(resource, resource.medicationReference)
-        if isinstance(medication, Medication):
-            if medication.code is not None:
-                concepts.append(medication.code)
-            if medication.form is not None:
-                names.append(concept_text(medication.form))
-        if resource.medicationReference is not None and resource.medicationReference.display:
-            names.append(resource.medicationReference.display)
-    return tuple(concepts), tuple(n for n in names if n)
-
-
-def _display(
-    concepts: Sequence[CodeableConcept], names: Sequence[str], matches: Sequence[ConceptMatch]
-) -> str:
-    """The order's own words first, then our value-set display, then its reference."""
-    for concept in concepts:
-        if concept.text:
-            return concept.text
-        for coding in concept.coding or []:
-            if coding.display:
-                return coding.display
-    if names:
-        return names[0]
-    return next((m.display for m in matches if m.display), "")
+def _classified(order: DraftOrder, reading: CareReading) -> SelectedOrder:
+    """The draft as its care reading says, with the dose of a 4-aminopyridine order."""
+    dose = None
+    if order.resource.type == "MedicationRequest" and reading.features & FOUR_AMINOPYRIDINES:
+        product = "; ".join([reading.words, *(m.display for m in reading.codes)])
+        dose = read_dose(reading.reader.elements("dosageInstruction"), product)
+    return SelectedOrder(order, reading, dose)
 
 
 def classify(order: DraftOrder, index: ValueSetIndex, patterns: TextPatterns) -> SelectedOrder:
-    """What a draft order is: its features by code and text, name, priority and dose."""
-    resource = order.resource
-    concepts, names = _concepts(resource)
-    matches = tuple(m for c in concepts for m in index.match_concept(c))
-    # Only verified codes (V, V-ICD) make an order trigger a card; B/U codes are
-    # recognised elsewhere as care already in place, never as a trigger.
-    coded = dict.fromkeys(m.feature for m in matches if m.confidence in ORDERABLE_CONFIDENCES)
-    words = "; ".join([*(concept_text(c) for c in concepts), *names])
-    texted = text_features(coded, words, patterns)
-    features = frozenset([*coded, *texted])
-    priority = getattr(resource, "priority", None)
-    dose = None
-    if isinstance(resource, MedicationRequest) and features & FOUR_AP:
-        product = "; ".join([words, *(m.display for m in matches)])
-        dose = read_dose(resource.dosageInstruction or [], product)
-    return SelectedOrder(
-        order=order,
-        features=features,
-        display=_display(concepts, names, matches) or order.reference,
-        priority=priority if isinstance(priority, str) else None,
-        from_text=frozenset(texted),
-        dose=dose,
-        codes=matches,
-    )
+    """What one draft order is, on its own (the record's Devices and Medications unseen)."""
+    return _classified(order, CareReader(index, patterns).draft(order.resource))
+
+
+def review(record: RecordReading, checked: Iterable[DraftOrder]) -> list[OrderUnderReview]:
+    """Each draft to check (once), classified, with the features of the rest of the record.
+
+    Every draft of the request is classified once, from the record's own reading of it;
+    the rest of a checked draft is the record plus every *other* draft.
+    """
+    classified = [(draft, _classified(draft, reading)) for draft, reading in record.drafts]
+    reviews: dict[int, OrderUnderReview] = {}
+    for wanted in checked:
+        for draft, order in classified:
+            if draft is wanted and id(draft) not in reviews:
+                others = (o.reading for d, o in classified if d is not draft)
+                reviews[id(draft)] = OrderUnderReview(order, record.features(others))
+    return list(reviews.values())
 
 
 # ── the dalfampridine dose ────────────────────────────────────────────────────────
@@ -322,20 +288,16 @@ def _strength_mg(product: str) -> Decimal | None:
     return found.pop() if len(found) == 1 else None
 
 
-def _unit(quantity: Quantity) -> str:
-    return (quantity.code or quantity.unit or "").strip().lower().replace("µ", "u")
-
-
-def _dose_mg(dosage: Dosage, strength: Decimal | None) -> tuple[Decimal | None, str | None]:
+def _dose_mg(dosage: Reader, strength: Decimal | None) -> tuple[Decimal | None, str | None]:
     """(mg per dose, what is unknown about it)."""
-    for dose_and_rate in dosage.doseAndRate or []:
-        quantity = dose_and_rate.doseQuantity
-        if quantity is None and dose_and_rate.doseRange is not None:
-            quantity = dose_and_rate.doseRange.high or dose_and_rate.doseRange.low
-        if quantity is None or quantity.value is None:
+    for dose_and_rate in dosage.elements("doseAndRate"):
+        quantity = dose_and_rate.quantity("doseQuantity")
+        if quantity is None and (dose_range := dose_and_rate.element("doseRange")) is not None:
+            quantity = dose_range.quantity("high") or dose_range.quantity("low")
+        if quantity is None:
             continue
-        value = Decimal(str(quantity.value))
-        unit = _unit(quantity)
+        value = quantity.value
+        unit = unit_key(quantity.ucum_or_unit)
         if unit in _TO_MG:
             return value * _TO_MG[unit], None
         if unit in _UNIT_DOSE_FORMS:
@@ -348,56 +310,65 @@ def _dose_mg(dosage: Dosage, strength: Decimal | None) -> tuple[Decimal | None, 
     return None, "the dose per administration is not stated"
 
 
-def _doses_per_day(dosage: Dosage) -> tuple[Decimal | None, list[str]]:
+def _repeat_rate(repeat: Reader) -> tuple[Decimal | None, list[str]]:
+    """(doses a day, problems) from `timing.repeat`; None when it gives no readable rate."""
+    period = repeat.decimal("period")
+    unit = repeat.code("periodUnit")
+    if period is None or unit not in _HOURS:
+        return None, []
+    frequency = repeat.integer("frequency", minimum=1)
+    most = repeat.integer("frequencyMax", minimum=1)
+    period_max = repeat.decimal("periodMax")
+    varies = (most or 0) > (frequency or 1) or (period_max is not None and period_max != period)
+    problems = ["a variable dosing interval"] if varies else []
+    unreadable = (repeat.present("frequency") and frequency is None) or (
+        repeat.present("frequencyMax") and most is None
+    )
+    period_h = period * _HOURS[unit]
+    if unreadable or period_h <= 0:
+        return None, problems
+    return Decimal(most or frequency or 1) * 24 / period_h, problems
+
+
+def _doses_per_day(dosage: Reader) -> tuple[Decimal | None, list[str]]:
     """(doses a day at most, schedule problems); None when the draft gives no rate."""
-    problems: list[str] = []
-    timing = dosage.timing
-    repeat = timing.repeat if timing is not None else None
-    per_day: Decimal | None = None
-    if repeat is not None and repeat.period is not None and repeat.periodUnit in _HOURS:
-        frequency = Decimal(repeat.frequencyMax or repeat.frequency or 1)
-        period_h = Decimal(str(repeat.period)) * _HOURS[repeat.periodUnit]
-        if period_h > 0:
-            per_day = frequency * 24 / period_h
-        varies = (repeat.frequencyMax or 0) > (repeat.frequency or 1) or (
-            repeat.periodMax is not None and repeat.periodMax != repeat.period
-        )
-        if varies:
-            problems.append("a variable dosing interval")
-    if per_day is None and timing is not None and timing.code is not None:
-        for coding in timing.code.coding or []:
-            code = (coding.code or "").strip().upper()
-            if code in _TIMING_CODES:
-                per_day = _TIMING_CODES[code]
+    timing = dosage.element("timing")
+    repeat = timing.element("repeat") if timing is not None else None
+    per_day, problems = _repeat_rate(repeat) if repeat is not None else (None, [])
+    code = timing.concept("code") if timing is not None else None
+    if per_day is None and code is not None:
+        for coding in code.codings:
+            name = (coding.code or "").strip().upper()
+            if name in _TIMING_CODES:
+                per_day = _TIMING_CODES[name]
                 break
-            every = _EVERY_N_HOURS.match(code)
+            every = _EVERY_N_HOURS.match(name)
             if every and int(every.group(1)) > 0:
                 per_day = Decimal(24) / int(every.group(1))
                 break
-    times = sorted(t for t in (repeat.timeOfDay or []) if t is not None) if repeat else []
+    times = sorted(repeat.times("timeOfDay")) if repeat is not None else []
     if len(times) == 2:
         first, second = times
         minutes = (second.hour * 60 + second.minute) - (first.hour * 60 + first.minute)
         if abs(Decimal(minutes) / 60 - 12) > TIME_OF_DAY_TOLERANCE_H:
             problems.append(f"times of day {first:%H:%M} and {second:%H:%M} (not 12 hours apart)")
-    if dosage.asNeededBoolean or dosage.asNeededCodeableConcept is not None:
+    if dosage.boolean("asNeededBoolean") or dosage.present("asNeededCodeableConcept"):
         problems.append("as needed rather than on a fixed schedule")
     return per_day, problems
 
 
-def _max_per_day(dosage: Dosage) -> Decimal | None:
+def _max_per_day(dosage: Reader) -> Decimal | None:
     """`maxDosePerPeriod` in mg per 24 hours, when it is stated in mg and a duration."""
-    ratio = dosage.maxDosePerPeriod
-    if ratio is None or ratio.numerator is None or ratio.denominator is None:
+    ratio = dosage.element("maxDosePerPeriod")
+    if ratio is None:
         return None
-    num, den = ratio.numerator, ratio.denominator
-    if num.value is None or den.value is None or _unit(num) not in _TO_MG:
+    num, den = ratio.quantity("numerator"), ratio.quantity("denominator")
+    if num is None or den is None or unit_key(num.ucum_or_unit) not in _TO_MG:
         return None
-    hours = _HOURS.get(_unit(den))
+    hours = _HOURS.get(unit_key(den.ucum_or_unit))
     if hours is None or den.value <= 0:
         return None
-    mg = Decimal(str(num.value)) * _TO_MG[_unit(num)]
-    return mg * 24 / (Decimal(str(den.value)) * hours)
+    return num.value * _TO_MG[unit_key(num.ucum_or_unit)] * 24 / (den.value * hours)
 
 
 def _per_day_text(per_day: Decimal) -> str:
@@ -408,9 +379,10 @@ def _per_day_text(per_day: Decimal) -> str:
     return f"{_fmt(per_day)} doses a day (every {_fmt(24 / per_day)} hours)"
 
 
-def read_dose(dosages: Sequence[Dosage], product: str) -> DalfampridineDose:
+def read_dose(dosages: Sequence[Reader], product: str) -> DalfampridineDose:
     """The draft's dose against the label: what is wrong, and what cannot be read."""
-    extended = _release_form(product, [d.text for d in dosages if d.text])
+    instructions = [d.string("text") for d in dosages]
+    extended = _release_form(product, [text for text in instructions if text])
     form = {
         False: ["an immediate-release form (not extended-release)"],
         None: [],
@@ -422,9 +394,9 @@ def read_dose(dosages: Sequence[Dosage], product: str) -> DalfampridineDose:
         return DalfampridineDose(None, None, None, extended, tuple(form), tuple(unknown))
 
     strength = _strength_mg(product)
-    groups: dict[int | None, list[Dosage]] = {}
-    for dosage in dosages:
-        groups.setdefault(dosage.sequence, []).append(dosage)
+    groups: dict[int | None, list[tuple[Reader, str | None]]] = {}
+    for dosage, instruction in zip(dosages, instructions, strict=True):
+        groups.setdefault(dosage.integer("sequence"), []).append((dosage, instruction))
     schedule: list[str] = []
     if any(len(group) > 1 for group in groups.values()):
         schedule.append("more than one concurrent dosage instruction (check the schedule)")
@@ -435,12 +407,12 @@ def read_dose(dosages: Sequence[Dosage], product: str) -> DalfampridineDose:
     daily_by_group: list[Decimal | None] = []
     for group in groups.values():
         group_daily: Decimal | None = Decimal(0)
-        for dosage in group:
+        for dosage, instruction in group:
             mg, mg_unknown = _dose_mg(dosage, strength)
             per_day, timing_problems = _doses_per_day(dosage)
             schedule.extend(timing_problems)
             if mg_unknown:
-                said = f" (instruction: “{dosage.text}”)" if dosage.text else ""
+                said = f" (instruction: “{instruction}”)" if instruction else ""
                 read_unknown.append(mg_unknown + said)
             if per_day is None:
                 read_unknown.append("the dosing frequency is not stated")

@@ -46,13 +46,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from service.clinical.features.model import CareEvent, Evidence, Finding, FootDrop, PatientFeatures
-from service.clinical.features.records import months_before
+from service.clinical.features.model import CareEvent, Finding, FootDrop, PatientFeatures
 from service.clinical.recommendation import (
     Indicator,
     Recommendation,
     SuggestedAction,
     most_urgent_first,
+)
+from service.clinical.shared import (
+    Cited,
+    Context,
+    cited,
+    crcl_fact,
+    duration_text,
+    onset_notes,
+    recommendation,
+    renal_tests,
+    seizure_verify,
 )
 from service.clinical.thresholds import ClinicalThresholds
 
@@ -61,17 +71,11 @@ _URGENT_PRIORITIES = frozenset({"urgent", "asap", "stat"})
 
 
 @dataclass(frozen=True)
-class _Context:
-    """What every card reads: the features, the foot drop, the day and the thresholds."""
+class _Context(Context):
+    """What every card reads: the features, the day, the thresholds, and the foot drop."""
 
-    f: PatientFeatures
     fd: FootDrop
-    today: date
-    t: ClinicalThresholds
     red_flag: bool = False
-
-    def months_ago(self, months: int) -> date:
-        return months_before(self.today, months)
 
     def onset_within_months(self, months: int) -> bool:
         """Onset on or after `months` ago; False when unknown."""
@@ -111,18 +115,6 @@ class _Context:
         return bool(f.spasticity or f.lower_limb_monoplegia) and not f.central_cause
 
 
-def duration_text(delta: timedelta) -> str:
-    """A foot-drop duration in words, as cards show it (shared with the order checks)."""
-    days = delta.days
-    if days < 14:
-        return f"{days} day{'s' if days != 1 else ''}"
-    if days < 90:
-        return f"{days // 7} weeks"
-    if days < 730:
-        return f"{int(days / 30.44)} months"
-    return f"{int(days / 365.25)} years"
-
-
 def _base_facts(fd: FootDrop) -> dict[str, str]:
     side = {
         "right": "right side",
@@ -135,37 +127,28 @@ def _base_facts(fd: FootDrop) -> dict[str, str]:
     return {"side": side, "onset": onset, "duration": duration}
 
 
-def onset_notes(fd: FootDrop) -> tuple[str, ...]:
-    """Note ids saying the onset is approximate or unknown (shared with the order checks)."""
-    if fd.onset.approximate:
-        return ("onset_approximate",)
-    if fd.onset.date is None:
-        return ("onset_unknown",)
-    return ()
-
-
 def _card(
     ctx: _Context,
     topic: str,
     indicator: Indicator,
     suggestions: Sequence[SuggestedAction] = (),
-    evidence: Sequence[Finding | CareEvent | Evidence] = (),
+    evidence: Sequence[Cited] = (),
     flags: Sequence[str] = (),
     notes: Sequence[str] = (),
     facts: dict[str, str] | None = None,
 ) -> Recommendation:
     """A recommendation with the foot drop's facts, onset flags/notes and evidence first."""
-    items = [*(x.evidence for x in ctx.fd.findings)]
-    items += [x if isinstance(x, Evidence) else x.evidence for x in evidence]
-    base_notes = [*onset_notes(ctx.fd), *(["data_unavailable"] if ctx.f.unavailable else [])]
-    return Recommendation(
-        topic=topic,
-        indicator=indicator,
-        suggestions=tuple(suggestions),
-        evidence=tuple(dict.fromkeys(items)),
+    onset = onset_notes(ctx.fd)
+    return recommendation(
+        ctx,
+        topic,
+        indicator,
+        suggestions=suggestions,
+        evidence=cited([*ctx.fd.findings, *evidence]),
         facts={**_base_facts(ctx.fd), **(facts or {})},
-        flags=frozenset([*onset_notes(ctx.fd), *flags]),
-        notes=tuple(dict.fromkeys([*base_notes, *notes])),
+        flags=[*onset, *flags],
+        notes=onset,
+        later_notes=notes,
     )
 
 
@@ -465,7 +448,7 @@ def ms_dalfampridine(ctx: _Context) -> Recommendation | None:
     suggestions: list[SuggestedAction] = []
     if renal.status == "known" and renal.value is not None:
         flags.append("crcl_known")
-        facts["crcl"] = f"{renal.value:.1f} mL/min ({renal.computation})"
+        facts["crcl"] = crcl_fact(renal)
         flags += ["crcl_51_80"] if renal.mild else []
         if renal.borderline:
             flags.append("crcl_borderline")
@@ -474,17 +457,16 @@ def ms_dalfampridine(ctx: _Context) -> Recommendation | None:
     else:
         flags.append("crcl_unknown")
         facts["missing_inputs"] = ", ".join(renal.missing_inputs) or "creatinine clearance"
-        suggestions.append(SuggestedAction("serum-creatinine"))
-        if "weight_missing" in renal.notes:
-            suggestions.append(SuggestedAction("body-weight"))
+        suggestions += renal_tests(renal)
+    verify_notes, verify = seizure_verify(f)
     return _card(
         ctx,
         "ms-dalfampridine",
         "info",
         suggestions,
-        [*f.multiple_sclerosis, *renal.evidence, *f.seizure_verify],
+        [*f.multiple_sclerosis, *renal.evidence, *verify],
         flags,
-        notes=[*renal.notes, *(["seizure_verify"] if f.seizure_verify else [])],
+        notes=[*renal.notes, *verify_notes],
         facts=facts,
     )
 
@@ -512,12 +494,11 @@ def recommend(
     fd = features.foot_drop
     if fd is None:
         return []
-    age = features.age_years
-    if age is not None and age < thresholds.adult_age_years:
+    ctx = _Context(features, now.date(), thresholds, fd)
+    if ctx.adult is False:
         return []
-    ctx = _Context(features, fd, now.date(), thresholds)
     red = red_flag_urgent_evaluation(ctx)
-    if age is None:
+    if ctx.adult is None:
         return [red] if red else []
     ctx = replace(ctx, red_flag=red is not None)
     cards = [card(ctx) for card in CARDS if not fd.proxy or card in PROXY_CARDS]

@@ -18,6 +18,7 @@ from service.auth import CLIENT_MESSAGE, AuthError, bearer_token
 from service.cds.errors import Unauthorized
 from service.cds.models import Caller
 from service.http.deps import EngineDep
+from service.observability.metrics import JWT_REJECTIONS
 
 log = logging.getLogger("service.auth")
 
@@ -31,6 +32,7 @@ async def verified_caller(request: Request, engine: EngineDep) -> Caller:
         verified = await engine.verifier.verify(token, audience, engine.clock())
     except AuthError as error:
         log.warning("JWT refused: %s", error.reason.value)
+        JWT_REJECTIONS.labels(reason=error.reason.value).inc()
         raise Unauthorized(CLIENT_MESSAGE) from None
     return Caller(issuer=verified.issuer)
 

@@ -1,6 +1,10 @@
-"""HTTP endpoints: discovery, service calls, feedback and the documentation page.
+"""HTTP endpoints of CDS Hooks: discovery, service calls and feedback. Each hands off once.
 
-Each hands off once.
+The `responses` declared here are what the OpenAPI document shows
+(`service.http.openapi` adds the request bodies): the statuses the service really
+answers, each error with its OperationOutcome body. The pages for people
+(documentation, card gallery) are in `service.http.pages`; the committee's
+analytics in `service.http.analytics`.
 """
 
 from __future__ import annotations
@@ -8,16 +12,42 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse
 
 from service.cds import feedback
-from service.cds.models import Discovery
+from service.cds.models import CdsResponse, Discovery
 from service.cds.pipeline import run
 from service.http.auth import CallerDep
 from service.http.body import read_feedback, read_hook_request
 from service.http.deps import EngineDep
+from service.http.errors import OperationOutcome
+from service.http.observe import facts
+from service.observability.metrics import CARDS_ISSUED
+from service.version import software_version
 
-router = APIRouter()
+router = APIRouter(tags=["CDS Hooks"])
+
+#: Discovery `extension` key (and each service's) carrying the software version. CDS Hooks
+#: 3.0 gives `services[].version` the meaning of a spec version, so it is not used for this.
+VERSION_EXTENSION = "org.footdrop-cds.version"
+
+
+def error(description: str) -> dict[str, Any]:
+    return {"model": OperationOutcome, "description": description}
+
+
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    401: error("With CDS_AUTH_MODE=jwt: the JWT is missing or not valid")
+}
+HOOK_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: error("The body is not a valid request for this service's hook"),
+    **UNAUTHORIZED,
+    404: error("No CDS service with this id"),
+    412: error("Essential patient data could not be obtained (prefetch or FHIR server)"),
+    413: error("The body is larger than CDS_MAX_REQUEST_BYTES"),
+    415: error("Content-Type is not application/json"),
+    500: error("Internal error; logged without request data"),
+}
 
 
 def _respond(model: Any) -> JSONResponse:
@@ -25,25 +55,41 @@ def _respond(model: Any) -> JSONResponse:
     return JSONResponse(model.model_dump(mode="json", exclude_none=True))
 
 
-@router.get("/cds-services")
+@router.get(
+    "/cds-services",
+    response_model=Discovery,
+    responses=UNAUTHORIZED,
+    summary="CDS Hooks discovery",
+)
 def discovery(engine: EngineDep, caller: CallerDep) -> JSONResponse:
-    services = [spec.descriptor() for spec in engine.services.values()]
-    return _respond(Discovery(services=services))
+    version = {VERSION_EXTENSION: software_version()}
+    services = [
+        spec.descriptor().model_copy(update={"extension": version})
+        for spec in engine.services.values()
+    ]
+    return _respond(Discovery(services=services, extension=version))
 
 
-@router.get("/docs/clinical")
-def clinical_documentation(engine: EngineDep) -> PlainTextResponse:
-    """The implemented clinical logic, linked from every card's `source.url` (public)."""
-    return PlainTextResponse(engine.clinical_doc, media_type="text/markdown; charset=utf-8")
-
-
-@router.post("/cds-services/{service_id}")
+@router.post(
+    "/cds-services/{service_id}",
+    response_model=CdsResponse,
+    responses=HOOK_ERRORS,
+    summary="Call a CDS service",
+)
 async def call_service(
     service_id: str, request: Request, engine: EngineDep, caller: CallerDep
 ) -> JSONResponse:
     spec = engine.service(service_id)
+    record = facts(request)
+    record.service = spec.id
     hook_request = await read_hook_request(request, engine.settings)
-    return _respond(await run(engine, spec, hook_request, caller))
+    record.hook_instance = hook_request.hookInstance
+    response = await run(engine, spec, hook_request, caller)
+    for card in response.cards:
+        topic = card.source.topic.code if card.source.topic else "none"
+        CARDS_ISSUED.labels(service=spec.id, topic=topic, indicator=card.indicator).inc()
+        record.cards[card.indicator] += 1
+    return _respond(response)
 
 
 @router.post("/cds-services/{service_id}/feedback")

@@ -28,9 +28,11 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine, ExceptionContext, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import StaticPool
+
+from service.observability.metrics import DATABASE_ERRORS
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: Advisory lock key that serialises migrations of workers starting together on PostgreSQL.
@@ -53,19 +55,30 @@ def redacted(database_url: str) -> str:
 
 
 def create_db_engine(database_url: str, timeout_s: int = 3) -> Engine:
-    """An engine whose connections time out, for SQLite (file or memory) or PostgreSQL."""
+    """An engine whose connections time out, for SQLite (file or memory) or PostgreSQL.
+
+    Every error it raises, connecting included, is counted for /metrics.
+    """
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
-        return _sqlite_engine(database_url, timeout_s)
-    timeouts = f"-c statement_timeout={timeout_s * 1000} -c lock_timeout={timeout_s * 1000}"
-    given = url.query.get("options") or ()
-    options = " ".join([*((given,) if isinstance(given, str) else given), timeouts])
-    return create_engine(
-        url.update_query_dict({"options": options}),
-        connect_args={"connect_timeout": timeout_s},
-        pool_pre_ping=True,
-        pool_timeout=timeout_s,
-    )
+        engine = _sqlite_engine(database_url, timeout_s)
+    else:
+        timeouts = f"-c statement_timeout={timeout_s * 1000} -c lock_timeout={timeout_s * 1000}"
+        given = url.query.get("options") or ()
+        options = " ".join([*((given,) if isinstance(given, str) else given), timeouts])
+        engine = create_engine(
+            url.update_query_dict({"options": options}),
+            connect_args={"connect_timeout": timeout_s},
+            pool_pre_ping=True,
+            pool_timeout=timeout_s,
+        )
+    event.listen(engine, "handle_error", _count_error)
+    return engine
+
+
+def _count_error(context: ExceptionContext) -> None:
+    error = context.sqlalchemy_exception or context.original_exception
+    DATABASE_ERRORS.labels(kind=type(error).__name__).inc()
 
 
 def _sqlite_engine(database_url: str, timeout_s: int) -> Engine:
@@ -135,11 +148,17 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-def check_schema(engine: Engine) -> None:
-    """Raise `DatabaseUnavailable` unless the schema is at the latest revision."""
+def schema_revisions(engine: Engine) -> tuple[set[str], set[str]]:
+    """(revisions the database is at, the latest revisions), read without changing anything."""
     heads = set(ScriptDirectory.from_config(_alembic_config()).get_heads())
     with engine.connect() as connection:
         current = set(MigrationContext.configure(connection).get_current_heads())
+    return current, heads
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise `DatabaseUnavailable` unless the schema is at the latest revision."""
+    current, heads = schema_revisions(engine)
     if current != heads:
         raise DatabaseUnavailable(
             f"the database schema is at {sorted(current) or 'no revision'}, not {sorted(heads)}: "

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from cards.catalogue import CardCatalogue, CardTemplate
+from cards.catalogue import CardCatalogue, CardTemplate, Situation
 from service.clinical.features.model import Evidence
 from service.clinical.recommendation import Indicator, Recommendation, SuggestedAction
 from service.fhir.patient_data import PatientData, parse_draft_orders
@@ -41,6 +41,8 @@ DALFAMPRIDINE_DRAFT: dict[str, Any] = {
 EVIDENCE = (
     Evidence("Condition", "fd1", "Foot drop, left foot", "2026-10-01"),
     Evidence("Observation", "crcl1", "Creatinine clearance", "2026-11-01", "72 mL/min"),
+    Evidence("Observation", "mrc1", "Ankle dorsiflexion strength", "2026-11-20", "4 {score}"),
+    Evidence("Observation", "egfr1", "eGFR", "2026-11-20", "42 mL/min/{1.73_m2}"),
 )
 
 
@@ -81,21 +83,24 @@ def target_for(template: CardTemplate, suggestion_id: str, catalogue: CardCatalo
     return None
 
 
+def richest_situation(template: CardTemplate) -> Situation:
+    """The situation with the most flags the template allows together."""
+    return max(template.situations(), key=lambda situation: len(situation.flags))
+
+
 def full_recommendation(
-    template: CardTemplate, catalogue: CardCatalogue, indicator: Indicator = "warning"
+    template: CardTemplate, catalogue: CardCatalogue, indicator: Indicator | None = None
 ) -> Recommendation:
-    """Every flag, fact and suggestion the template knows, with sample values."""
-    facts = {name: f"sample {name}" for name in template.facts}
-    facts.update({name: f"sample {name}" for block in template.detail for name in block.facts})
+    """Every flag (that may go together), fact and suggestion the template knows."""
     return Recommendation(
         topic=template.topic,
-        indicator=indicator,
+        indicator=indicator or template.indicators[0],
         suggestions=tuple(
             SuggestedAction(s.id, target=target_for(template, s.id, catalogue))
             for s in template.suggestions
         ),
         evidence=EVIDENCE,
-        facts=facts,
-        flags=frozenset(template.flags()),
+        facts={name: f"sample {name}" for name in template.facts},
+        flags=richest_situation(template).flags,
         notes=("onset_approximate", "finding_from_text"),
     )

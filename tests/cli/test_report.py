@@ -11,9 +11,9 @@ from typing import Any
 from service.cds.engine import Engine
 from tests.conftest import FOOT_DROP, full_prefetch, hook_request
 from tests.support.ehr import SignedClient
-from tests.support.service_process import ROOT, UVICORN, environment
+from tests.support.processes import BIN, ROOT, environment
 
-COMMAND = str(Path(UVICORN[0]).with_name("footdrop-cds"))
+COMMAND = str(BIN / "footdrop-cds")
 TOKEN = "committee-token-0123456789-abcdefghij"
 PATIENT_VIEW = "/cds-services/footdrop-patient-view"
 

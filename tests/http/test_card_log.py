@@ -104,3 +104,10 @@ def test_a_broken_card_log_never_costs_a_card(
         response = service.post(PATIENT_VIEW, json=hook_request(prefetch=full_prefetch(*resources)))
         assert response.status_code == 200
         assert response.json()["cards"]
+
+
+def test_the_card_gallery_is_not_in_the_log(client: TestClient) -> None:
+    """Its example patients' cards are shown to no clinician: the analytics never count them."""
+    assert client.get("/docs/cards").status_code == 200
+    assert logged(client) == []
+    assert engine_of(client).card_log.written == 0

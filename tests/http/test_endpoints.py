@@ -267,7 +267,8 @@ def test_active_foot_drop_gets_an_orthosis_card(client: TestClient) -> None:
     assert card["source"]["topic"]["system"] == "urn:footdrop-cds:card-topic"
     assert card["selectionBehavior"] == "at-most-one"
     assert len(card["summary"]) < 140
-    assert "fd-1" in card["detail"]
+    assert "Foot-drop" in card["detail"] and "fd-1" not in card["detail"]
+    assert card["extension"]["org.footdrop-cds.basis"][0] == "Condition/fd-1"
     resource = card["suggestions"][0]["actions"][0]["resource"]
     assert resource["status"] == "draft"
     assert resource["subject"] == {"reference": f"Patient/{PATIENT_ID}"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.support.service_process import ROOT, environment, free_port
+from tests.support.processes import ROOT, environment, free_port
 
 TEST = "tests/storage/test_store.py::test_migrations_create_the_schema[postgresql]"
 

@@ -30,7 +30,8 @@ from tests.storage.service_under_test import (
     patient_view_body,
 )
 from tests.support.ehr import Ehr
-from tests.support.service_process import ROOT, UVICORN, environment, free_port, service_process
+from tests.support.processes import ROOT, environment, free_port
+from tests.support.service_process import UVICORN, service_process
 
 
 def count(database_url: str, table: str) -> int:

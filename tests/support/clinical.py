@@ -1,14 +1,13 @@
-"""Small FHIR R4 resources for feature and rule tests, parsed the way prefetch parses them.
+"""Small FHIR R4 resources for feature and rule tests, assembled the way prefetch does.
 
-Every factory returns plain JSON (a dict); `patient_data` parses it with
-`service.fhir.patient_data.parse_resource` and `features_of` runs extraction on it. Dates
+Every factory returns plain JSON (a dict) that is valid R4; `patient_data` hands it over
+with `service.fhir.patient_data.assemble` and `features_of` runs extraction on it. Dates
 are written relative to `NOW`, so a test reads "10 days ago", not a calendar date.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -19,7 +18,8 @@ from service.clinical.features import PatientFeatures, extract
 from service.clinical.patient_view import recommend
 from service.clinical.recommendation import Recommendation
 from service.clinical.thresholds import ClinicalThresholds
-from service.fhir.patient_data import DraftOrder, PatientData, parse_resource
+from service.fhir.patient_data import PatientData, assemble
+from service.fhir.r4 import as_valid_r4
 
 Json = dict[str, Any]
 
@@ -322,26 +322,23 @@ def patient_data(
     unavailable: frozenset[str] = frozenset(),
     now: datetime = NOW,
     with_patient: bool = True,
+    valid_r4: bool = True,
 ) -> PatientData:
-    """Parse resources like prefetch does; a default adult woman unless a Patient is given."""
-    by_type: dict[str, list[Any]] = defaultdict(list)
+    """The hand-off prefetch builds; a default adult woman unless a Patient is given.
+
+    The factories make valid R4 (checked); `valid_r4=False` is for resources that are
+    deliberately not, as real EHRs send them.
+    """
     all_resources = list(resources)
     if with_patient and not any(r["resourceType"] == "Patient" for r in resources):
         all_resources.insert(0, patient())
-    for raw in all_resources:
-        parsed = parse_resource(raw)
-        assert parsed is not None, f"invalid test resource: {raw}"
-        by_type[raw["resourceType"]].append(parsed)
-    orders = []
-    for raw in drafts:
-        parsed = parse_resource(raw)
-        assert parsed is not None, f"invalid draft: {raw}"
-        orders.append(DraftOrder(raw=raw, resource=parsed))
-    return PatientData(
+    for raw in [*all_resources, *drafts] if valid_r4 else []:
+        assert as_valid_r4(raw) is not None, f"invalid test resource: {raw}"
+    return assemble(
+        [all_resources],
         patient_id=PATIENT_ID,
         now=now,
-        resources={kind: tuple(items) for kind, items in by_type.items()},
-        draft_orders=tuple(orders),
+        draft_entries=[{"resource": draft} for draft in drafts],
         unavailable=unavailable,
     )
 

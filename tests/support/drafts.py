@@ -10,9 +10,9 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from service.clinical.features import extract
+from service.clinical.features import read_record
 from service.clinical.order_checks import check_orders
-from service.clinical.orders import SelectedOrder, classify
+from service.clinical.orders import OrderUnderReview, review
 from service.clinical.recommendation import Recommendation
 from service.fhir.patient_data import PatientData
 from tests.support.clinical import (
@@ -166,28 +166,30 @@ def ref(draft: Json) -> str:
     return f"{draft['resourceType']}/{draft['id']}"
 
 
-def selected_orders(data: PatientData, selected: list[Json] | None) -> list[SelectedOrder]:
-    """The selections, classified; None selects every draft (order-sign, as the pipeline)."""
-    if selected is None:
-        return [classify(order, index(), patterns()) for order in data.draft_orders]
+def reviews(data: PatientData, selected: list[Json] | None) -> list[OrderUnderReview]:
+    """The selections, classified, each with the rest of the record; None selects every
+    draft (order-sign), as the pipeline does."""
     by_ref = {order.reference: order for order in data.draft_orders}
-    return [classify(by_ref[ref(d)], index(), patterns()) for d in selected]
+    checked = data.draft_orders if selected is None else [by_ref[ref(d)] for d in selected]
+    return review(read_record(data, index(), patterns(), THRESHOLDS), checked)
 
 
 def check(
     *resources: Json,
     drafts: tuple[Json, ...] = (),
     selected: list[Json] | None = None,
+    valid_r4: bool = True,
 ) -> list[Recommendation]:
     """§4 cards for `selected` (default: every draft) with the other drafts in context."""
-    data = patient_data(*resources, drafts=drafts)
-    features = extract(data, index(), patterns(), THRESHOLDS)
-    return check_orders(selected_orders(data, selected), features, NOW, THRESHOLDS)
+    data = patient_data(*resources, drafts=drafts, valid_r4=valid_r4)
+    return check_orders(reviews(data, selected), NOW, THRESHOLDS)
 
 
-def select(*resources: Json, order: Json, others: tuple[Json, ...] = ()) -> list[Recommendation]:
+def select(
+    *resources: Json, order: Json, others: tuple[Json, ...] = (), valid_r4: bool = True
+) -> list[Recommendation]:
     """order-select of one draft among `others`."""
-    return check(*resources, drafts=(order, *others), selected=[order])
+    return check(*resources, drafts=(order, *others), selected=[order], valid_r4=valid_r4)
 
 
 def topics(recs: list[Recommendation]) -> list[str]:

@@ -23,6 +23,8 @@ class Reply:
     body: Any = None
     raw: bytes | None = None
     delay_s: float = 0.0
+    drip_s: float = 0.0
+    """Send the body one byte per `drip_s` seconds (a slow or hostile upstream)."""
 
 
 @dataclass
@@ -39,6 +41,8 @@ class FhirServer:
     base_url: str = ""
     routes: dict[str, Reply] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
+    disconnects: int = 0
+    """Replies the client stopped reading (it closed the connection)."""
 
     def reply(self, path: str, body: Any = None, status: int = 200, **kwargs: Any) -> None:
         self.routes[path] = Reply(status=status, body=body, **kwargs)
@@ -56,6 +60,13 @@ def searchset(*resources: dict[str, Any], next_url: str | None = None) -> dict[s
     if next_url:
         bundle["link"] = [{"relation": "next", "url": next_url}]
     return bundle
+
+
+class _Server(ThreadingHTTPServer):
+    """A listen backlog above the service's concurrent queries (the default 5 drops SYNs,
+    and each dropped connection waits a second for the retransmit)."""
+
+    request_queue_size = 64
 
 
 def start(prefix: str = "/fhir") -> Iterator[FhirServer]:
@@ -78,14 +89,20 @@ def start(prefix: str = "/fhir") -> Iterator[FhirServer]:
                 self.send_header("Content-Type", "application/fhir+json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                if reply.drip_s:
+                    for byte in data:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(reply.drip_s)
+                else:
+                    self.wfile.write(data)
             except (BrokenPipeError, ConnectionResetError):
-                pass
+                state.disconnects += 1
 
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = _Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     state.base_url = f"http://127.0.0.1:{server.server_address[1]}{prefix}"
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,15 +13,9 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.processes import ROOT, environment, free_port
+
 UVICORN = [sys.executable, "-m", "uvicorn", "--factory", "service.app:create_app"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -47,12 +39,6 @@ class ServiceProcess:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.kill()
-
-
-def environment(**settings: str) -> dict[str, str]:
-    """The test process's environment without CDS_* values, plus `settings`."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CDS_")}
-    return {**env, **settings}
 
 
 @contextmanager

@@ -1,7 +1,8 @@
-"""CDS Hooks 2.0 response checks, requirement by requirement (conformance doc §0, §3).
+"""CDS Hooks 2.0 response checks, requirement by requirement (conformance doc §0, §3),
+and the card rules of clinical-logic v3 §1 ("Cards a clinician can read in seconds").
 
 Used on every response of the end-to-end tests, so each card the service can
-produce is held to the spec where it leaves the service.
+produce is held to the spec and to §1 where it leaves the service.
 """
 
 from __future__ import annotations
@@ -11,6 +12,15 @@ import uuid
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
+
+from cards.catalogue import (
+    DETAIL_WORD_LIMIT,
+    UCUM_ANNOTATION,
+    code_notation,
+    resource_references,
+    word_count,
+)
+from cards.model import BASIS_EXTENSION
 
 RESOURCE_ID = re.compile(r"^[A-Za-z]+/[A-Za-z0-9\-.]+$")
 
@@ -59,6 +69,26 @@ def check_card(card: dict[str, Any]) -> None:
     for link in card.get("links", []):  # C-12
         assert link["type"] == "absolute" and link["url"].startswith("http")
         assert "appContext" not in link
+    check_readable(card)
+
+
+def check_readable(card: dict[str, Any]) -> None:
+    """clinical-logic v3 §1: what a clinician reads, the one link, the basis for machines."""
+    summary, detail = card["summary"], card["detail"]
+    for text in (summary, detail):
+        assert not resource_references(text), f"resource id in {text!r}"
+        assert not UCUM_ANNOTATION.search(text.replace("\\{", "")), f"UCUM annotation: {text!r}"
+    assert not code_notation(summary), summary
+    body = detail.split("\n\n---\n\n### Why this card")[0]
+    if card["indicator"] != "critical":
+        assert word_count(body) <= DETAIL_WORD_LIMIT, f"{word_count(body)} words: {body!r}"
+    topic = card["source"]["topic"]["code"]
+    assert card["source"]["url"].endswith("/docs/clinical")
+    [link] = card["links"]
+    assert link["label"] == "How this recommendation works"
+    assert link["url"] == f"{card['source']['url']}#topic-{topic}"
+    for reference in card.get("extension", {}).get(BASIS_EXTENSION, []):
+        assert RESOURCE_ID.match(reference), reference
 
 
 def check_action(action: dict[str, Any]) -> None:

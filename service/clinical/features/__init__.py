@@ -1,18 +1,19 @@
 """Feature extraction: PatientData -> PatientFeatures (clinical-logic v2 §2).
 
 model.py         the typed result (PatientFeatures, FootDrop, CareEvent, RenalAssessment…)
-records.py       reading FHIR dates, statuses and texts the same way everywhere
+records.py       statuses, names and evidence read the same way everywhere
+codes.py         the one confidence policy: which value-set codes count
 conditions.py    Condition entries: features, status, onset, side, words
 observations.py  measurements (labs, vitals, strength) and findings recorded as Observations
 onset.py         onset, duration, phase and laterality of the foot drop
-care.py          orders, procedures, studies, devices and medications as care events
+care.py          orders, procedures, studies, devices, medications and draft orders as care
 renal.py         creatinine clearance for dalfampridine (Cockcroft-Gault and fallbacks)
 progression.py   strength decline and progression words
 text.py          features only free text expresses
-extract.py       puts it together
+extract.py       puts it together: the record read once, features with drafts as ordered
 """
 
-from service.clinical.features.extract import extract
+from service.clinical.features.extract import RecordReading, extract, read_record
 from service.clinical.features.model import (
     CareEvent,
     Finding,
@@ -30,6 +31,8 @@ __all__ = [
     "Onset",
     "PatientFeatures",
     "Progression",
+    "RecordReading",
     "RenalAssessment",
     "extract",
+    "read_record",
 ]

@@ -3,49 +3,84 @@
 Refuted and entered-in-error entries are dropped here, so no feature can see them.
 Every other entry is kept with its clinical status: most features want active ones,
 seizure history wants any (codes.md §9), progressive disease any but resolved.
+
+Codes and statuses are read for every entry; the rest (onset, side, display, words)
+only when a feature asks for it, so an entry nothing needs costs little.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 
-from fhir.resources.R4B.condition import Condition
-from fhir.resources.R4B.resource import Resource
-
-from mappings.matcher import ValueSetIndex
+from mappings.matcher import ConceptMatch, ValueSetIndex
 from mappings.text import Side, TextPatterns
+from service.clinical.features.codes import recognised_matches
 from service.clinical.features.model import Finding, Onset
 from service.clinical.features.onset import condition_onset, condition_side
 from service.clinical.features.records import (
-    clinical_status,
-    concept_text,
+    ACTIVE_STATUSES,
     counts,
-    display_of,
-    is_active,
+    display_name,
     make_evidence,
-    note_texts,
+    status_code,
     texts,
 )
+from service.fhir.patient_data import Resource
+from service.fhir.readers import Concept, Note, Reader, Unreadable
 
 
-@dataclass(frozen=True)
 class ConditionEntry:
     """One Condition that counts, with what the features need from it."""
 
-    condition: Condition
-    features: frozenset[str]
-    display: str
-    onset: Onset
-    side: Side | None
-    active: bool
-    resolved: bool
+    def __init__(
+        self,
+        resource: Resource,
+        reader: Reader,
+        code: Concept | None,
+        matches: tuple[ConceptMatch, ...],
+        clinical_status: str | None,
+        birth_date: date | None,
+        patterns: TextPatterns,
+    ) -> None:
+        self.resource = resource
+        self.reader = reader
+        self.code = code
+        self.matches = matches
+        self.features = frozenset(m.feature for m in matches)
+        self.active = clinical_status is None or clinical_status in ACTIVE_STATUSES
+        """Active, recurrence or relapse. A missing clinicalStatus is read as active:
+        problem-list exports often omit it for current problems, and a red flag must
+        not be missed."""
+        self.resolved = clinical_status == "resolved"
+        self._birth_date = birth_date
+        self._patterns = patterns
+
+    @cached_property
+    def display(self) -> str:
+        return display_name([self.code] if self.code else [], (), self.matches) or "Condition"
+
+    @cached_property
+    def onset(self) -> Onset:
+        return condition_onset(self.reader, self._birth_date)
+
+    @cached_property
+    def recorded_date(self) -> date | None:
+        return self.reader.date("recordedDate")
+
+    @cached_property
+    def body_sites(self) -> tuple[Concept, ...]:
+        return self.reader.concepts("bodySite")
+
+    @cached_property
+    def side(self) -> Side | None:
+        return condition_side(self.code, self.body_sites, self._patterns)
 
     def finding(self, feature: str, *, from_text: bool = False) -> Finding:
         return Finding(
             feature=feature,
-            evidence=make_evidence(self.condition, self.display, self.onset.date),
+            evidence=make_evidence(self.resource, self.display, self.onset.date),
             date=self.onset.date,
             approximate_date=self.onset.approximate,
             from_text=from_text,
@@ -54,17 +89,22 @@ class ConditionEntry:
     @property
     def code_text(self) -> str:
         """The entry's code as a human wrote it (text and displays)."""
-        return concept_text(self.condition.code)
+        return self.code.words if self.code else ""
 
-    @property
-    def notes(self) -> list[tuple[str, date | None]]:
-        return note_texts(self.condition.note)
+    @cached_property
+    def notes(self) -> tuple[Note, ...]:
+        return self.reader.notes()
 
-    @property
+    @cached_property
     def all_text(self) -> str:
         """Code text (else the value set's display), bodySite text and notes."""
-        sites = [concept_text(site) for site in self.condition.bodySite or []]
-        return texts(self.code_text or self.display, *sites, *(text for text, _ in self.notes))
+        sites = [site.words for site in self.body_sites]
+        return texts(self.code_text or self.display, *sites, *(n.text for n in self.notes))
+
+    @property
+    def unreadable(self) -> tuple[Unreadable, ...]:
+        """Fields read so far that could not be read."""
+        return self.resource.unreadable(self.reader.unreadable)
 
 
 def read_conditions(
@@ -73,22 +113,18 @@ def read_conditions(
     birth_date: date | None,
     patterns: TextPatterns,
 ) -> tuple[ConditionEntry, ...]:
+    """Every Condition that counts: not refuted or entered in error (an unreadable
+    verificationStatus counts, and is recorded)."""
     entries: list[ConditionEntry] = []
     for resource in resources:
-        if not isinstance(resource, Condition) or not counts(resource):
+        reader = resource.reader()
+        if not counts(reader):
             continue
-        matched = index.match_concept(resource.code)
-        fallback = matched[0].display if matched else "Condition"
+        code = reader.concept("code")
+        matches = recognised_matches(index, [code] if code else [])
+        status = status_code(reader, "clinicalStatus")
         entries.append(
-            ConditionEntry(
-                condition=resource,
-                features=frozenset(m.feature for m in matched),
-                display=display_of(resource.code, fallback),
-                onset=condition_onset(resource, birth_date),
-                side=condition_side(resource, patterns),
-                active=is_active(resource),
-                resolved=clinical_status(resource) == "resolved",
-            )
+            ConditionEntry(resource, reader, code, matches, status, birth_date, patterns)
         )
     return tuple(entries)
 

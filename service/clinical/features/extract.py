@@ -3,7 +3,13 @@
     Conditions ──read_conditions──┐
     Observations ─read_observations┼─> foot drop (onset, phase, side) ─┐
     orders, procedures, devices,   │                                   ├─> PatientFeatures
-    medications ──read_care────────┘   renal, progression, text  ──────┘
+    medications ──CareReader───────┘   renal, progression, text  ──────┘
+
+`read_record` reads the record once (`RecordReading`); `RecordReading.features`
+gives the features with any of the request's draft orders counted as already
+ordered — all of them (`extract`), or, for the order checks, the drafts other
+than the one being checked. Every resource or field the features needed but
+could not read is listed in `PatientFeatures.unreadable`.
 
 Pure: the same data and request time always give the same features.
 
@@ -26,15 +32,15 @@ Choices where the spec is silent, for the docs:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
-
-from fhir.resources.R4B.allergyintolerance import AllergyIntolerance
-from fhir.resources.R4B.patient import Patient
+from typing import Any
 
 from mappings.matcher import ValueSetIndex
 from mappings.text import TextPatterns
 from service.clinical.features import text
-from service.clinical.features.care import read_care
+from service.clinical.features.care import FOUR_AMINOPYRIDINES, CareReader, CareReading
+from service.clinical.features.codes import recognised_matches
 from service.clinical.features.conditions import (
     ConditionEntry,
     findings,
@@ -43,6 +49,7 @@ from service.clinical.features.conditions import (
 )
 from service.clinical.features.model import (
     CareEvent,
+    CareEvents,
     Evidence,
     Finding,
     FootDrop,
@@ -54,23 +61,43 @@ from service.clinical.features.observations import read_observations
 from service.clinical.features.onset import SidedOnset, assemble
 from service.clinical.features.progression import structured_decline, text_progression
 from service.clinical.features.records import (
-    EXCLUDED_VERIFICATION,
-    coding_codes,
-    concept_text,
-    display_of,
+    counts,
+    display_name,
     make_evidence,
     months_before,
-    to_date,
     years_between,
 )
-from service.clinical.features.renal import assess_renal
+from service.clinical.features.renal import RenalAssessor
 from service.clinical.thresholds import ClinicalThresholds
-from service.fhir.patient_data import PatientData
+from service.fhir.patient_data import DraftOrder, PatientData
+from service.fhir.readers import Unreadable
 
 CENTRAL_CAUSES = ("stroke", "spinal_cord", "cerebral_palsy")
 #: Central causes that persist through remission; read in any clinical status but resolved.
 LIFELONG_CENTRAL_CAUSES = ("multiple_sclerosis",)
 PROGRESSIVE_DISEASES = ("multiple_sclerosis", "motor_neuron_disease")
+
+#: Care features by how they count (field of PatientFeatures -> care features).
+_SINCE_ONSET = {
+    "orthosis_in_use": ("orthosis",),
+    "fes_in_use": ("fes",),
+    "pt_since_onset": ("physical_therapy",),
+    "ncs_emg": ("ncs_emg",),
+    "lumbar_mri": ("mri_lumbar",),
+    "plexus_mri": ("mri_plexus",),
+    "nerve_imaging": ("nerve_imaging",),
+    "spine_surgery_referral": ("spine_surgery_referral",),
+    "neurology_referral": ("neurology_referral",),
+    "rehabilitation_referral": ("rehabilitation_referral",),
+}
+_EVER_DONE = {
+    "dalfampridine_past_course": ("dalfampridine",),
+    "discectomy": ("discectomy",),
+    "lumbar_decompression": ("lumbar_decompression",),
+    "palliative_surgery": ("tendon_transfer", "ankle_arthrodesis"),
+    "peroneal_decompression": ("peroneal_decompression",),
+}
+_CURRENT = {"dalfampridine_active": ("dalfampridine",), "other_4ap": ("other_4ap",)}
 
 
 def _sided(entries: Iterable[ConditionEntry], feature: str) -> list[SidedOnset]:
@@ -88,38 +115,42 @@ def _foot_drop(
 
 
 def _patient(
-    data: PatientData, today: date
+    data: PatientData, today: date, unreadable: list[Unreadable]
 ) -> tuple[Evidence | None, date | None, int | None, Sex]:
     """The Patient's evidence, birth date, age in completed years at the request, and sex."""
     patient = data.patient
-    if not isinstance(patient, Patient):
+    if patient is None:
         return None, None, None, "unknown"
-    birth = to_date(patient.birthDate)
+    reader = patient.reader()
+    birth = reader.date("birthDate")
+    gender = reader.code("gender")
+    unreadable.extend(patient.unreadable(reader.unreadable))
     age = years_between(birth, today) if birth else None
     sexes: dict[str | None, Sex] = {"female": "female", "male": "male"}
-    sex = sexes.get(patient.gender, "unknown")
-    value = (
-        f"age {age if age is not None else 'unknown'}, gender {patient.gender or 'not recorded'}"
-    )
-    return make_evidence(patient, "Patient", birth, value), birth, age, sex
+    value = f"age {age if age is not None else 'unknown'}, gender {gender or 'not recorded'}"
+    return make_evidence(patient, "Patient", birth, value), birth, age, sexes.get(gender, "unknown")
 
 
 def _allergies(
-    data: PatientData, index: ValueSetIndex, patterns: TextPatterns
+    data: PatientData, index: ValueSetIndex, patterns: TextPatterns, unreadable: list[Unreadable]
 ) -> tuple[Finding, ...]:
+    """Allergies coded as dalfampridine or naming it or 4-aminopyridine (not refuted)."""
+    screen = patterns.screen(sorted(FOUR_AMINOPYRIDINES))
     found = []
     for allergy in data.of_type("AllergyIntolerance"):
-        if not isinstance(allergy, AllergyIntolerance):
-            continue
-        if coding_codes(allergy.verificationStatus) in EXCLUDED_VERIFICATION:
-            continue
-        coded = any(m.feature == "dalfampridine" for m in index.match_concept(allergy.code))
-        words = concept_text(allergy.code)
-        named = patterns.find("dalfampridine", words) or patterns.find("other_4ap", words)
-        if coded or named:
-            when = to_date(allergy.onsetDateTime) or to_date(allergy.recordedDate)
-            evidence = make_evidence(allergy, display_of(allergy.code, "dalfampridine"), when)
-            found.append(Finding("dalfampridine_allergy", evidence, when, from_text=not coded))
+        reader = allergy.reader()
+        if counts(reader):
+            code = reader.concept("code")
+            concepts = [code] if code else []
+            coded = any(m.feature == "dalfampridine" for m in recognised_matches(index, concepts))
+            words = code.words if code else ""
+            named = any(patterns.find(group, words) for group in screen(words))
+            if coded or named:
+                when = reader.date("onsetDateTime") or reader.date("recordedDate")
+                display = display_name(concepts, (), ()) or "dalfampridine"
+                evidence = make_evidence(allergy, display, when)
+                found.append(Finding("dalfampridine_allergy", evidence, when, from_text=not coded))
+        unreadable.extend(allergy.unreadable(reader.unreadable))
     return tuple(found)
 
 
@@ -130,7 +161,7 @@ class _Care:
         self.events = events
         self.onset = onset
 
-    def since_onset(self, *features: str) -> tuple[CareEvent, ...]:
+    def since_onset(self, *features: str) -> CareEvents:
         return tuple(
             e
             for e in self.events
@@ -138,13 +169,13 @@ class _Care:
             and (e.state != "done" or e.date is None or self.onset is None or e.date >= self.onset)
         )
 
-    def done(self, *features: str) -> tuple[CareEvent, ...]:
+    def done(self, *features: str) -> CareEvents:
         return tuple(e for e in self.events if e.feature in features and e.state == "done")
 
-    def current(self, *features: str) -> tuple[CareEvent, ...]:
+    def current(self, *features: str) -> CareEvents:
         return tuple(e for e in self.events if e.feature in features and e.state != "done")
 
-    def since(self, day: date, *features: str) -> tuple[CareEvent, ...]:
+    def since(self, day: date, *features: str) -> CareEvents:
         return tuple(
             e
             for e in self.events
@@ -152,22 +183,55 @@ class _Care:
         )
 
 
-def extract(
+@dataclass(frozen=True)
+class RecordReading:
+    """The record read once: every feature but care (and what could not be read), the
+    record's own care events, and each draft order as the care reader read it."""
+
+    without_care: PatientFeatures
+    care: tuple[CareEvent, ...]
+    unreadable: tuple[Unreadable, ...]
+    drafts: tuple[tuple[DraftOrder, CareReading], ...]
+    thresholds: ClinicalThresholds
+
+    def features(self, ordered: Iterable[CareReading] = ()) -> PatientFeatures:
+        """Every feature, with the given draft orders counted as already ordered."""
+        drafts = list(ordered)
+        f = self.without_care
+        today = f.now.date()
+        care = _Care([*self.care, *(e for d in drafts for e in d.events)], _onset(f.foot_drop))
+        botulinum_since = months_before(today, self.thresholds.botulinum_months)
+        fields: dict[str, Any] = {
+            **{name: care.since_onset(*found) for name, found in _SINCE_ONSET.items()},
+            **{name: care.done(*found) for name, found in _EVER_DONE.items()},
+            **{name: care.current(*found) for name, found in _CURRENT.items()},
+            "botulinum_recent": care.since(botulinum_since, "botulinum"),
+            "unreadable": self.unreadable + tuple(u for d in drafts for u in d.unreadable),
+        }
+        return replace(f, **fields)
+
+
+def _onset(foot_drop: FootDrop | None) -> date | None:
+    return foot_drop.onset.date if foot_drop else None
+
+
+def read_record(
     data: PatientData,
     index: ValueSetIndex,
     patterns: TextPatterns,
     thresholds: ClinicalThresholds,
-) -> PatientFeatures:
-    """Every §2 feature of the patient at the request time."""
+) -> RecordReading:
+    """Read every §2 feature of the record, and the request's draft orders, once."""
     today = data.now.date()
-    patient, birth, age, sex = _patient(data, today)
+    unreadable: list[Unreadable] = list(data.unreadable)
+    patient, birth, age, sex = _patient(data, today, unreadable)
     conditions = read_conditions(data.of_type("Condition"), index, birth, patterns)
     observations = read_observations(data.of_type("Observation"), index, patterns)
     foot_drop = _foot_drop(conditions, today, thresholds)
-    care = _Care(
-        [*read_care(data, index, patterns), *text.devices_in_use(conditions, patterns)],
-        foot_drop.onset.date if foot_drop else None,
-    )
+    reader = CareReader(index, patterns, data)
+    record_care = list(reader.record(data))
+    drafts = tuple((order, reader.draft(order.resource)) for order in data.draft_orders)
+    allergies = _allergies(data, index, patterns, unreadable)
 
     def coded(*features: str) -> tuple[Finding, ...]:
         """Active Condition entries and present Observation findings of `features`."""
@@ -184,7 +248,7 @@ def extract(
     closed_new = tuple(
         e
         for e in conditions
-        if not e.active and e.onset.date is not None and e.onset.date >= new_since
+        if e.features and not e.active and e.onset.date is not None and e.onset.date >= new_since
     )
 
     def red_flag(*features: str) -> tuple[Finding, ...]:
@@ -193,7 +257,7 @@ def extract(
         return coded(*features) + findings(closed_new, *features, active_only=False)
 
     recent_disc = months_before(today, thresholds.recent_disc_months)
-    return PatientFeatures(
+    without_care = PatientFeatures(
         now=data.now,
         patient=patient,
         age_years=age,
@@ -242,25 +306,31 @@ def extract(
         seizure_history=findings(conditions, "seizure_history", active_only=False)
         + text.seizure_from_text(conditions, patterns),
         seizure_verify=findings(conditions, "seizure_verify", active_only=False),
-        dalfampridine_allergy=_allergies(data, index, patterns),
-        dalfampridine_active=care.current("dalfampridine"),
-        dalfampridine_past_course=care.done("dalfampridine"),
-        other_4ap=care.current("other_4ap"),
-        renal=assess_renal(observations, conditions, patient, age, sex, today, thresholds),
-        orthosis_in_use=care.since_onset("orthosis"),
-        fes_in_use=care.since_onset("fes"),
-        pt_since_onset=care.since_onset("physical_therapy"),
-        ncs_emg=care.since_onset("ncs_emg"),
-        lumbar_mri=care.since_onset("mri_lumbar"),
-        plexus_mri=care.since_onset("mri_plexus"),
-        nerve_imaging=care.since_onset("nerve_imaging"),
-        spine_surgery_referral=care.since_onset("spine_surgery_referral"),
-        neurology_referral=care.since_onset("neurology_referral"),
-        rehabilitation_referral=care.since_onset("rehabilitation_referral"),
-        discectomy=care.done("discectomy"),
-        lumbar_decompression=care.done("lumbar_decompression"),
-        palliative_surgery=care.done("tendon_transfer", "ankle_arthrodesis"),
-        peroneal_decompression=care.done("peroneal_decompression"),
-        botulinum_recent=care.since(months_before(today, thresholds.botulinum_months), "botulinum"),
+        dalfampridine_allergy=allergies,
+        renal=RenalAssessor(
+            observations, conditions, patient, age, sex, today, thresholds
+        ).assess(),
         unavailable=data.incomplete,
     )
+    care = [*(e for r in record_care for e in r.events), *text.devices_in_use(conditions, patterns)]
+    # Condition fields are read lazily: collect what could not be read once all are read.
+    unreadable += [u for e in conditions for u in e.unreadable]
+    unreadable += [*observations.unreadable, *(u for r in record_care for u in r.unreadable)]
+    return RecordReading(
+        without_care=without_care,
+        care=tuple(care),
+        unreadable=tuple(unreadable),
+        drafts=drafts,
+        thresholds=thresholds,
+    )
+
+
+def extract(
+    data: PatientData,
+    index: ValueSetIndex,
+    patterns: TextPatterns,
+    thresholds: ClinicalThresholds,
+) -> PatientFeatures:
+    """Every §2 feature of the patient at the request time, every draft order counted as ordered."""
+    record = read_record(data, index, patterns, thresholds)
+    return record.features(reading for _, reading in record.drafts)

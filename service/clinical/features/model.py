@@ -12,6 +12,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
+from service.fhir.readers import Unreadable
+
 Phase = Literal["acute", "established", "long_standing", "unknown"]
 Laterality = Literal["right", "left", "bilateral", "unspecified"]
 OnsetSource = Literal["onset_datetime", "onset_period", "onset_age", "recorded_date", "none"]
@@ -41,6 +43,11 @@ class Evidence:
     date: str | None = None
     value: str | None = None
 
+    @property
+    def reference(self) -> str:
+        """`Type/id` of the resource cited."""
+        return f"{self.resource_type}/{self.resource_id}"
+
     def describe(self) -> str:
         parts = [f"{self.display} ({self.resource_type}/{self.resource_id}"]
         if self.date:
@@ -52,22 +59,29 @@ class Evidence:
 
 
 @dataclass(frozen=True)
-class Finding:
+class Recorded:
+    """What the record shows (a feature) and the record that shows it."""
+
+    feature: str
+    evidence: Evidence
+
+    @property
+    def reference(self) -> str:
+        """`Type/id` of the record, e.g. the target of an `update` suggestion."""
+        return self.evidence.reference
+
+
+@dataclass(frozen=True)
+class Finding(Recorded):
     """One recorded fact behind a feature: a coded entry, or a mention in text.
 
     `date` is the entry's own date (onset, else recordedDate or effective time);
     `approximate_date` says it is a recordedDate, which problem-list migrations reset.
     """
 
-    feature: str
-    evidence: Evidence
     date: date | None
     approximate_date: bool = False
     from_text: bool = False
-
-    @property
-    def reference(self) -> str:
-        return f"{self.evidence.resource_type}/{self.evidence.resource_id}"
 
 
 @dataclass(frozen=True)
@@ -106,21 +120,14 @@ class FootDrop:
 
 
 @dataclass(frozen=True)
-class CareEvent:
+class CareEvent(Recorded):
     """An order, procedure, study, device or medication that is done, pending or in use."""
 
-    feature: str
-    evidence: Evidence
     state: CareState
     date: date | None
     priority: str | None = None
     draft: bool = False
     from_text: bool = False
-
-    @property
-    def reference(self) -> str:
-        """`Type/id`, the target of an `update` suggestion."""
-        return f"{self.evidence.resource_type}/{self.evidence.resource_id}"
 
 
 @dataclass(frozen=True)
@@ -240,3 +247,6 @@ class PatientFeatures:
 
     unavailable: frozenset[str] = frozenset()
     """Prefetch keys whose data could not be obtained: cards say so."""
+    unreadable: tuple[Unreadable, ...] = ()
+    """Resources, or fields of them, the features needed but could not read (type, id,
+    field): part of the record could not be read, and a rule may have to say so."""

@@ -13,20 +13,13 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from fhir.resources.R4B.observation import Observation
-from fhir.resources.R4B.resource import Resource
-
 from mappings.matcher import ValueSetIndex
 from mappings.text import Side, TextPatterns
+from service.clinical.features.codes import recognised_matches
 from service.clinical.features.model import Evidence, Finding
-from service.clinical.features.records import (
-    concept_text,
-    display_of,
-    make_evidence,
-    period_start,
-    quantity_value,
-    to_date,
-)
+from service.clinical.features.records import display_name, make_evidence
+from service.fhir.patient_data import Resource
+from service.fhir.readers import Reader, Unreadable
 
 MEASUREMENTS = frozenset(
     {
@@ -57,76 +50,77 @@ class Measurement:
 class ObservationData:
     measurements: tuple[Measurement, ...]
     findings: tuple[Finding, ...]
+    unreadable: tuple[Unreadable, ...] = ()
 
     def of(self, feature: str) -> tuple[Measurement, ...]:
         return tuple(m for m in self.measurements if m.feature == feature)
 
 
-def _when(obs: Observation) -> date | None:
+def _when(obs: Reader) -> date | None:
     return (
-        to_date(obs.effectiveDateTime)
-        or period_start(obs.effectivePeriod)
-        or to_date(obs.effectiveInstant)
-        or to_date(obs.issued)
+        obs.date("effectiveDateTime")
+        or obs.period_start("effectivePeriod")
+        or obs.date("effectiveInstant")
+        or obs.date("issued")
     )
 
 
-def _value_text(obs: Observation) -> str | None:
-    if obs.valueString:
-        return obs.valueString
-    if obs.valueInteger is not None:
-        return str(obs.valueInteger)
-    if obs.valueCodeableConcept is not None:
-        concept = obs.valueCodeableConcept
-        codes = [c.code or "" for c in concept.coding or []]
-        return (
-            concept.text
-            or next((c.display for c in concept.coding or [] if c.display), None)
-            or (codes[0] if codes else None)
-        )
-    if obs.valueBoolean is not None:
-        return "true" if obs.valueBoolean else "false"
+def _value_text(obs: Reader) -> str | None:
+    if text := obs.string("valueString"):
+        return text
+    if (integer := obs.integer("valueInteger")) is not None:
+        return str(integer)
+    if (concept := obs.concept("valueCodeableConcept")) is not None:
+        codes = [c.code or "" for c in concept.codings]
+        return concept.name or (codes[0] if codes else None)
+    if (flag := obs.boolean("valueBoolean")) is not None:
+        return "true" if flag else "false"
     return None
 
 
-def _absent(obs: Observation, patterns: TextPatterns) -> bool:
-    if obs.dataAbsentReason is not None or obs.valueBoolean is False:
+def _absent(obs: Reader, value_text: str | None, patterns: TextPatterns) -> bool:
+    if obs.present("dataAbsentReason") or obs.boolean("valueBoolean") is False:
         return True
-    return patterns.is_absent_value(_value_text(obs))
+    return patterns.is_absent_value(value_text)
 
 
-def _side(obs: Observation, patterns: TextPatterns) -> Side | None:
-    if obs.bodySite is None:
+def _side(obs: Reader, patterns: TextPatterns) -> Side | None:
+    site = obs.concept("bodySite")
+    if site is None:
         return None
-    for coding in obs.bodySite.coding or []:
+    for coding in site.codings:
         if (side := patterns.side_of_code(coding.system, coding.code)) is not None:
             return side
-    return patterns.side_of_text(concept_text(obs.bodySite))
+    return patterns.side_of_text(site.words)
 
 
 def read_observations(
     resources: Iterable[Resource], index: ValueSetIndex, patterns: TextPatterns
 ) -> ObservationData:
+    """Measurements and findings; an Observation whose code matches nothing is not read further."""
     measurements: list[Measurement] = []
     found: list[Finding] = []
-    for obs in resources:
-        if not isinstance(obs, Observation) or obs.status in _NOT_RESULTED:
-            continue
-        matched = index.match_concept(obs.code)
-        if not matched:
-            continue
-        when = _when(obs)
-        display = display_of(obs.code, matched[0].display)
-        quantity = quantity_value(obs.valueQuantity)
-        value = f"{quantity[0]} {quantity[1]}".strip() if quantity else _value_text(obs)
-        evidence = make_evidence(obs, display, when, value)
-        for feature in dict.fromkeys(m.feature for m in matched):
-            if feature in MEASUREMENTS:
-                measurements.append(
-                    Measurement(
-                        feature, evidence, when, quantity, _value_text(obs), _side(obs, patterns)
+    unreadable: list[Unreadable] = []
+    for resource in resources:
+        obs = resource.reader()
+        code = obs.concept("code")
+        matched = recognised_matches(index, [code] if code else [])
+        if matched and obs.code("status") not in _NOT_RESULTED:
+            when = _when(obs)
+            display = display_name([code] if code else [], (), matched)
+            quantity = obs.quantity("valueQuantity")
+            value_text = _value_text(obs)
+            amount = (quantity.value, quantity.ucum_or_unit) if quantity else None
+            value = f"{amount[0]} {amount[1]}".strip() if amount else value_text
+            evidence = make_evidence(resource, display, when, value)
+            for feature in dict.fromkeys(m.feature for m in matched):
+                if feature in MEASUREMENTS:
+                    side = _side(obs, patterns)
+                    measurements.append(
+                        Measurement(feature, evidence, when, amount, value_text, side)
                     )
-                )
-            elif not _absent(obs, patterns):
-                found.append(Finding(feature=feature, evidence=evidence, date=when))
-    return ObservationData(tuple(measurements), tuple(found))
+                elif not _absent(obs, value_text, patterns):
+                    found.append(Finding(feature=feature, evidence=evidence, date=when))
+        if obs.unreadable:
+            unreadable.extend(resource.unreadable(obs.unreadable))
+    return ObservationData(tuple(measurements), tuple(found), tuple(unreadable))

@@ -20,13 +20,12 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from fhir.resources.R4B.age import Age
-from fhir.resources.R4B.condition import Condition
-
 from mappings.text import Side, TextPatterns
 from service.clinical.features.model import Finding, FootDrop, Laterality, Onset, Phase
-from service.clinical.features.records import concept_text, months_before, period_start, to_date
+from service.clinical.features.records import months_before
 from service.clinical.thresholds import ClinicalThresholds
+from service.fhir.readers import Concept, Quantity, Reader
+from service.fhir.units import unit_key
 
 _DAYS_PER_YEAR = Decimal("365.25")
 #: Age units: UCUM codes and common words.
@@ -47,20 +46,21 @@ class SidedOnset:
     side: Side | None
 
 
-def condition_onset(condition: Condition, birth_date: date | None) -> Onset:
+def condition_onset(condition: Reader, birth_date: date | None) -> Onset:
     """The entry's onset in the order of §1, else its recordedDate (approximate)."""
-    if (day := to_date(condition.onsetDateTime)) is not None:
+    if (day := condition.date("onsetDateTime")) is not None:
         return Onset(day, "onset_datetime")
-    if (day := period_start(condition.onsetPeriod)) is not None:
+    if (day := condition.period_start("onsetPeriod")) is not None:
         return Onset(day, "onset_period")
-    if birth_date is not None and (day := _add_age(birth_date, condition.onsetAge)) is not None:
+    age = condition.quantity("onsetAge")
+    if birth_date is not None and (day := _add_age(birth_date, age)) is not None:
         return Onset(day, "onset_age")
-    if (day := to_date(condition.recordedDate)) is not None:
+    if (day := condition.date("recordedDate")) is not None:
         return Onset(day, "recorded_date")
     return Onset(None, "none")
 
 
-def _add_age(birth: date, age: Age | None) -> date | None:
+def _add_age(birth: date, age: Quantity | None) -> date | None:
     """Birth date plus onsetAge; None when the age cannot be a date (a data error)."""
     try:
         return _birth_plus(birth, age)
@@ -68,11 +68,11 @@ def _add_age(birth: date, age: Age | None) -> date | None:
         return None
 
 
-def _birth_plus(birth: date, age: Age | None) -> date | None:
-    if age is None or age.value is None:
+def _birth_plus(birth: date, age: Quantity | None) -> date | None:
+    if age is None:
         return None
-    unit = _AGE_UNITS.get((age.code or age.unit or "a").strip().lower())
-    value = Decimal(str(age.value))
+    unit = _AGE_UNITS.get(unit_key(age.ucum_or_unit or "a"))
+    value = age.value
     if unit == "year":
         whole = int(value)
         extra = timedelta(days=float((value - whole) * _DAYS_PER_YEAR))
@@ -86,18 +86,17 @@ def _birth_plus(birth: date, age: Age | None) -> date | None:
     return None
 
 
-def condition_side(condition: Condition, patterns: TextPatterns) -> Side | None:
+def condition_side(
+    code: Concept | None, body_sites: Sequence[Concept], patterns: TextPatterns
+) -> Side | None:
     """The side a single entry names through its code, bodySite codes or bodySite text."""
     sides: set[Side] = set()
-    concepts = [condition.code, *(condition.bodySite or [])]
-    for concept in concepts:
-        if concept is None:
-            continue
-        for coding in concept.coding or []:
+    for concept in [*([code] if code else []), *body_sites]:
+        for coding in concept.codings:
             if (side := patterns.side_of_code(coding.system, coding.code)) is not None:
                 sides.add(side)
-    for site in condition.bodySite or []:
-        if (side := patterns.side_of_text(concept_text(site))) is not None:
+    for site in body_sites:
+        if (side := patterns.side_of_text(site.words)) is not None:
             sides.add(side)
     return _combine(sides)
 

@@ -26,7 +26,7 @@ from mappings.text import Side, TextPatterns
 from service.clinical.features.conditions import ConditionEntry, with_feature
 from service.clinical.features.model import Finding
 from service.clinical.features.observations import Measurement
-from service.clinical.features.records import make_evidence, to_date
+from service.clinical.features.records import make_evidence
 from service.clinical.thresholds import ClinicalThresholds
 
 TEXT_SOURCES = ("foot_drop", "peroneal_neuropathy", "weakness", "l5_radiculopathy")
@@ -80,14 +80,17 @@ def text_progression(
     since = today - timedelta(days=thresholds.progression_text_days)
     found: list[Finding] = []
     for entry in with_feature(conditions, *TEXT_SOURCES):
-        entry_day = to_date(entry.condition.recordedDate) or entry.onset.date
-        passages = [(entry.code_text, entry_day), *((t, d or entry_day) for t, d in entry.notes)]
+        entry_day = entry.recorded_date or entry.onset.date
+        passages = [
+            (entry.code_text, entry_day),
+            *((note.text, note.time or entry_day) for note in entry.notes),
+        ]
         for text, day in passages:
             if day is None or not since <= day <= today:
                 continue
             match = patterns.find("progression", text)
             if match is not None:
                 value = f"text: “{match.clause}”"
-                evidence = make_evidence(entry.condition, entry.display, day, value)
+                evidence = make_evidence(entry.resource, entry.display, day, value)
                 found.append(Finding("possible_progression", evidence, day, from_text=True))
     return tuple(found)

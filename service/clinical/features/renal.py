@@ -26,6 +26,7 @@ exceed 50); a CrCl per 1.73 m² is not accepted as CrCl.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -41,12 +42,13 @@ from service.clinical.features.model import (
 from service.clinical.features.observations import Measurement, ObservationData
 from service.clinical.features.records import months_before
 from service.clinical.thresholds import ClinicalThresholds
+from service.fhir.units import unit_key
 
 _UMOL_PER_MG_DL = Decimal("88.4")
 _KG_PER_LB = Decimal("0.45359237")
 _CM_PER_IN = Decimal("2.54")
 
-#: Factors to the unit the formula uses, keyed by a normalised unit (lower case, µ -> u,
+#: Factors to the unit the formula uses, keyed by `units.unit_key` (lower case, µ -> u,
 #: no spaces, UCUM brackets kept). UCUM codes and the common free-text spellings.
 _TO_MG_DL = {
     "mg/dl": Decimal(1),
@@ -69,15 +71,11 @@ _TO_CM = {
 _TO_ML_MIN = {"ml/min": Decimal(1), "ml/s": Decimal(60)}
 
 
-def _unit_key(unit: str) -> str:
-    return unit.strip().lower().replace("µ", "u").replace("μ", "u").replace(" ", "")
-
-
 def _converted(m: Measurement, table: dict[str, Decimal]) -> Decimal | None:
     if m.quantity is None:
         return None
     value, unit = m.quantity
-    factor = table.get(_unit_key(unit))
+    factor = table.get(unit_key(unit))
     return value * factor if factor is not None else None
 
 
@@ -86,7 +84,7 @@ def _egfr_value(m: Measurement) -> Decimal | None:
     if m.quantity is None:
         return None
     value, unit = m.quantity
-    key = _unit_key(unit)
+    key = unit_key(unit)
     if key.startswith("ml/min"):
         return value
     if key.startswith("ml/s"):
@@ -155,30 +153,24 @@ def _cockcroft_gault(
     return crcl, text
 
 
-class _Assessor:
-    """One assessment; collects evidence and notes as it goes down the order."""
+@dataclass
+class RenalAssessor:
+    """One assessment; collects evidence and notes as it goes down the order (`assess`)."""
 
-    def __init__(
-        self,
-        observations: ObservationData,
-        conditions: Sequence[ConditionEntry],
-        patient: Evidence | None,
-        age: int | None,
-        sex: Sex,
-        today: date,
-        thresholds: ClinicalThresholds,
-    ) -> None:
-        self.obs = observations
-        self.conditions = conditions
-        self.patient = patient
-        self.age = age
-        self.sex = sex
-        self.today = today
-        self.t = thresholds
-        self.since = months_before(today, thresholds.renal_lookback_months)
-        self.evidence: list[Evidence] = []
-        self.notes: list[RenalNote] = []
-        self.missing: list[str] = []
+    obs: ObservationData
+    conditions: Sequence[ConditionEntry]
+    patient: Evidence | None
+    age: int | None
+    sex: Sex
+    today: date
+    t: ClinicalThresholds
+    evidence: list[Evidence] = field(default_factory=list)
+    notes: list[RenalNote] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def since(self) -> date:
+        return months_before(self.today, self.t.renal_lookback_months)
 
     def result(
         self,
@@ -318,16 +310,3 @@ class _Assessor:
             f"BMI {_fmt(bmi)} (height {_fmt(height_cm)} cm): with adjusted body weight "
             f"{_fmt(adjusted)} kg, {text}"
         )
-
-
-def assess_renal(
-    observations: ObservationData,
-    conditions: Sequence[ConditionEntry],
-    patient: Evidence | None,
-    age: int | None,
-    sex: Sex,
-    today: date,
-    thresholds: ClinicalThresholds,
-) -> RenalAssessment:
-    """Renal function for dalfampridine, with its evidence, notes and missing inputs."""
-    return _Assessor(observations, conditions, patient, age, sex, today, thresholds).assess()

@@ -19,7 +19,7 @@ from service.clinical.features.records import make_evidence
 
 def _text_finding(entry: ConditionEntry, feature: str, clause: str) -> Finding:
     coded = entry.finding(feature, from_text=True)
-    evidence = make_evidence(entry.condition, entry.display, coded.date, f"text: “{clause}”")
+    evidence = make_evidence(entry.resource, entry.display, coded.date, f"text: “{clause}”")
     return Finding(feature, evidence, coded.date, coded.approximate_date, from_text=True)
 
 
@@ -27,9 +27,11 @@ def mentioned(
     entries: Sequence[ConditionEntry], patterns: TextPatterns, group: str, feature: str
 ) -> tuple[Finding, ...]:
     """One finding per entry whose words affirm `group`."""
+    screen = patterns.screen([group])
     found = []
     for entry in entries:
-        match = patterns.find(group, entry.all_text)
+        text = entry.all_text
+        match = patterns.find(group, text) if screen(text) else None
         if match is not None:
             found.append(_text_finding(entry, feature, match.clause))
     return tuple(found)

@@ -13,34 +13,28 @@ import pytest
 
 from cards.catalogue import CardCatalogue
 from cards.render import render
-from service.clinical.features import extract
-from service.clinical.order_checks import check_orders
 from service.clinical.recommendation import INDICATOR_RANK, Recommendation
 from tests.support.clinical import (
     ICD,
-    NOW,
     SCT,
-    THRESHOLDS,
     condition,
     crcl,
     days_ago,
     device_use,
     egfr,
     foot_drop,
-    index,
     patient_data,
-    patterns,
     procedure,
 )
 from tests.support.drafts import (
     afo,
+    check,
     dalfampridine,
     lumbar_fusion,
     mri_lumbar,
     peroneal_decompression,
     pt_referral,
     ref,
-    selected_orders,
     tendon_transfer,
 )
 
@@ -87,9 +81,7 @@ SCENARIOS: list[tuple[tuple[Json, ...], tuple[Json, ...]]] = [
 
 
 def _run(resources: tuple[Json, ...], drafts: tuple[Json, ...]) -> list[Recommendation]:
-    data = patient_data(*resources, drafts=drafts)
-    features = extract(data, index(), patterns(), THRESHOLDS)
-    return check_orders(selected_orders(data, None), features, NOW, THRESHOLDS)
+    return check(*resources, drafts=drafts)
 
 
 def test_the_scenarios_cover_every_order_topic() -> None:
@@ -107,7 +99,9 @@ def test_every_card_renders_and_acts_on_its_own_draft(
     for rec in recs:
         assert rec.about_order in refs
         assert all(s.target in (None, rec.about_order) for s in rec.suggestions)
-        (card,) = render([rec], data, CardCatalogue.load(), source_url="https://x.test/docs")
+        (card,) = render(
+            [rec], data, CardCatalogue.load(), hook="order-sign", docs_url="https://x.test/docs"
+        )
         for suggestion in card.suggestions or []:
             for action in suggestion.actions or []:
                 if action.type == "delete":
@@ -130,12 +124,8 @@ def test_most_urgent_first_and_deterministic(
 
 def test_a_selection_named_twice_gives_its_cards_once() -> None:
     draft = dalfampridine(dose=15)
-    data = patient_data(crcl(85), drafts=(draft,))
-    features = extract(data, index(), patterns(), THRESHOLDS)
-    selected = selected_orders(data, [draft, draft])
-    assert len(check_orders(selected, features, NOW, THRESHOLDS)) == 1
+    assert len(check(crcl(85), drafts=(draft,), selected=[draft, draft])) == 1
 
 
 def test_nothing_selected_gives_nothing() -> None:
-    data = patient_data(foot_drop())
-    assert check_orders([], extract(data, index(), patterns(), THRESHOLDS), NOW, THRESHOLDS) == []
+    assert check(foot_drop(), selected=[]) == []

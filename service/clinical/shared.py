@@ -1,0 +1,126 @@
+"""What the patient-view rules and the order checks both know, written once.
+
+The population (§1), how a card's decision is put together (evidence once each,
+the "data unavailable" note), the foot-drop onset and duration as cards state
+them, the dalfampridine renal branch (which tests to ask for, how a CrCl is
+quoted) and the seizure-verify note (A7).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from service.clinical.features.model import (
+    Evidence,
+    Finding,
+    FootDrop,
+    PatientFeatures,
+    Recorded,
+    RenalAssessment,
+)
+from service.clinical.features.records import months_before
+from service.clinical.recommendation import Indicator, Recommendation, SuggestedAction
+from service.clinical.thresholds import ClinicalThresholds
+
+Cited = Recorded | Evidence
+"""Anything a card may cite in "Why this card": a finding, a care event, a record."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every rule reads: the features, the request day and the thresholds."""
+
+    f: PatientFeatures
+    today: date
+    t: ClinicalThresholds
+
+    def months_ago(self, months: int) -> date:
+        return months_before(self.today, months)
+
+    @property
+    def adult(self) -> bool | None:
+        """§1 Population: an adult at the request time; None when the age is unknown
+        (then only the red-flag card may fire: a red flag must never be missed)."""
+        age = self.f.age_years
+        return None if age is None else age >= self.t.adult_age_years
+
+
+def cited(items: Iterable[Cited]) -> list[Evidence]:
+    return [x if isinstance(x, Evidence) else x.evidence for x in items]
+
+
+def recommendation(
+    ctx: Context,
+    topic: str,
+    indicator: Indicator,
+    *,
+    suggestions: Iterable[SuggestedAction],
+    evidence: Iterable[Evidence],
+    facts: Mapping[str, str],
+    flags: Iterable[str],
+    notes: Iterable[str],
+    later_notes: Iterable[str] = (),
+    about_order: str | None = None,
+) -> Recommendation:
+    """One card's decision: evidence and notes once each, in the order given.
+
+    The "data unavailable" note comes after `notes` (and before `later_notes`) when
+    prefetch keys could not be obtained.
+    """
+    unavailable = ["data_unavailable"] if ctx.f.unavailable else []
+    return Recommendation(
+        topic=topic,
+        indicator=indicator,
+        suggestions=tuple(suggestions),
+        evidence=tuple(dict.fromkeys(evidence)),
+        facts=dict(facts),
+        flags=frozenset(flags),
+        notes=tuple(dict.fromkeys([*notes, *unavailable, *later_notes])),
+        about_order=about_order,
+    )
+
+
+def duration_text(delta: timedelta) -> str:
+    """A foot-drop duration in words, as cards show it."""
+    days = delta.days
+    if days < 14:
+        return f"{days} day{'s' if days != 1 else ''}"
+    if days < 90:
+        return f"{days // 7} weeks"
+    if days < 730:
+        return f"{int(days / 30.44)} months"
+    return f"{int(days / 365.25)} years"
+
+
+def onset_notes(fd: FootDrop) -> tuple[str, ...]:
+    """Note ids saying the onset is approximate or unknown."""
+    if fd.onset.approximate:
+        return ("onset_approximate",)
+    if fd.onset.date is None:
+        return ("onset_unknown",)
+    return ()
+
+
+# ── dalfampridine ─────────────────────────────────────────────────────────────────
+
+
+def renal_tests(renal: RenalAssessment) -> list[SuggestedAction]:
+    """What to measure when creatinine clearance is unknown: creatinine, and a weight
+    when none was recorded (Cockcroft-Gault needs both)."""
+    tests = [SuggestedAction("serum-creatinine")]
+    if "weight_missing" in renal.notes:
+        tests.append(SuggestedAction("body-weight"))
+    return tests
+
+
+def crcl_fact(renal: RenalAssessment) -> str:
+    """A known creatinine clearance as cards quote it, with how it was obtained."""
+    return f"{renal.value:.1f} mL/min ({renal.computation})"
+
+
+def seizure_verify(f: PatientFeatures) -> tuple[list[str], list[Finding]]:
+    """F44.5-type entries are "verify", not a contraindication (A7): the note and the
+    entries every dalfampridine card carries."""
+    return (["seizure_verify"], list(f.seizure_verify)) if f.seizure_verify else ([], [])
