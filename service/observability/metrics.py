@@ -68,6 +68,23 @@ DATABASE_ERRORS = Counter(
     namespace=NAMESPACE,
 )
 
+DATABASE_UNAVAILABLE = Counter(
+    "database_unavailable",
+    "Database work of a request that failed, timed out or was skipped, by operation "
+    "(shown-card memory, snoozes, jwt replay memory, feedback, analytics) and kind (timeout, "
+    "busy, skipped or the error class): hooks answered without it, feedback and analytics 503.",
+    ["operation", "kind"],
+    namespace=NAMESPACE,
+)
+
+CARD_LOG_CARDS = Counter(
+    "card_log_cards",
+    "Cards handed to the card log, by outcome: written; refused (its queue was full or the "
+    "service shutting down); lost (accepted, not written by the end of the shutdown drain).",
+    ["outcome"],
+    namespace=NAMESPACE,
+)
+
 BUILD_INFO = Gauge(
     "build_info",
     "Always 1; the labels name the software and clinical content versions running.",

@@ -7,7 +7,8 @@ and retries while the database is unavailable, so an outage delays the log
 instead of losing it. Only when the queue is full is a call's log refused (it is
 counted and logged: the call itself is never affected). At shutdown `close`
 stops accepting and drains the queue for up to `drain_s`; cards that could not
-be written by then are counted and logged, never silently dropped.
+be written by then are counted and logged, never silently dropped. The counts
+(written, refused, lost) are also the `card_log_cards` metric.
 
     hook call ─record()→ [bounded queue] ─writer thread→ Store.record_cards (one INSERT)
 """
@@ -20,6 +21,7 @@ import threading
 import time
 from collections.abc import Sequence
 
+from service.observability.metrics import CARD_LOG_CARDS
 from service.storage.records import IssuedCardRecord
 from service.storage.store import Store
 
@@ -89,13 +91,18 @@ class CardLog:
         left = sum(len(cards) for cards in self._drain_queue())
         if self._thread.is_alive():  # stuck in a database call: its batch is not written
             left += self._writing
-        if left or self.lost:
-            self.lost += left
+        self._lose(left)
+        if self.lost:
             log.error("card log: %d accepted cards not recorded (database unavailable)", self.lost)
 
     def _refuse(self, cards: Sequence[IssuedCardRecord], why: str) -> None:
         self.refused += len(cards)
+        CARD_LOG_CARDS.labels(outcome="refused").inc(len(cards))
         log.warning("card log: %d cards not recorded: %s", len(cards), why)
+
+    def _lose(self, cards: int) -> None:
+        self.lost += cards
+        CARD_LOG_CARDS.labels(outcome="lost").inc(cards)
 
     def _write_forever(self) -> None:
         while not (self._closing.is_set() and self._queue.empty()):
@@ -123,7 +130,7 @@ class CardLog:
             except Exception as error:
                 now = time.monotonic()
                 if self._give_up_at is not None and now + delay > self._give_up_at:
-                    self.lost += len(records)
+                    self._lose(len(records))
                     break
                 if not self._failing:
                     self._failing = True
@@ -141,6 +148,7 @@ class CardLog:
                     self._failing = False
                     log.warning("card log: database available again")
                 self.written += len(records)
+                CARD_LOG_CARDS.labels(outcome="written").inc(len(records))
                 break
         self._writing = 0
 

@@ -10,8 +10,8 @@ on a busy machine does not switch the database off), and at most `threads` calls
 are ever waiting on the database: a hung database holds a few threads, never the
 service.
 
-Failures are logged (once per outage for skipped calls) and counted in `failures`
-by operation and kind, for the metrics.
+Failures are logged (once per outage for skipped calls) and counted by operation
+and kind, in `failures` and in the `database_unavailable` metric.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from contextlib import suppress
 from functools import partial
 from typing import TypeVar
 
+from service.observability.metrics import DATABASE_UNAVAILABLE
 from service.storage.database import DatabaseUnavailable
 
 log = logging.getLogger("service.storage")
@@ -67,7 +68,7 @@ class DatabaseGuard:
     ) -> _Result:
         """`work()` in a guard thread within the budget, or `DatabaseUnavailable`."""
         if fail_fast and self._clock() < self._skip_until:
-            self.failures[operation, "skipped"] += 1
+            self._count(operation, "skipped")
             raise DatabaseUnavailable(f"{operation}: skipped while the database is failing")
         if not self._slots.acquire(blocking=False):
             self._failed(operation, "busy")
@@ -86,8 +87,12 @@ class DatabaseGuard:
         self._failures_in_a_row = 0
         return result
 
-    def _failed(self, operation: str, kind: str) -> None:
+    def _count(self, operation: str, kind: str) -> None:
         self.failures[operation, kind] += 1
+        DATABASE_UNAVAILABLE.labels(operation=operation, kind=kind).inc()
+
+    def _failed(self, operation: str, kind: str) -> None:
+        self._count(operation, kind)
         self._failures_in_a_row += 1
         if self._failures_in_a_row >= self.trip_after:
             self._skip_until = self._clock() + self.retry_after_s

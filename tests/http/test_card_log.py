@@ -22,6 +22,7 @@ from tests.conftest import (
     full_prefetch,
     hook_request,
 )
+from tests.http.test_operations import sample
 from tests.support.ehr import SignedClient
 
 PATIENT_VIEW = "/cds-services/footdrop-patient-view"
@@ -111,3 +112,11 @@ def test_the_card_gallery_is_not_in_the_log(client: TestClient) -> None:
     assert client.get("/docs/cards").status_code == 200
     assert logged(client) == []
     assert engine_of(client).card_log.written == 0
+
+
+def test_the_card_log_counts_are_on_the_metrics_page(client: TestClient) -> None:
+    before = sample(client, "footdrop_cds_card_log_cards_total", outcome="written")
+    cards = client.post(PATIENT_VIEW, json=hook_request(prefetch=full_prefetch(FOOT_DROP)))
+    count = len(cards.json()["cards"])
+    assert count and len(logged(client)) == count
+    assert sample(client, "footdrop_cds_card_log_cards_total", outcome="written") == before + count

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 
 from service.storage.card_log import CardLog
@@ -118,3 +119,24 @@ def test_shutdown_writes_what_is_queued(database_url: str) -> None:
     log.close(10)
     with store.engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM issued_cards")).scalar() == 100
+
+
+def exported(outcome: str) -> float:
+    labels = {"outcome": outcome}
+    return REGISTRY.get_sample_value("footdrop_cds_card_log_cards_total", labels) or 0.0
+
+
+def test_written_refused_and_lost_are_exported_as_metrics() -> None:
+    """/metrics has them as footdrop_cds_card_log_cards_total{outcome}."""
+    before = {outcome: exported(outcome) for outcome in ("written", "refused", "lost")}
+    store = FlakyStore()
+    store.up.set()
+    log = CardLog(store, retry_s=0.01, max_retry_s=0.02)  # type: ignore[arg-type]
+    assert log.record(cards(3)) and log.flush(10)
+    store.up.clear()
+    log.record(cards(5))
+    assert store.blocked.wait(5)
+    log.close(0.2)
+    assert not log.record(cards(2))
+    after = {outcome: exported(outcome) - before[outcome] for outcome in before}
+    assert after == {"written": 3, "refused": 2, "lost": 5}

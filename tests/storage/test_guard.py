@@ -10,6 +10,7 @@ import asyncio
 import threading
 
 import pytest
+from prometheus_client import REGISTRY
 
 from service.storage.database import DatabaseUnavailable
 from service.storage.guard import DatabaseGuard
@@ -126,3 +127,23 @@ def test_closing_ends_the_idle_threads() -> None:
     for thread in started:
         thread.join(5)
     assert not any(thread.is_alive() for thread in started)
+
+
+def test_failures_are_exported_as_metrics() -> None:
+    """/metrics has them as footdrop_cds_database_unavailable_total{operation,kind}."""
+
+    def exported(kind: str) -> float:
+        labels = {"operation": "metrics probe", "kind": kind}
+        return REGISTRY.get_sample_value("footdrop_cds_database_unavailable_total", labels) or 0.0
+
+    before = {kind: exported(kind) for kind in ("OSError", "skipped")}
+    guard = DatabaseGuard(1.0, trip_after=1, clock=FakeClock())
+
+    def broken() -> None:
+        raise OSError
+
+    for _ in range(2):  # fails, then skipped while the database is switched off
+        with pytest.raises(DatabaseUnavailable):
+            asyncio.run(guard.run("metrics probe", broken))
+    assert exported("OSError") == before["OSError"] + 1
+    assert exported("skipped") == before["skipped"] + 1

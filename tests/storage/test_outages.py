@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.storage.service_under_test import (
     ORDER_SELECT,
@@ -95,8 +96,20 @@ def test_postgresql_hung_or_down_never_costs_a_card(schema_url: str, tmp_path: P
             proxy.set("forward")
             assert recovers(client, proxy)
             output = server.output()
+            metrics = httpx.get(f"{server.base_url}/metrics", timeout=CLIENT_TIMEOUT_S).text
     assert "database unavailable for" in output  # logged, and counted by the guard
     assert "internal error" not in output
+    assert {"shown-card memory", "feedback"} <= operations_answered_without(metrics)
+
+
+def operations_answered_without(metrics: str) -> set[str]:
+    """The operations /metrics counts in footdrop_cds_database_unavailable_total."""
+    return {
+        sample.labels["operation"]
+        for family in text_string_to_metric_families(metrics)
+        for sample in family.samples
+        if sample.name == "footdrop_cds_database_unavailable_total" and sample.value > 0
+    }
 
 
 def recovers(client: SignedHttp, proxy: StallingProxy, attempts: int = 20) -> bool:
