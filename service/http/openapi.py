@@ -1,10 +1,11 @@
 """The OpenAPI document, made to tell the truth about the service.
 
 FastAPI derives most of it from the routes. This module adds what it cannot see,
-because hook bodies are read by hand (size cap, strict UTF-8 JSON, per-hook
-context): the request body of a service call, one schema per hook chosen by
-`hook`; the configured service ids; and it removes the 422 answers FastAPI
-assumes, since every invalid request is a 400 with an OperationOutcome.
+because hook and feedback bodies are read by hand (size cap, strict UTF-8 JSON,
+per-hook context): the request body of a service call, one schema per hook
+chosen by `hook`, and of a feedback call; the configured service ids; and it
+removes the 422 answers FastAPI assumes, since every invalid request is a 400
+with an OperationOutcome.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pydantic import BaseModel, create_model
 from pydantic.json_schema import models_json_schema
 
 from service.cds.engine import Engine
+from service.cds.feedback import FeedbackRequest
 from service.cds.models import HOOK_CONTEXTS, HookRequest
 
 DESCRIPTION = """\
@@ -24,12 +26,14 @@ A CDS Hooks 2.0 service for foot-drop decision support.
 
 Every error answer is a FHIR `OperationOutcome`. Any method a path does not list
 is answered 405 (with an `Allow` header); an unknown path 404. Hook calls need
-`Content-Type: application/json`. With `CDS_AUTH_MODE=jwt` discovery and service
-calls need `Authorization: Bearer <JWT>` (401 otherwise); `/health`, `/ready`,
-`/metrics`, `/version` and the documentation pages never do.
+`Content-Type: application/json`. With `CDS_AUTH_MODE=jwt` discovery, service
+calls and feedback need `Authorization: Bearer <JWT>` (401 otherwise); `/health`,
+`/ready`, `/metrics`, `/version` and the documentation pages never do. The
+analytics need `Authorization: Bearer <CDS_ANALYTICS_TOKEN>`, never a JWT.
 """
 
 REQUEST_BODY_OF = ("/cds-services/{service_id}", "post")
+FEEDBACK_BODY_OF = ("/cds-services/{service_id}/feedback", "post")
 _REF = "#/components/schemas/{model}"
 
 
@@ -53,38 +57,43 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     )
     schemas: dict[str, Any] = document.setdefault("components", {}).setdefault("schemas", {})
     models = hook_request_models()
+    bodies: list[type[BaseModel]] = [*models.values(), FeedbackRequest]
     refs, definitions = models_json_schema(
-        [(model, "validation") for model in models.values()], ref_template=_REF
+        [(model, "validation") for model in bodies], ref_template=_REF
     )
     schemas.update(definitions.get("$defs", {}))
     by_hook = {hook: refs[(model, "validation")]["$ref"] for hook, model in models.items()}
-    path, method = REQUEST_BODY_OF
-    operation = document["paths"][path][method]
-    operation["requestBody"] = {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "oneOf": [{"$ref": ref} for ref in by_hook.values()],
-                    "discriminator": {"propertyName": "hook", "mapping": by_hook},
-                }
-            }
+    schema_of = {
+        REQUEST_BODY_OF: {
+            "oneOf": [{"$ref": ref} for ref in by_hook.values()],
+            "discriminator": {"propertyName": "hook", "mapping": by_hook},
         },
+        FEEDBACK_BODY_OF: refs[(FeedbackRequest, "validation")],
     }
     engine: Engine | None = getattr(app.state, "engine", None)
-    if engine is not None:
-        for parameter in operation.get("parameters", []):
-            if parameter["name"] == "service_id":
-                parameter["schema"]["enum"] = sorted(engine.services)
-                parameter["description"] = "; ".join(
-                    f"`{spec.id}`: hook {spec.hook}" for spec in engine.services.values()
-                )
+    for (path, method), schema in schema_of.items():
+        operation = document["paths"][path][method]
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": schema}},
+        }
+        if engine is not None:
+            _describe_service_ids(operation, engine)
     for item in document["paths"].values():
         for each in item.values():
             each.get("responses", {}).pop("422", None)
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     return document
+
+
+def _describe_service_ids(operation: dict[str, Any], engine: Engine) -> None:
+    for parameter in operation.get("parameters", []):
+        if parameter["name"] == "service_id":
+            parameter["schema"]["enum"] = sorted(engine.services)
+            parameter["description"] = "; ".join(
+                f"`{spec.id}`: hook {spec.hook}" for spec in engine.services.values()
+            )
 
 
 def install_openapi(app: FastAPI) -> None:

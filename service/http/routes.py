@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 
 from service.cds import feedback
 from service.cds.models import CdsResponse, Discovery
@@ -39,15 +40,31 @@ def error(description: str) -> dict[str, Any]:
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
     401: error("With CDS_AUTH_MODE=jwt: the JWT is missing or not valid")
 }
-HOOK_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: error("The body is not a valid request for this service's hook"),
+#: What every call with a body may answer, besides its own 400 (and 413 limit).
+CALL_ERRORS: dict[int | str, dict[str, Any]] = {
     **UNAUTHORIZED,
     404: error("No CDS service with this id"),
-    412: error("Essential patient data could not be obtained (prefetch or FHIR server)"),
-    413: error("The body is larger than CDS_MAX_REQUEST_BYTES"),
     415: error("Content-Type is not application/json"),
     500: error("Internal error; logged without request data"),
 }
+HOOK_ERRORS: dict[int | str, dict[str, Any]] = {
+    **CALL_ERRORS,
+    400: error("The body is not a valid request for this service's hook"),
+    412: error("Essential patient data could not be obtained (prefetch or FHIR server)"),
+    413: error("The body is larger than CDS_MAX_REQUEST_BYTES"),
+}
+FEEDBACK_ERRORS: dict[int | str, dict[str, Any]] = {
+    **CALL_ERRORS,
+    400: error("The body is not valid feedback (the OperationOutcome names the field)"),
+    413: error("The body is larger than 1 MB (or CDS_MAX_REQUEST_BYTES if smaller)"),
+    503: error("The feedback could not be stored now: send it again after Retry-After"),
+}
+
+
+class FeedbackStored(BaseModel):
+    """`{}`: the feedback is committed (the same report sent again is stored once)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 def _respond(model: Any) -> JSONResponse:
@@ -92,7 +109,14 @@ async def call_service(
     return _respond(response)
 
 
-@router.post("/cds-services/{service_id}/feedback")
+@router.post(
+    "/cds-services/{service_id}/feedback",
+    response_model=FeedbackStored,
+    responses=FEEDBACK_ERRORS,
+    summary="Feedback on cards: accepted or overridden",
+    description="CDS Hooks feedback (F-1 to F-5): 200 `{}` once it is committed. The same "
+    "report sent again is stored once; feedback on a card the log does not know is kept.",
+)
 async def receive_feedback(
     service_id: str, request: Request, engine: EngineDep, caller: CallerDep
 ) -> JSONResponse:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from service.http.analytics import CardAnalytics
 from service.storage.records import week_of
 from tests.conftest import FOOT_DROP, full_prefetch, hook_request
 from tests.support.ehr import SignedClient
@@ -75,6 +76,7 @@ def test_the_report_counts_shown_accepted_overridden_and_maps_reasons(
         overridden({"uuid": str(uuid.uuid4())}, HL7, "action-completed"),
     )
     report = committee(service).json()
+    CardAnalytics.model_validate(report)  # the body the OpenAPI document describes
     this_week = week_of(datetime.now(UTC)).isoformat()
     assert report["weeks"][-1] == this_week and len(report["weeks"]) == 12
     rows = {row["topic"]: row for row in report["rows"] if row["week"] == this_week}

@@ -161,3 +161,71 @@ def test_docs_ui_off_leaves_the_openapi_document(
     assert client.get("/docs/assets/swagger-ui.css").status_code == 404
     assert client.get("/openapi.json").status_code == 200
     assert client.get("/docs/clinical").status_code == 200
+
+
+FEEDBACK = "/cds-services/{service_id}/feedback"
+FEEDBACK_STATUSES = {"400", "401", "404", "413", "415", "500", "503"}
+ANALYTICS_STATUSES = {"400", "401", "503"}
+
+
+def component(document: dict[str, Any], ref: str) -> dict[str, Any]:
+    schema: dict[str, Any] = document["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    return schema
+
+
+def test_feedback_documents_its_body_and_statuses(
+    document: dict[str, Any], client: TestClient
+) -> None:
+    operation = document["paths"][FEEDBACK]["post"]
+    body = operation["requestBody"]
+    assert body["required"] is True
+    request = component(document, body["content"]["application/json"]["schema"]["$ref"])
+    assert request["required"] == ["feedback"]
+    item = component(document, request["properties"]["feedback"]["items"]["$ref"])
+    assert {"card", "outcome", "outcomeTimestamp"} <= set(item["required"])
+    assert item["properties"]["outcome"]["enum"] == ["accepted", "overridden"]
+    assert {"acceptedSuggestions", "overrideReason"} <= set(item["properties"])
+    responses = operation["responses"]
+    assert set(responses) == {"200", *FEEDBACK_STATUSES}
+    for status in FEEDBACK_STATUSES:
+        assert responses[status]["content"]["application/json"]["schema"]["$ref"] == OUTCOME_REF
+    (parameter,) = operation["parameters"]
+    ids = {service["id"] for service in client.get("/cds-services").json()["services"]}
+    assert set(parameter["schema"]["enum"]) == ids
+
+
+def test_analytics_document_their_answers(document: dict[str, Any]) -> None:
+    pages = {"/analytics/cards": "application/json", "/analytics/cards.html": "text/html"}
+    for path, media in pages.items():
+        responses = document["paths"][path]["get"]["responses"]
+        assert set(responses) == {"200", *ANALYTICS_STATUSES}, path
+        assert set(responses["200"]["content"]) == {media}, path
+        for status in ANALYTICS_STATUSES:
+            schema = responses[status]["content"]["application/json"]["schema"]
+            assert schema["$ref"] == OUTCOME_REF, (path, status)
+    report = document["paths"]["/analytics/cards"]["get"]["responses"]["200"]["content"]
+    schema = component(document, report["application/json"]["schema"]["$ref"])
+    assert set(schema["required"]) == {"generatedAt", "weeks", "rows", "totals"}
+    assert "CDS_ANALYTICS_TOKEN" in document["info"]["description"]
+
+
+def test_the_service_answers_each_documented_feedback_status(
+    client_factory: Callable[..., TestClient],
+) -> None:
+    client = client_factory()
+    feedback = "/cds-services/footdrop-patient-view/feedback"
+    answers = {
+        400: client.post(feedback, json={"feedback": []}),
+        404: client.post("/cds-services/none-such/feedback", json={"feedback": []}),
+        413: client.post(feedback, content=b" " * 1_000_001, headers=JSON),
+        415: client.post(feedback, content=b"{}", headers={"Content-Type": "text/plain"}),
+        401: client_factory(analytics_token="a-committee-token-of-32-characters").get(
+            "/analytics/cards"
+        ),
+    }
+    for status, response in answers.items():
+        assert response.status_code == status, (status, response.text)
+        OperationOutcome.model_validate(response.json())
+
+
+JSON = {"Content-Type": "application/json"}
