@@ -10,12 +10,12 @@ from pathlib import Path
 
 from bench import report
 from bench.run import FULL, QUICK, Bench, machine
-from bench.servers import CLIENT_CPU, SERVER_CPU, client_cpu_affinity
+from bench.servers import CLIENT_CPU, SERVER_CPU, client_cpu_affinity, uvicorn_stack
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="smoke run: small records, short runs")
+    parser.add_argument("--quick", action="store_true", help="small records, short runs")
     parser.add_argument("--workdir", type=Path, help="where bodies, logs and results go")
     args = parser.parse_args(argv)
     client_cpu_affinity()
@@ -25,34 +25,26 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     for line in machine():
         print(line)
-    print(
-        f"load generator: {bench.loadgen.name}, pinned to CPU {CLIENT_CPU}; "
-        f"servers (uvicorn, 1 worker, h11, asyncio) pinned to CPU {SERVER_CPU} with taskset"
-    )
+    print(f"load generator: {bench.loadgen.name}, pinned to CPU {CLIENT_CPU} (taskset)")
+    print(f"servers: {uvicorn_stack()}, each pinned to CPU {SERVER_CPU} (taskset)")
     with bench.started():
-        print(f"metrics: {bench.metrics_present()}; logging: INFO; database: SQLite")
+        print(f"service: metrics {bench.metrics_present()}; logging INFO; database SQLite")
+        print()
+        print("## results: floor, service-jwt (as deployed), service-off, side by side")
         workloads = list(bench.workloads())
         for workload in workloads:
             bench.measure(workload)
         fallback = bench.fallback()
-        target = next(
-            w for w in workloads if w.label == f"patient-view generated-{bench.target_size}"
-        )
+        target = next(w for w in workloads if w.label == bench.target_label)
         feedback = bench.feedback(target.calls[0].body)
-        profiles = [
-            bench.profile(w)
-            for w in workloads
-            if w.label in ("patient-view generated-10", target.label)
-        ]
-    print()
-    print("## results (service-jwt as deployed, service-off, floor)")
-    for line in report.table(bench.results, bench):
-        print(line)
+        client_check = bench.client_check(workloads[0])
+        profiles = [bench.profile(w) for w in (workloads[0], target)]
+    print(client_check)
+    print(f"FHIR fallback: the cards were {', '.join(fallback['cards'])}")
     print()
     for line in report.peer_lines(bench):
         print(line)
     print()
-    print(f"FHIR fallback: cards {fallback['cards']}")
     print("## targets (issue 15)")
     verdicts = report.targets(bench, fallback, feedback)
     for verdict in verdicts:
@@ -60,22 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     for found in profiles:
         if found:
             print()
-            print(
-                f"## profile: {found['workload']}, c16, {found['requests']} requests, "
-                f"{found['cpu_ms']:.2f} ms CPU per request, {found['profile'].samples} samples"
-            )
-            for stage, share in found["profile"].stages:
-                print(f"  {share:6.1%}  {share * found['cpu_ms']:7.2f} ms/req  {stage}")
-            print("  hottest functions (self time):")
-            for function, share in found["profile"].hottest:
-                print(f"  {share:6.1%}  {function}")
-    (workdir / "results.md").write_text(
-        "\n".join(report.table(bench.results, bench, markdown=True)) + "\n"
-    )
+            for line in report.profile_lines(found):
+                print(line)
+    (workdir / "results.md").write_text("\n".join(report.table(bench)) + "\n")
     (workdir / "targets.txt").write_text("\n".join(str(v) for v in verdicts) + "\n")
     print()
-    print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print(f"done in {time.monotonic() - started:.0f} s; logs, bodies and results.md in {workdir}")
+    print(f"load average at end (1, 5, 15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"done in {time.monotonic() - started:.0f} s; results.md, logs and bodies in {workdir}")
     return 0
 
 
