@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import os
 import tempfile
 import time
@@ -55,10 +57,16 @@ def main(argv: list[str] | None = None) -> int:
             for line in report.profile_lines(found):
                 print(line)
     (workdir / "results.md").write_text("\n".join(report.table(bench)) + "\n")
+    (workdir / "results.json").write_text(
+        json.dumps([dataclasses.asdict(m) for m in bench.results], indent=1) + "\n"
+    )
     (workdir / "targets.txt").write_text("\n".join(str(v) for v in verdicts) + "\n")
     print()
     print(f"load average at end (1, 5, 15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print(f"done in {time.monotonic() - started:.0f} s; results.md, logs and bodies in {workdir}")
+    print(
+        f"done in {time.monotonic() - started:.0f} s; "
+        f"results.md, results.json, logs and bodies in {workdir}"
+    )
     return 0
 
 

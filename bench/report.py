@@ -186,16 +186,15 @@ def _recording(bench: Bench, feedback: dict[str, Any] | None) -> list[Verdict]:
 def table(bench: Bench) -> list[str]:
     """The results as a Markdown table (results.md, docs/performance.md)."""
     lines = [
-        "| requests | KiB | c | server | n | p50 ms | p95 ms | p99 ms | req/s | CPU ms/req "
-        "| peak RSS MB | ×floor p50 | ×floor p95 | ×floor req/s |",
-        "|---|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| requests | resources | KiB | c | server | n | p50 ms | p95 ms | p99 ms | req/s "
+        "| CPU ms/req | peak RSS MB | ×floor p50 | ×floor p95 | ×floor req/s |",
+        "|---|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for m in bench.results:
-        kib = bench.body_kib.get(m.workload, 0.0)
+        resources, kib = bench.sizes.get(m.workload, (0, 0.0))
+        where = f"| {m.workload} | {resources} | {kib:.0f} | {m.concurrency} | {m.variant} "
         if m.outcome is None:
-            lines.append(
-                f"| {m.workload} | {kib:.0f} | {m.concurrency} | {m.variant} | {m.note} |||||||||"
-            )
+            lines.append(f"{where}| {m.note} |||||||||")
             continue
         o = m.outcome
         ratios = ["", "", ""]
@@ -208,7 +207,7 @@ def table(bench: Bench) -> list[str]:
                 f"{o.throughput / f.throughput:.2f}",
             ]
         lines.append(
-            f"| {m.workload} | {kib:.0f} | {m.concurrency} | {m.variant} | {o.requests} "
+            f"{where}| {o.requests} "
             f"| {o.p50_ms:.2f} | {o.p95_ms:.2f} | {o.p99_ms:.2f} | {o.throughput:.1f} "
             f"| {m.cpu_ms:.2f} | {m.rss_mb:.0f} | {' | '.join(ratios)} |"
         )

@@ -125,12 +125,14 @@ class Workload:
 
 @dataclass(frozen=True)
 class Measurement:
+    """One timed run of one workload on one server (no outcome: skipped, `note` says why)."""
+
     workload: str
     variant: str
     concurrency: int
     outcome: Outcome | None
     cpu_ms: float = 0.0
-    """Server CPU time per request (robust to other load on the machine)."""
+    """Server CPU time per request: the figure other load on the machine touches least."""
     rss_mb: float = 0.0
     """Peak RSS of the server process tree during this run."""
     note: str = ""
@@ -170,7 +172,8 @@ class Bench:
         self.servers: dict[str, Server] = {}
         self.results: list[Measurement] = []
         self.per_request_s: dict[tuple[str, str], float] = {}
-        self.body_kib: dict[str, float] = {}
+        self.sizes: dict[str, tuple[int, float]] = {}
+        """Per workload: resources per request and body KiB (medians)."""
         self.notes: list[str] = []
         self.upstream: Server | None = None
         self.today = datetime.now(UTC).date()
@@ -238,7 +241,7 @@ class Bench:
         return statistics.median(timings[1:])
 
     def measure(self, workload: Workload) -> None:
-        self.body_kib[workload.label] = workload.body_kib
+        self.sizes[workload.label] = (workload.resources, workload.body_kib)
         for variant in VARIANTS:
             self.per_request_s[(workload.label, variant)] = self.estimate(variant, workload)
         for concurrency in workload.concurrencies:
@@ -418,7 +421,7 @@ class Bench:
         )
         response = self.probe(JWT, SERVICES["patient-view"], body)
         cards = [card["source"]["topic"]["code"] for card in response.json().get("cards", [])]
-        self.body_kib[workload.label] = workload.body_kib
+        self.sizes[workload.label] = (workload.resources, workload.body_kib)
         self.per_request_s[(workload.label, JWT)] = self.estimate(JWT, workload)
         self.arrivals()
         result = self.timed(workload, JWT, 1)
@@ -484,26 +487,27 @@ class Bench:
         }
 
     def client_check(self, workload: Workload) -> str:
-        """Both clients on the floor at concurrency 16: is the load generator the limit?"""
-        used = self.find(workload.label, FLOOR, 16)
-        if used is None or used.outcome is None:
-            return "load generator check: not measured"
-        other: LoadGenerator = PythonClient() if isinstance(self.loadgen, Wrk) else self.loadgen
-        if other is self.loadgen:
+        """Both clients on the floor at concurrency 16, back to back: is the client the limit?"""
+        if not isinstance(self.loadgen, Wrk):
+            used = self.find(workload.label, FLOOR, 16)
+            rate = used.outcome.throughput if used and used.outcome else 0.0
             return (
-                f"load generator check: wrk not installed; {other.name} drives the floor at "
-                f"{used.outcome.throughput:.0f} req/s ({workload.label}, c16): rates near that "
-                "are the client's limit"
+                f"load generator check: wrk is not installed; {self.loadgen.name} drives the "
+                f"floor at {rate:.0f} req/s ({workload.label}, c16): rates near that are the "
+                "client's limit, not the server's"
             )
-        chosen, self.loadgen = self.loadgen, other
-        try:
-            check = self.timed(workload, FLOOR, 16)
-        finally:
-            self.loadgen = chosen
-        rate = check.outcome.throughput if check.outcome else 0.0
-        return (
-            f"load generator check ({workload.label}, floor, c16): {chosen.name.split()[0]} "
-            f"{used.outcome.throughput:.0f} req/s, {other.name.split()[0]} {rate:.0f} req/s"
+        chosen = self.loadgen
+        rates = []
+        for generator in (chosen, PythonClient()):
+            self.loadgen = generator
+            try:
+                check = self.timed(workload, FLOOR, 16)
+            finally:
+                self.loadgen = chosen
+            rate = check.outcome.throughput if check.outcome else 0.0
+            rates.append(f"{generator.name.split()[0]} {rate:.0f} req/s")
+        return f"load generator check ({workload.label}, floor, c16, back to back): " + ", ".join(
+            rates
         )
 
     def metrics_present(self) -> str:
