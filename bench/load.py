@@ -2,9 +2,10 @@
 
 Both send the same requests: the calls of a plan in turn, each with the next
 pre-signed token of its path (a JWT is accepted once) and a new hookInstance,
-over `concurrency` keep-alive connections for a fixed time. wrk is preferred;
-the Python client stands in where wrk is not installed (it is measured against
-wrk on the floor, see `bench.run`, to show when it is the bottleneck).
+over `concurrency` keep-alive connections, until a number of answers or a time
+limit, whichever comes first. wrk is preferred; the Python client stands in
+where wrk is not installed (`Bench.client_check` runs both on the floor, back
+to back, to show when the client is the limit).
 """
 
 from __future__ import annotations
