@@ -1,8 +1,9 @@
 """Processes under test: uvicorn on a loopback port, pinned to one CPU, its peak memory read.
 
-Every server of a run (the service, the floor, the stand-in FHIR server) is
-started the same way, `uvicorn --factory <app>` with the same options, so the
-only difference between the service and the floor is the application.
+The service runs as the image runs it (`footdrop-cds serve`, here with one
+worker); the floor and the stand-in FHIR server run under uvicorn with the
+options that command gives uvicorn, so the only difference between the
+service and the floor is the application.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
+
+from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICE_APP = "service.app:create_app"
@@ -129,15 +132,24 @@ class Server:
 
 
 def uvicorn_stack() -> str:
-    """What uvicorn runs on here: it takes httptools and uvloop when they are installed."""
+    """How the servers run here: uvicorn takes httptools and uvloop when they are installed."""
     http = "httptools" if importlib.util.find_spec("httptools") else "h11"
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
-    command = " ".join(uvicorn_command("<app>", 0)[1:]).replace(" --port 0", "")
-    return f"uvicorn {version('uvicorn')} ({http}, {loop}, 1 worker): python {command}"
+    floor = " ".join(server_command(FLOOR_APP, 0)[1:]).replace(" --port 0", "")
+    return (
+        f"uvicorn {version('uvicorn')} ({http}, {loop}, 1 worker); the service as the image "
+        f"runs it (footdrop-cds serve, CDS_WORKERS=1), the others as python {floor}"
+    )
 
 
-def uvicorn_command(app: str, port: int) -> list[str]:
-    """The deployed command line (docker/Dockerfile), on a loopback port."""
+def server_command(app: str, port: int) -> list[str]:
+    """The service as deployed (docker/Dockerfile: `footdrop-cds serve`), one worker; any
+    other app under uvicorn with the options `service/cli/serve.py` gives it (no access
+    log, no server header, the same connection limit and keep-alive)."""
+    if app == SERVICE_APP:
+        serve = Path(sys.executable).with_name("footdrop-cds")
+        return [str(serve), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    settings = Settings()
     return [
         sys.executable,
         "-m",
@@ -148,6 +160,12 @@ def uvicorn_command(app: str, port: int) -> list[str]:
         "127.0.0.1",
         "--port",
         str(port),
+        "--no-access-log",
+        "--no-server-header",
+        "--limit-concurrency",
+        str(settings.limit_concurrency),
+        "--timeout-keep-alive",
+        str(settings.keep_alive_s),
     ]
 
 
@@ -179,7 +197,7 @@ def running(*launches: Launch) -> Iterator[list[Server]]:
         for launch in launches:
             with launch.log.open("wb") as out:
                 process = subprocess.Popen(
-                    uvicorn_command(launch.app, launch.port),
+                    server_command(launch.app, launch.port),
                     cwd=ROOT,
                     env={**os.environ, **launch.env},
                     stdout=out,
