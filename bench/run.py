@@ -65,7 +65,8 @@ UNREAD_PADDING = 1000
 TARGET_SIZE = 300
 #: Shared Synthea charts used when ../shared is present (the issue's sample of 20).
 SHARED_CHARTS = 20
-#: A run lasts at least this many single-request times, so the largest records get answers.
+#: A run lasts at least this many rounds of requests (one per connection, each as long as
+#: a request alone takes times the concurrency), so the largest records get answers.
 MIN_RUN_IN_REQUESTS = 2.5
 #: A first request slower than this is the estimate itself (no more warm-up requests).
 SLOW_REQUEST_S = 1.0
@@ -261,7 +262,7 @@ class Bench:
             return Measurement(workload.label, variant, concurrency, None, note=note)
         limit = self.budget.requests(concurrency)
         tokens, wrap = self.tokens_for(variant, workload, limit + concurrency)
-        seconds = max(self.budget.max_s, per_request_s * MIN_RUN_IN_REQUESTS)
+        seconds = max(self.budget.max_s, per_request_s * concurrency * MIN_RUN_IN_REQUESTS)
         outcome, cpu_ms, rss_mb = self.run_load(
             self.servers[variant], workload, tokens, concurrency, seconds, limit, wrap
         )
