@@ -26,7 +26,7 @@ PORT ?= 8080
 run: export CDS_PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 run: export CDS_WORKERS ?= 1
 
-.PHONY: run test lint typecheck contracts install lock clean interop-unavailable
+.PHONY: run test lint typecheck contracts install lock clean interop-unavailable bench bench-smoke
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +78,14 @@ contracts: $(DEV_STAMP)
 
 test: lint typecheck contracts $(INTEROP_DEPS)
 	$(BIN)/pytest -rs
+
+# The benchmark of docs/performance.md (about 10 minutes; wrk from `apt-get install wrk`
+# if present, else a Python client); bench-smoke is the same harness in under a minute.
+bench: $(DEV_STAMP)
+	$(BIN)/python -m bench
+
+bench-smoke: $(DEV_STAMP)
+	$(BIN)/python -m bench --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(INTEROP)/node_modules

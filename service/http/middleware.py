@@ -31,7 +31,9 @@ _INTERNAL_ERROR = json.dumps(
 ).encode()
 
 
-class SecurityHeaders:
+class HttpMiddleware:
+    """A pure ASGI wrapper that acts on HTTP requests and passes everything else through."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -39,7 +41,14 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.handle(scope, receive, send)
 
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class SecurityHeaders(HttpMiddleware):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 names = {name.lower() for name, _ in message.get("headers", [])}
@@ -50,14 +59,8 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-class ErrorBoundary:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class ErrorBoundary(HttpMiddleware):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def tracking_send(message: Message) -> None:

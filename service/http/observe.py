@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+from service.http.middleware import HttpMiddleware
 from service.observability.metrics import HTTP_REQUEST_SECONDS
 
 log = logging.getLogger("service.request")
@@ -46,14 +47,8 @@ def facts(request: Request) -> RequestFacts:
     return found
 
 
-class RequestObserver:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class RequestObserver(HttpMiddleware):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         offered = Headers(scope=scope).get(REQUEST_ID_HEADER, "")
         request_id = offered if _CLIENT_REQUEST_ID.match(offered) else str(uuid.uuid4())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from importlib.metadata import version
 from pathlib import Path
@@ -19,7 +20,6 @@ from tests.support.tcp_proxy import TcpProxy
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 PV = "/cds-services/footdrop-patient-view"
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/"
-DATABASE = "footdrop_ops"
 
 
 def sample(client: TestClient, name: str, **labels: str) -> float:
@@ -131,19 +131,19 @@ def test_fhir_calls_and_failures_are_counted(
 
 
 @pytest.fixture(scope="module")
-def postgres_database() -> str:
+def postgres_database() -> Iterator[str]:
+    """A database of this test run's own on the real server, dropped afterwards, so no other
+    branch or run (with other migrations) ever shares its schema."""
+    name = f"footdrop_ops_{uuid.uuid4().hex[:12]}"
+    admin = "postgresql://postgres@127.0.0.1:5432/test"
     try:
-        with psycopg.connect(
-            "postgresql://postgres@127.0.0.1:5432/test", autocommit=True, connect_timeout=3
-        ) as connection:
-            exists = connection.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)
-            ).fetchone()
-            if not exists:
-                connection.execute(f"CREATE DATABASE {DATABASE}")
+        with psycopg.connect(admin, autocommit=True, connect_timeout=3) as connection:
+            connection.execute(f"CREATE DATABASE {name}")
     except psycopg.OperationalError as error:
         pytest.skip(f"no PostgreSQL on 127.0.0.1:5432: {error}")
-    return DATABASE
+    yield name
+    with psycopg.connect(admin, autocommit=True, connect_timeout=3) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture
