@@ -1,0 +1,300 @@
+"""Every card the service produces reads as clinical-logic v3 §1 asks (issue 9).
+
+The cards come from the service itself, over its real HTTP stack: every
+end-to-end vignette (tests/vignettes, as tests/test_vignettes.py sends them, the
+record as prefetch), every example patient of the card gallery (cards/gallery),
+and the Synthea charts of tests/fixtures/synthea as real data — each chart with a
+new foot drop injected at patient-view, and with a dalfampridine draft at
+order-select and order-sign. Each card is held to `tests.support.readability`;
+one failure lists every problem of every card of that source. The last tests show
+that the checks can fail, one defect at a time.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cards.catalogue import CardCatalogue
+from cards.gallery import GalleryExample, load_examples
+from service.app import create_app
+from tests.conftest import full_prefetch, hook_request, make_settings
+from tests.support.clinical import NOW, features_of
+from tests.support.readability import problems
+from tests.support.spec_checks import check_response
+from tests.support.synthea import as_prefetch
+from tests.support.vignettes import VIGNETTE_DIR, Vignette, load, vignette_files
+
+Json = dict[str, Any]
+SERVICE = {
+    "patient-view": "footdrop-patient-view",
+    "order-select": "footdrop-order-select",
+    "order-sign": "footdrop-order-sign",
+}
+CATALOGUE = CardCatalogue.load()
+CHARTS = sorted((Path(__file__).resolve().parents[1] / "fixtures" / "synthea").glob("*.json"))
+#: clinical-logic §3 red flag: a new bilateral foot drop is one under 6 weeks old.
+NEW_WEEKS = 6
+
+
+class Clock:
+    """The app's clock, set before each request (vignettes and examples have their own time)."""
+
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(scope="module")
+def client(clock: Clock) -> Iterator[TestClient]:
+    with TestClient(create_app(make_settings(), clock), raise_server_exceptions=False) as app:
+        yield app
+
+
+def cards_of(client: TestClient, service: str, body: Json) -> list[Json]:
+    response = client.post(f"/cds-services/{service}", json=body)
+    assert response.status_code == 200, response.text
+    check_response(response.json())
+    cards: list[Json] = response.json()["cards"]
+    return cards
+
+
+def report(source: str, hook: str, cards: list[Json], bilateral: bool = False) -> list[str]:
+    """Every problem of every card, each line naming the source and the card's topic."""
+    return [
+        f"{source} [{card['source']['topic']['code']}]: {problem}"
+        for card in cards
+        for problem in problems(card, hook, CATALOGUE, bilateral_trigger=bilateral)
+    ]
+
+
+def new_bilateral(vignette: Vignette) -> bool:
+    """The record shows a new bilateral foot drop (the red flag's bilateral trigger)."""
+    if vignette.hook != "patient-view":
+        return False
+    features = features_of(*vignette.record, vignette.patient)
+    foot_drop = features.foot_drop
+    if foot_drop is None or foot_drop.bilateral_onset is None:
+        return False
+    onset = foot_drop.bilateral_onset
+    return (
+        onset.known
+        and onset.date is not None
+        and (NOW.date() - onset.date < timedelta(weeks=NEW_WEEKS))
+    )
+
+
+# ── the vignettes ─────────────────────────────────────────────────────────────────
+
+
+@pytest.mark.parametrize(
+    "path", vignette_files(), ids=lambda p: str(p.relative_to(VIGNETTE_DIR).with_suffix(""))
+)
+def test_every_vignette_card_reads_in_seconds(path: Path, client: TestClient, clock: Clock) -> None:
+    vignette = load(path)
+    clock.now = NOW
+    prefetch = full_prefetch(*vignette.record, patient_resource=vignette.patient)
+    body = hook_request(vignette.hook, prefetch=prefetch, context=vignette.request_context())
+    cards = cards_of(client, SERVICE[vignette.hook], body)
+    found = report(path.stem, vignette.hook, cards, new_bilateral(vignette))
+    assert not found, "\n".join(found)
+
+
+# ── the card gallery ──────────────────────────────────────────────────────────────
+
+
+@pytest.mark.parametrize("named", load_examples(), ids=lambda named: named[0])
+def test_every_gallery_card_reads_in_seconds(
+    named: tuple[str, GalleryExample], client: TestClient, clock: Clock
+) -> None:
+    name, example = named
+    clock.now = example.now
+    cards = cards_of(client, example.service, example.request)
+    assert cards, f"{name}: the example shows no card"
+    found = report(name, str(example.request["hook"]), cards)
+    assert not found, "\n".join(found)
+
+
+# ── real data: Synthea charts ─────────────────────────────────────────────────────
+
+
+def _chart(path: Path) -> list[Json]:
+    return [entry["resource"] for entry in json.loads(path.read_text())["entry"]]
+
+
+def _prefetch_templates(client: TestClient) -> dict[str, str]:
+    services = client.get("/cds-services").json()["services"]
+    templates: dict[str, str] = services[0]["prefetch"]
+    return templates
+
+
+def _foot_drop(patient_id: str) -> Json:
+    """A new right foot drop (ten days before the request), as the injected finding."""
+    return {
+        "resourceType": "Condition",
+        "id": "injected-foot-drop",
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "clinicalStatus": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                    "code": "active",
+                }
+            ]
+        },
+        "code": {
+            "coding": [
+                {
+                    "system": "http://hl7.org/fhir/sid/icd-10-cm",
+                    "code": "M21.371",
+                    "display": "Foot drop, right foot",
+                }
+            ]
+        },
+        "onsetDateTime": (NOW - timedelta(days=10)).date().isoformat(),
+    }
+
+
+def _dalfampridine(patient_id: str) -> Json:
+    return {
+        "resourceType": "MedicationRequest",
+        "id": "dalf-1",
+        "status": "draft",
+        "intent": "order",
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "medicationCodeableConcept": {
+            "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "897021"}]
+        },
+        "dosageInstruction": [{"text": "10 mg every 12 hours"}],
+    }
+
+
+@pytest.mark.parametrize("path", CHARTS, ids=lambda p: p.stem[:8])
+@pytest.mark.parametrize("hook", list(SERVICE))
+def test_every_card_on_synthea_charts_reads_in_seconds(
+    path: Path, hook: str, client: TestClient, clock: Clock
+) -> None:
+    resources = _chart(path)
+    patient = next(r for r in resources if r["resourceType"] == "Patient")
+    clock.now = NOW
+    patient_id, prefetch = as_prefetch(
+        [*resources, _foot_drop(patient["id"])], _prefetch_templates(client)
+    )
+    context: Json = {"userId": "Practitioner/doc-1", "patientId": patient_id}
+    if hook != "patient-view":
+        draft = _dalfampridine(patient_id)
+        context["draftOrders"] = {"resourceType": "Bundle", "entry": [{"resource": draft}]}
+        if hook == "order-select":
+            context["selections"] = ["MedicationRequest/dalf-1"]
+    body = {
+        "hook": hook,
+        "hookInstance": str(uuid.uuid4()),
+        "context": context,
+        "prefetch": prefetch,
+    }
+    cards = cards_of(client, SERVICE[hook], body)
+    found = report(f"{path.stem[:8]} {hook}", hook, cards)
+    assert not found, "\n".join(found)
+
+
+# ── the checks can fail ───────────────────────────────────────────────────────────
+
+
+def _good_card(client: TestClient, clock: Clock) -> Json:
+    """A real orthosis card (the gallery's first example) that meets every check."""
+    name, example = load_examples()[0]
+    clock.now = example.now
+    cards = cards_of(client, example.service, example.request)
+    card = next(c for c in cards if c["source"]["topic"]["code"] == "orthosis")
+    assert problems(card, "patient-view", CATALOGUE) == []
+    return card
+
+
+def _with(card: Json, **changes: Any) -> Json:
+    changed = copy.deepcopy(card)
+    changed.update(changes)
+    return changed
+
+
+def _sentence_ids(card: Json) -> Json:
+    detail = card["detail"].replace("orthotist", "orthotist (Condition/c-1)", 1)
+    return _with(card, detail=detail)
+
+
+@pytest.mark.parametrize(
+    ("defect", "complaint"),
+    [
+        (lambda c: _with(c, summary=c["summary"] + " (Condition/c-1)"), "resource id"),
+        (_sentence_ids, "resource id ['Condition/c-1'] in detail"),
+        (lambda c: _with(c, summary="x " * 70), "summary is 140 characters"),
+        (lambda c: _with(c, summary=c["summary"][:40] + "…"), "ellipsis"),
+        (lambda c: _with(c, summary=c["summary"][:-3]), "none of its template's variants"),
+        (lambda c: _with(c, detail="word " * 81 + c["detail"]), "words before 'Why this card'"),
+        (lambda c: _with(c, links=c["links"] * 2), "2 links"),
+        (
+            lambda c: _with(c, detail=c["detail"] + f" [docs]({c['links'][0]['url']})"),
+            "also in the detail",
+        ),
+        (
+            lambda c: _with(
+                c,
+                detail=c["detail"].replace(
+                    "\n\n**Rule:**",
+                    "\n- [1] [T](https://e.org/1)\n- [1] [T](https://e.org/1)\n\n**Rule:**",
+                    1,
+                ),
+            ),
+            "more than once in the detail",
+        ),
+        (lambda c: _with(c, detail=c["detail"].replace("AFO", "4 {score} AFO", 1)), "curly"),
+        (lambda c: _with(c, detail="See http://snomed.info/sct " + c["detail"]), "notation"),
+        (lambda c: _with(c, detail="Coded urn:oid:1.2 " + c["detail"]), "notation"),
+        (lambda c: _with(c, detail=c["detail"].replace("not a diagnosis.", "")), "does not end"),
+    ],
+)
+def test_each_defect_is_caught(
+    defect: Any, complaint: str, client: TestClient, clock: Clock
+) -> None:
+    found = problems(defect(_good_card(client, clock)), "patient-view", CATALOGUE)
+    assert any(complaint in problem for problem in found), found
+
+
+def test_records_listed_twice_are_caught(client: TestClient, clock: Clock) -> None:
+    card = _good_card(client, clock)
+    line = next(x for x in card["detail"].splitlines() if x.startswith("- "))
+    card["detail"] = card["detail"].replace(line, f"{line}\n{line}", 1)
+    assert any(
+        "records listed more than once" in p for p in problems(card, "patient-view", CATALOGUE)
+    )
+
+
+def test_topic_duties_are_caught(client: TestClient, clock: Clock) -> None:
+    card = _good_card(client, clock)
+    red_flag = copy.deepcopy(card)
+    red_flag["source"]["topic"]["code"] = "red-flag-urgent-evaluation"
+    red_flag["summary"] = "Red flag with foot drop (Foot drop): same-day emergency assessment"
+    found = problems(red_flag, "patient-view", CATALOGUE, bilateral_trigger=True)
+    assert any("without 'bilateral'" in p for p in found), found
+    contraindicated = copy.deepcopy(card)
+    contraindicated["source"]["topic"]["code"] = "dalfampridine-contraindicated"
+    contraindicated["summary"] = "Dalfampridine with seizure history: consider removing it"
+    found = problems(contraindicated, "order-select", CATALOGUE)
+    assert any("without 'contraindicated'" in p for p in found), found
+    signed = _with(card, summary="Dalfampridine selected with seizure history")
+    found = problems(signed, "order-sign", CATALOGUE)
+    assert any("'selected' at order-sign" in p for p in found), found

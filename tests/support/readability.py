@@ -1,0 +1,160 @@
+"""What a clinician reads on a card, held to clinical-logic v3 §1 ("Show the basis",
+"Cards a clinician can read in seconds"): each rule a named problem, so that one run
+over every card lists every defect at once (tests/cards/test_readability.py).
+
+`problems(card, hook, catalogue)` checks a card as the service sent it (JSON):
+
+- no resource id (`Type/id`) anywhere a clinician reads;
+- the summary under 140 characters, whole: it is one of its template's summary
+  variants with every placeholder filled (so no fixed word is cut off), and it
+  never ends in an ellipsis;
+- `info` and `warning` detail at most 80 words before "Why this card";
+- one link, "How this recommendation works"; no reference link both in the
+  detail and among the links, and each reference once in the detail;
+- no UCUM annotation or other curly braces, no code-system notation (`http://`,
+  `urn:`, `system|code`) outside the Markdown link targets of the references;
+- "Why this card": each record once, the content version and the disclaimer;
+- a contraindication summary says "contraindicated"; a red-flag card for a new
+  bilateral foot drop says "bilateral" (`bilateral_trigger`); an order-sign card
+  never says "selected".
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from typing import Any
+
+from cards.catalogue import DETAIL_WORD_LIMIT, CardCatalogue, resource_references, word_count
+from cards.model import SUMMARY_LIMIT
+
+Json = dict[str, Any]
+
+WHY = "\n\n---\n\n### Why this card\n\n"
+ONE_LINK = "How this recommendation works"
+#: Topics whose summary names a contraindication.
+CONTRAINDICATION_TOPICS = frozenset({"dalfampridine-contraindicated"})
+RED_FLAG = "red-flag-urgent-evaluation"
+_LINK_TARGET = re.compile(r"\]\((https?://[^)\s]+)\)")
+_NOTATION = re.compile(r"https?://|urn:|\b\w+\|\w+")
+_ELLIPSIS = ("…", "...")
+_SELECTED = re.compile(r"\bselected\b", re.IGNORECASE)
+
+
+def readable_texts(card: Json) -> dict[str, str]:
+    """Every text of the card a clinician reads, by where it is."""
+    texts = {
+        "summary": card["summary"],
+        "detail": card.get("detail", ""),
+        "source.label": card["source"]["label"],
+    }
+    for i, suggestion in enumerate(card.get("suggestions", [])):
+        texts[f"suggestions[{i}].label"] = suggestion["label"]
+        for j, action in enumerate(suggestion.get("actions", [])):
+            texts[f"suggestions[{i}].actions[{j}].description"] = action["description"]
+    for i, reason in enumerate(card.get("overrideReasons", [])):
+        texts[f"overrideReasons[{i}].display"] = reason.get("display", "")
+    for i, link in enumerate(card.get("links", [])):
+        texts[f"links[{i}].label"] = link["label"]
+    return texts
+
+
+def summary_pattern(text: str) -> re.Pattern[str]:
+    """A summary variant as a pattern: its fixed words literal, each placeholder one or
+    more characters."""
+    parts = []
+    for literal, name, _, _ in string.Formatter().parse(text):
+        parts.append(re.escape(literal))
+        if name is not None:
+            parts.append(".+")
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def problems(
+    card: Json, hook: str, catalogue: CardCatalogue, *, bilateral_trigger: bool = False
+) -> list[str]:
+    """Every way this card breaks §1, in words; empty when it reads as it should."""
+    found: list[str] = []
+    topic = card["source"]["topic"]["code"]
+    summary, detail = card["summary"], card.get("detail", "")
+    texts = readable_texts(card)
+    for where, text in texts.items():
+        refs = resource_references(text)
+        if refs:
+            found.append(f"resource id {refs} in {where}")
+        if "{" in text or "}" in text:
+            found.append(f"curly braces (UCUM annotation?) in {where}: {_around(text, '{}')}")
+        notation = _NOTATION.findall(_LINK_TARGET.sub("]()", text))
+        if notation:
+            found.append(f"code-system notation {notation} in {where}")
+    if len(summary) >= SUMMARY_LIMIT:
+        found.append(f"summary is {len(summary)} characters (limit {SUMMARY_LIMIT - 1})")
+    if summary.rstrip().endswith(_ELLIPSIS):
+        found.append(f"summary ends in an ellipsis: {summary!r}")
+    template = catalogue.templates.get(topic)
+    if template is None:
+        found.append(f"no template for topic {topic!r}")
+    elif not any(summary_pattern(v.text).fullmatch(summary) for v in template.summary):
+        found.append(f"summary is none of its template's variants (cut?): {summary!r}")
+    if WHY not in detail:
+        found.append("no 'Why this card' section")
+        body, why = detail, ""
+    else:
+        body, why = detail.split(WHY, 1)
+    if card["indicator"] in ("info", "warning") and word_count(body) > DETAIL_WORD_LIMIT:
+        found.append(f"{word_count(body)} words before 'Why this card' (limit {DETAIL_WORD_LIMIT})")
+    found += _link_problems(card, detail)
+    found += _why_problems(why, catalogue)
+    if topic in CONTRAINDICATION_TOPICS and "contraindicated" not in summary.lower():
+        found.append(f"contraindication summary without 'contraindicated': {summary!r}")
+    if bilateral_trigger and topic == RED_FLAG and "bilateral" not in summary.lower():
+        found.append(f"new bilateral foot drop, summary without 'bilateral': {summary!r}")
+    if hook == "order-sign":
+        for where, text in texts.items():
+            if _SELECTED.search(text):
+                found.append(f"'selected' at order-sign in {where}: {_around(text, 'selected')}")
+    return found
+
+
+def _link_problems(card: Json, detail: str) -> list[str]:
+    found = []
+    links = card.get("links", [])
+    if len(links) != 1:
+        found.append(f"{len(links)} links (one: {ONE_LINK!r})")
+    for link in links:
+        if link["label"] != ONE_LINK:
+            found.append(f"link {link['label']!r} is not {ONE_LINK!r}")
+        if link["url"] in detail:
+            found.append(f"link {link['url']} is also in the detail")
+    targets = _LINK_TARGET.findall(detail)
+    repeated = sorted({url for url in targets if targets.count(url) > 1})
+    if repeated:
+        found.append(f"references listed more than once in the detail: {repeated}")
+    return found
+
+
+def _why_problems(why: str, catalogue: CardCatalogue) -> list[str]:
+    if not why:
+        return []
+    found = []
+    content = catalogue.content
+    records = why.split(f"**{content.why.data_used}**", 1)[-1].strip().split("\n\n", 1)[0]
+    lines = [line for line in records.splitlines() if line.startswith("- ")]
+    repeated = sorted({line for line in lines if lines.count(line) > 1})
+    if repeated:
+        found.append(f"records listed more than once in 'Why this card': {repeated}")
+    if content.version_line not in why:
+        found.append("no content version in 'Why this card'")
+    if not why.rstrip().endswith(content.disclaimer):
+        found.append(f"'Why this card' does not end with {content.disclaimer!r}")
+    return found
+
+
+def _around(text: str, needle: str) -> str:
+    """A few words of `text` around the first of `needle`'s characters or the word."""
+    index = (
+        text.find(needle)
+        if len(needle) > 2
+        else min((i for i in (text.find(c) for c in needle) if i >= 0), default=0)
+    )
+    return repr(text[max(0, index - 30) : index + 30])
