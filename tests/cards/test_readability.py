@@ -217,7 +217,7 @@ def test_every_card_on_synthea_charts_reads_in_seconds(
 
 def _good_card(client: TestClient, clock: Clock) -> Json:
     """A real orthosis card (the gallery's first example) that meets every check."""
-    name, example = load_examples()[0]
+    _, example = load_examples()[0]
     clock.now = example.now
     cards = cards_of(client, example.service, example.request)
     card = next(c for c in cards if c["source"]["topic"]["code"] == "orthosis")
