@@ -68,6 +68,8 @@ _CODE_NOTATION = re.compile(
 )
 #: A UCUM annotation such as `{score}` or `{1.73_m2}`, as it would reach a reader.
 UCUM_ANNOTATION = re.compile(r"\{[^{}\s]*\}")
+#: How a cut text ends; no summary may.
+ELLIPSES = ("…", "...")
 _WORD = re.compile(r"\S*\w\S*")
 
 
@@ -122,21 +124,29 @@ def code_notation(text: str) -> list[str]:
 class FactSpec(_Content):
     """A fact the rules hand over for `{name}` placeholders (content.toml [facts]).
 
-    `max_length` and `max_words` are the worst case the rules promise: summaries
-    are checked at load with every fact at `max_length` characters, details with
-    every fact at `max_words` words. A longer fact is shortened in the summary at
-    a word boundary; the detail keeps it whole.
+    `max_length` and `max_words` are the worst case the summaries and details are
+    built for: summaries are checked at load with every fact at `max_length`
+    characters, details with every fact at `max_words` words. When a summary with
+    the facts the rules gave would reach 140 characters, each fact longer than its
+    `max_length` keeps its leading whole items (`FACT_ITEM_SEPARATOR`) and says how
+    many it left out (`[summary] more`); when not even its first item fits, it
+    reads as its `brief` (else `[summary] brief`). A summary is never cut within an
+    item, never mid-word and never ends in an ellipsis; the detail keeps the fact
+    whole.
     """
 
     about: str = Field(min_length=1)
     example: str = Field(min_length=1)
     max_length: int = Field(ge=1, le=SUMMARY_LIMIT)
     max_words: int = Field(ge=1)
+    brief: str | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _example_fits(self) -> FactSpec:
         if len(self.example) > self.max_length or word_count(self.example) > self.max_words:
             raise ValueError(f"example {self.example!r} is longer than max_length or max_words")
+        if self.brief is not None and len(self.brief) > self.max_length:
+            raise ValueError(f"brief {self.brief!r} is longer than max_length")
         return self
 
     def worst_case(self, *, words: bool = False) -> str:
@@ -311,6 +321,8 @@ class CardTemplate(_Content):
         for variant in self.summary:
             if "\n" in variant.text or _SENTENCE_BREAK.search(variant.text):
                 raise ValueError(f"a summary is one sentence on one line: {variant.text!r}")
+            if variant.text.rstrip().endswith(ELLIPSES):
+                raise ValueError(f"a summary never ends in an ellipsis: {variant.text!r}")
             if code_notation(variant.text):
                 raise ValueError(f"a summary carries code notation {code_notation(variant.text)}")
         _unique("override reason code", (reason.code for reason in self.override_reasons))
@@ -572,6 +584,21 @@ class UnitDisplay(_Content):
         return (self.one if single and self.one else self.text).format(value=value)
 
 
+class SummaryWording(_Content):
+    """How a summary fact too long for the summary reads (`FactSpec`)."""
+
+    more: str = Field(min_length=1)
+    """After the items kept: how many were left out, as `{n}`."""
+    brief: str = Field(min_length=1)
+    """In place of a fact of which not even one item fits, unless the fact has its own."""
+
+    @model_validator(mode="after")
+    def _more_names_the_count(self) -> SummaryWording:
+        if placeholders(self.more) != ["n"] or placeholders(self.brief):
+            raise ValueError("`more` names the count once, as {n}; `brief` has no placeholder")
+        return self
+
+
 class Content(_Content):
     version: str = Field(min_length=1)
     date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
@@ -585,6 +612,7 @@ class Content(_Content):
     link: LinkLabel
     why: WhyLabels
     units: dict[str, UnitDisplay]
+    summary: SummaryWording
     facts: dict[str, FactSpec]
     notes: dict[str, str]
     flags: dict[str, str]
@@ -595,6 +623,17 @@ class Content(_Content):
         if placeholders(self.snooze) != ["days"]:
             raise ValueError("snooze must name the number of days once, as {days}")
         return self
+
+    @model_validator(mode="after")
+    def _briefs_fit(self) -> Content:
+        for name, spec in self.facts.items():
+            if spec.brief is None and len(self.summary.brief) > spec.max_length:
+                raise ValueError(f"facts.{name}: [summary] brief is longer than its max_length")
+        return self
+
+    def brief(self, fact: str) -> str:
+        """What a summary says in place of `fact` when not even one of its items fits."""
+        return self.facts[fact].brief or self.summary.brief
 
     @property
     def version_line(self) -> str:

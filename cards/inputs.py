@@ -17,6 +17,11 @@ from mappings.fhirjson import JsonObject
 
 Indicator = Literal["info", "warning", "critical"]
 
+#: Between the items of a fact that lists several (findings, contraindications): a
+#: summary too long for all of them keeps the leading whole items and says how many
+#: it left out ("… and 2 more"), never cutting an item.
+FACT_ITEM_SEPARATOR = "; "
+
 
 class CitedRecord(Protocol):
     """One record a card rests on.
@@ -60,7 +65,11 @@ class CardRequest(Protocol):
     @property
     def evidence(self) -> Sequence[CitedRecord]: ...
     @property
-    def facts(self) -> Mapping[str, str]: ...
+    def facts(self) -> Mapping[str, str]:
+        """Plain words for the templates' `{name}` placeholders; a fact listing several
+        items joins them with `FACT_ITEM_SEPARATOR`, most important first."""
+        ...
+
     @property
     def flags(self) -> frozenset[str]: ...
     @property

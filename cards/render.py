@@ -11,8 +11,9 @@ suggestion whose target order is missing is left out.
 Text a clinician reads never carries a resource id: records are shown by their
 display, date and value, their `Type/id` travels in the card's basis extension,
 and a fact that names a cited record's `Type/id` loses it. Every value passes
-through the one unit-display table, and a summary that would be too long loses
-words from its longest facts, never part of a word.
+through the one unit-display table. A summary that would be too long keeps whole
+items of its longest facts and says how many it left out ("… and 2 more"): it is
+never cut mid-word and never ends in an ellipsis.
 
 When the deployment snoozes (`snooze_days`), a card whose template is snoozable
 and whose indicator is not critical says in "Why this card", just before the
@@ -38,13 +39,19 @@ from cards.catalogue import (
     ActionTemplate,
     CardCatalogue,
     CardTemplate,
+    Content,
     DetailBlock,
-    FactSpec,
     Situation,
     citations,
     placeholders,
 )
-from cards.inputs import CardRequest, ChosenSuggestion, CitedRecord, OrderContext
+from cards.inputs import (
+    FACT_ITEM_SEPARATOR,
+    CardRequest,
+    ChosenSuggestion,
+    CitedRecord,
+    OrderContext,
+)
 from cards.model import (
     BASIS_EXTENSION,
     RESOURCE_REFERENCE,
@@ -62,7 +69,6 @@ from mappings.fhirjson import JsonObject
 _REQUESTER_TYPES = frozenset({"Practitioner", "PractitionerRole"})
 #: Characters that would change the meaning of patient text inside Markdown.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~#])")
-_ELLIPSIS = "…"
 
 
 class RenderError(RuntimeError):
@@ -113,7 +119,7 @@ def _card(
     basis = _basis(rec)
     return Card(
         uuid=str(uuid4()),
-        summary=_summary(variant.text, facts, content.facts),
+        summary=_summary(variant.text, facts, content),
         detail=_detail(template, blocks, rec, facts, catalogue, snooze_days),
         indicator=rec.indicator,
         source=Source(
@@ -183,33 +189,41 @@ def _without_references(text: str, references: Sequence[str]) -> str:
     return " ".join(text.split())
 
 
-def _summary(text: str, facts: Mapping[str, str], specs: Mapping[str, FactSpec]) -> str:
-    """Fill the summary; if it would be too long, facts over their declared length lose
-    whole words.
+def _summary(text: str, facts: Mapping[str, str], content: Content) -> str:
+    """Fill the summary; if it would be too long, facts over their declared length keep
+    their leading whole items and say how many they left out (`fitted`).
 
     The catalogue checked that the summary fits with every fact at its
-    `max_length`, so a summary shortened this way always fits; the detail keeps
-    the facts whole.
+    `max_length`, so a summary fitted this way always fits; it is never cut
+    mid-word and never ends in an ellipsis. The detail keeps the facts whole.
     """
     values = {name: facts[name] for name in placeholders(text)}
-    if len(text.format_map(values)) < SUMMARY_LIMIT:
-        return text.format_map(values)
-    for name, value in values.items():
-        values[name] = shorten(value, specs[name].max_length)
-    return text.format_map(values)
+    if len(text.format_map(values)) >= SUMMARY_LIMIT:
+        values = {name: fitted(value, name, content) for name, value in values.items()}
+    return sentence_start(text.format_map(values))
 
 
-def shorten(text: str, limit: int) -> str:
-    """At most `limit` characters of whole words, with an ellipsis when words were left out."""
-    if len(text) <= limit:
-        return text
-    kept = ""
-    for word in text.split():
-        candidate = f"{kept} {word}" if kept else word
-        if len(candidate) + len(_ELLIPSIS) > limit:
-            break
-        kept = candidate
-    return kept.rstrip(",;:(–-— ") + _ELLIPSIS
+def fitted(value: str, fact: str, content: Content) -> str:
+    """`value` within its fact's `max_length`: whole leading items and "and N more", or,
+    when not even the first item fits, the fact's brief wording."""
+    limit = content.facts[fact].max_length
+    if len(value) <= limit:
+        return value
+    items = [item.strip() for item in value.split(FACT_ITEM_SEPARATOR) if item.strip()]
+    for kept in range(len(items) - 1, 0, -1):
+        more = content.summary.more.format(n=len(items) - kept)
+        candidate = f"{FACT_ITEM_SEPARATOR.join(items[:kept])} {more}"
+        if len(candidate) <= limit:
+            return candidate
+    return content.brief(fact)
+
+
+def sentence_start(text: str) -> str:
+    """A capital first letter ("left foot drop …" → "Left foot drop …"), except for words
+    written with a capital inside ("eGFR")."""
+    if text[:1].islower() and not text[1:2].isupper():
+        return text[0].upper() + text[1:]
+    return text
 
 
 def _detail(

@@ -318,6 +318,20 @@ ORTHOSIS_SUMMARY = 'text = "Foot drop ({side}), no orthosis on record'
             "example",
         ),
         ("content.toml", '{ text = "MRC grade {value}" }', '{ text = "MRC grade" }', "value"),
+        (
+            "templates/orthosis.toml",
+            'consider an ankle-foot orthosis (AFO)"',
+            'consider an ankle-foot orthosis…"',
+            "ellipsis",
+        ),
+        ("content.toml", 'more = "and {n} more"', 'more = "and more"', "{n}"),
+        ("content.toml", 'brief = "see details"', 'brief = "see the details of this card"', "side"),
+        (
+            "content.toml",
+            'example = "left side"\n',
+            'example = "left side"\nbrief = "the side is in the detail"\n',
+            "brief",
+        ),
     ],
 )
 def test_bad_content_fails_at_load_naming_the_file(

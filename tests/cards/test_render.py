@@ -13,7 +13,7 @@ from fhir.resources.R4B import get_fhir_model_class
 
 from cards.catalogue import CardCatalogue
 from cards.model import BASIS_EXTENSION, Card
-from cards.render import RenderError, render, shorten
+from cards.render import RenderError, fitted, render, sentence_start
 from service.clinical.features.model import Evidence
 from service.clinical.recommendation import (
     Recommendation,
@@ -357,33 +357,78 @@ def test_requester_and_encounter_only_when_known(catalogue: CardCatalogue) -> No
     _validate_r4(resource)
 
 
-def test_a_long_fact_loses_whole_words_in_the_summary_only(catalogue: CardCatalogue) -> None:
-    findings = "urinary retention, faecal incontinence and saddle anaesthesia " * 3
-    rec = Recommendation(
+def _red_flag(findings: str) -> Recommendation:
+    return Recommendation(
         topic="red-flag-urgent-evaluation",
         indicator="critical",
         facts={"findings": findings, "duration": "2 weeks"},
     )
-    card = _render_one(rec, catalogue)
-    assert len(card.summary) < 140
+
+
+def test_a_long_list_keeps_whole_items_and_says_how_many_it_left_out(
+    catalogue: CardCatalogue,
+) -> None:
+    """A fact list too long for the summary drops whole trailing items, never a word."""
+    items = [
+        "Retention of urine recorded 2 days ago",
+        "Faecal incontinence recorded today",
+        "Saddle anaesthesia recorded yesterday",
+        "Cauda equina syndrome recorded today",
+    ]
+    card = _render_one(_red_flag("; ".join(items)), catalogue)
     assert card.summary == (
-        "Red flag with foot drop (urinary retention, faecal incontinence and saddle anaesthesia"
-        " urinary…): same-day emergency assessment"
+        "Red flag with foot drop (Retention of urine recorded 2 days ago and 3 more):"
+        " same-day emergency assessment"
     )
-    assert card.detail is not None and " ".join(findings.split()) in card.detail
+    assert len(card.summary) < 140 and "…" not in card.summary
+    assert card.detail is not None and "; ".join(items) in card.detail
+
+
+def test_a_fact_with_no_item_that_fits_reads_as_its_brief(catalogue: CardCatalogue) -> None:
+    one_long_item = (
+        "acute urinary retention after the fall on Tuesday evening, catheterised in the"
+        " emergency room by the on-call team"
+    )
+    card = _render_one(_red_flag(one_long_item), catalogue)
+    assert card.summary == "Red flag with foot drop (see details): same-day emergency assessment"
+    assert card.detail is not None and one_long_item in card.detail
+
+
+def test_a_list_that_fits_is_shown_whole(catalogue: CardCatalogue) -> None:
+    card = _render_one(_red_flag("Retention of urine; Saddle anaesthesia"), catalogue)
+    assert card.summary == (
+        "Red flag with foot drop (Retention of urine; Saddle anaesthesia):"
+        " same-day emergency assessment"
+    )
 
 
 @pytest.mark.parametrize(
-    ("text", "limit", "shortened"),
+    ("value", "fitted_value"),
     [
-        ("short enough", 12, "short enough"),
-        ("retention of urine; saddle anaesthesia", 25, "retention of urine…"),
-        ("Supercalifragilistic words", 10, "…"),
+        ("short enough", "short enough"),
+        ("first item; second item; third item", "first item and 2 more"),
+        ("first; second; third; fourth", "first; second and 2 more"),
+        ("one single item far too long to fit", "see details"),
     ],
 )
-def test_shortening_keeps_whole_words(text: str, limit: int, shortened: str) -> None:
-    assert shorten(text, limit) == shortened
-    assert len(shorten(text, limit)) <= limit
+def test_fitting_keeps_whole_items(catalogue: CardCatalogue, value: str, fitted_value: str) -> None:
+    content = catalogue.content.model_copy(
+        update={
+            "facts": {
+                "findings": catalogue.content.facts["findings"].model_copy(
+                    update={"max_length": 25, "example": "x"}
+                )
+            }
+        }
+    )
+    assert fitted(value, "findings", content) == fitted_value
+    assert len(fitted(value, "findings", content)) <= 25
+
+
+def test_a_summary_starts_with_a_capital_unless_the_word_has_one_inside() -> None:
+    assert sentence_start("left foot drop, no orthosis") == "Left foot drop, no orthosis"
+    assert sentence_start("eGFR 42 mL/min/1.73 m²") == "eGFR 42 mL/min/1.73 m²"
+    assert sentence_start("Dalfampridine") == "Dalfampridine"
 
 
 def test_record_ids_never_reach_the_text(catalogue: CardCatalogue) -> None:
