@@ -2,20 +2,25 @@
 
 The population (§1), how a card's decision is put together (evidence once each,
 the "data unavailable" note), the foot-drop onset and duration as cards state
-them, the dalfampridine renal branch (which tests to ask for, how a CrCl is
-quoted) and the seizure-verify note (A7).
+them, facts in plain words (`plain_display`, `ago`, `recorded_when`,
+`finding_fact`, `foot_drop_words`, `fact_list`), the dalfampridine renal branch
+(which tests to ask for, how a CrCl is quoted) and the seizure-verify note (A7).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from cards.inputs import FACT_ITEM_SEPARATOR
 from service.clinical.features.model import (
+    CareEvent,
     Evidence,
     Finding,
     FootDrop,
+    Laterality,
     PatientFeatures,
     Recorded,
     RenalAssessment,
@@ -92,6 +97,84 @@ def duration_text(delta: timedelta) -> str:
     if days < 730:
         return f"{int(days / 30.44)} months"
     return f"{int(days / 365.25)} years"
+
+
+# ── facts as a clinician reads them (clinical-logic v3 §1 "Cards a clinician can read
+# in seconds"): plain words, no resource ids, no code notation ────────────────────
+
+#: SNOMED CT semantic tags that record displays sometimes carry ("… (disorder)").
+_SEMANTIC_TAG = re.compile(
+    r"\s*\((?:disorder|finding|procedure|situation|observable entity|regime/therapy|"
+    r"morphologic abnormality|body structure|qualifier value|event|product|substance|"
+    r"physical object|record artifact)\)\s*$",
+    re.IGNORECASE,
+)
+#: Code notation inside a display: "[M21.371]", "(SNOMED 6077001)", "ICD-10 M21.371:".
+_CODE_IN_DISPLAY = re.compile(
+    r"\s*[\[(](?:(?:SNOMED(?: CT)?|SCT|ICD-?10(?:-CM)?|LOINC|CPT|RxNorm)[ :]*)?"
+    r"(?:[A-Z]\d{2}(?:\.[0-9A-Z]{1,4})?|\d{6,18})[\])]"
+    r"|^(?:SNOMED(?: CT)?|ICD-?10(?:-CM)?|LOINC)[ :]+[\w.\-]+[ :\-]+",
+    re.IGNORECASE,
+)
+#: A foot drop's side as a summary says it (v3 §1 "Left foot drop, no orthosis …").
+_FOOT_DROP_BY_SIDE = {
+    "left": "left foot drop",
+    "right": "right foot drop",
+    "bilateral": "bilateral foot drop",
+    "unspecified": "foot drop",
+}
+
+
+def plain_display(item: Cited) -> str:
+    """A record's name in plain words: its display without a semantic tag ("(disorder)")
+    or code notation, whitespace collapsed; the feature's name when the record has none.
+
+    For summaries and the facts in the text; "Why this card" shows the display itself.
+    """
+    evidence = item if isinstance(item, Evidence) else item.evidence
+    text = _CODE_IN_DISPLAY.sub("", _SEMANTIC_TAG.sub("", evidence.display))
+    text = " ".join(text.split()).strip(" ,;:")
+    if text or isinstance(item, Evidence):
+        return text
+    return item.feature.replace("_", " ")
+
+
+def ago(day: date, today: date) -> str:
+    """How long before `today` a day was, counted as a calendar would: "today",
+    "yesterday", "3 days ago", then the calendar units of `duration_text` ("2 weeks
+    ago", "4 months ago"); a day after `today` is given as its date ("on 2026-07-01")."""
+    days = (today - day).days
+    if days < 0:
+        return f"on {day.isoformat()}"
+    if days == 0:
+        return "today"
+    if days == 1:
+        return "yesterday"
+    return f"{duration_text(today - day)} ago"
+
+
+def recorded_when(day: date | None, today: date) -> str:
+    """ "recorded 2 days ago", or "undated" for a record without a date."""
+    return f"recorded {ago(day, today)}" if day is not None else "undated"
+
+
+def finding_fact(item: Finding | CareEvent, today: date) -> str:
+    """A finding (or care event) for a summary or a sentence: "Retention of urine recorded
+    2 days ago". Give several to `fact_list`."""
+    return f"{plain_display(item)} {recorded_when(item.date, today)}"
+
+
+def foot_drop_words(laterality: Laterality) -> str:
+    """ "left foot drop", "right foot drop", "bilateral foot drop" or, without a side,
+    "foot drop" (the renderer capitalises a summary's first word)."""
+    return _FOOT_DROP_BY_SIDE[laterality]
+
+
+def fact_list(items: Iterable[str]) -> str:
+    """Several items as one fact, each once, most important first: a summary too long for
+    all of them keeps the leading whole items and says "and N more" (cards.render)."""
+    cleaned = (" ".join(item.replace(FACT_ITEM_SEPARATOR, ", ").split()) for item in items)
+    return FACT_ITEM_SEPARATOR.join(dict.fromkeys(item for item in cleaned if item))
 
 
 def onset_notes(fd: FootDrop) -> tuple[str, ...]:

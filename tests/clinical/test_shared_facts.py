@@ -1,0 +1,136 @@
+"""Facts in plain words for the card texts (clinical-logic v3 §1 "Cards a clinician can
+read in seconds"): the rules' shared helpers, and what the renderer makes of them."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from cards.catalogue import CardCatalogue, code_notation, resource_references
+from cards.render import render
+from service.clinical.features.model import CareEvent, Evidence, Finding
+from service.clinical.recommendation import Recommendation
+from service.clinical.shared import (
+    ago,
+    fact_list,
+    finding_fact,
+    foot_drop_words,
+    plain_display,
+    recorded_when,
+)
+from tests.cards.conftest import patient
+
+TODAY = date(2026, 6, 15)
+
+
+@pytest.mark.parametrize(
+    ("day", "words"),
+    [
+        (date(2026, 6, 15), "today"),
+        (date(2026, 6, 14), "yesterday"),
+        (date(2026, 6, 13), "2 days ago"),
+        (date(2026, 6, 2), "13 days ago"),
+        (date(2026, 6, 1), "2 weeks ago"),
+        (date(2026, 3, 1), "3 months ago"),
+        (date(2023, 6, 15), "3 years ago"),
+        (date(2026, 6, 20), "on 2026-06-20"),
+    ],
+)
+def test_ago_counts_as_a_calendar_would(day: date, words: str) -> None:
+    assert ago(day, TODAY) == words
+
+
+def test_an_undated_record_says_so() -> None:
+    assert recorded_when(None, TODAY) == "undated"
+    assert recorded_when(date(2026, 6, 13), TODAY) == "recorded 2 days ago"
+
+
+@pytest.mark.parametrize(
+    ("display", "plain"),
+    [
+        ("Retention of urine (disorder)", "Retention of urine"),
+        ("Foot drop (M21.371)", "Foot drop"),
+        ("[M21.371] Foot drop, right foot", "Foot drop, right foot"),
+        ("Epilepsy (SNOMED 84757009)", "Epilepsy"),
+        ("ICD-10 G40.909: Epilepsy, unspecified", "Epilepsy, unspecified"),
+        ("Lumbar radiculopathy (L5)", "Lumbar radiculopathy (L5)"),
+        ("  acute   urinary retention ", "acute urinary retention"),
+    ],
+)
+def test_plain_display_has_no_code_notation(display: str, plain: str) -> None:
+    evidence = Evidence("Condition", "c-1", display, "2026-06-13")
+    assert plain_display(evidence) == plain
+    assert not code_notation(plain)
+
+
+def test_a_record_without_a_display_is_named_by_its_feature() -> None:
+    finding = Finding("saddle_anaesthesia", Evidence("Condition", "c-1", ""), TODAY)
+    assert plain_display(finding) == "saddle anaesthesia"
+
+
+def test_finding_fact_names_the_finding_and_when() -> None:
+    retention = Finding(
+        "urinary_retention",
+        Evidence("Condition", "cond-b-ur", "Retention of urine (disorder)", "2026-06-13"),
+        date(2026, 6, 13),
+    )
+    mri = CareEvent(
+        "lumbar_mri", Evidence("ServiceRequest", "mri-1", "MRI lumbar spine"), "ordered", None
+    )
+    assert finding_fact(retention, TODAY) == "Retention of urine recorded 2 days ago"
+    assert finding_fact(mri, TODAY) == "MRI lumbar spine undated"
+
+
+def test_foot_drop_words_by_side() -> None:
+    assert [foot_drop_words(side) for side in ("left", "right", "bilateral", "unspecified")] == [
+        "left foot drop",
+        "right foot drop",
+        "bilateral foot drop",
+        "foot drop",
+    ]
+
+
+def test_fact_list_items_each_once_and_never_split_inside() -> None:
+    assert fact_list(["Epilepsy; resolved", "Epilepsy, resolved", "", "eGFR 42"]) == (
+        "Epilepsy, resolved; eGFR 42"
+    )
+
+
+def test_a_red_flag_summary_from_the_helpers_reads_as_the_spec_example() -> None:
+    """v3 §1: "Urinary retention recorded 2 days ago with foot drop: …" — ids never shown,
+    and a list too long for the summary keeps whole findings."""
+    retention = Finding(
+        "urinary_retention",
+        Evidence("Condition", "cond-b-ur", "Retention of urine (disorder)", "2026-06-13"),
+        date(2026, 6, 13),
+    )
+    saddle = Finding(
+        "saddle_anaesthesia",
+        Evidence("Condition", "cond-s", "Saddle anaesthesia (finding)", "2026-06-14"),
+        date(2026, 6, 14),
+    )
+    incontinence = Finding(
+        "faecal_incontinence",
+        Evidence("Observation", "obs-f", "Incontinence of feces (finding)", "2026-06-15"),
+        date(2026, 6, 15),
+    )
+    rec = Recommendation(
+        topic="red-flag-urgent-evaluation",
+        indicator="critical",
+        evidence=(retention.evidence, saddle.evidence, incontinence.evidence),
+        facts={
+            "findings": fact_list(
+                finding_fact(x, TODAY) for x in (retention, saddle, incontinence)
+            ),
+            "duration": "10 days",
+        },
+    )
+    catalogue = CardCatalogue.load()
+    [card] = render(
+        [rec], patient(), catalogue, hook="patient-view", docs_url="https://x.org/docs/clinical"
+    )
+    assert card.summary.startswith("Red flag with foot drop (Retention of urine recorded 2 days")
+    assert "and 1 more" in card.summary or "and 2 more" in card.summary
+    assert len(card.summary) < 140 and "…" not in card.summary
+    assert not resource_references(card.summary) and not code_notation(card.summary)
