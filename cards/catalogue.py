@@ -66,6 +66,20 @@ _REFERENCE = re.compile(r"\b([A-Z][A-Za-z]+)/[A-Za-z0-9\-.]{1,64}")
 _CODE_NOTATION = re.compile(
     r"\b(?:https?|urn):\S+|\S+\|\S+|\b\d{6,18}\b|\b[A-Z]\d{2}(?:\.[0-9A-Z]{1,4})?\b"
 )
+#: SNOMED CT semantic tags that record displays carry ("Retention of urine (disorder)").
+_SEMANTIC_TAG = re.compile(
+    r"\s*\((?:disorder|finding|procedure|situation|observable entity|regime/therapy|"
+    r"morphologic abnormality|body structure|qualifier value|event|product|substance|"
+    r"physical object|record artifact)\)(?=$|[\s,;:)])",
+    re.IGNORECASE,
+)
+#: Code notation in a record's name: "(M21.371)", "[SNOMED 6077001]", "ICD-10 G40.909: ".
+_CODE_IN_NAME = re.compile(
+    r"\s*[\[(](?:(?:SNOMED(?: CT)?|SCT|ICD-?10(?:-CM)?|LOINC|CPT|RxNorm)[ :]*[\w.\-]+"
+    r"|[A-Z]\d{2}\.[0-9A-Z]{1,4}|\d{6,18})[\])]"
+    r"|^(?:SNOMED(?: CT)?|ICD-?10(?:-CM)?|LOINC)[ :]+[\w.\-]+[ :\-]+",
+    re.IGNORECASE,
+)
 #: A UCUM annotation such as `{score}` or `{1.73_m2}`, as it would reach a reader.
 UCUM_ANNOTATION = re.compile(r"\{[^{}\s]*\}")
 #: How a cut text ends; no summary may.
@@ -114,6 +128,13 @@ def is_resource_type(name: str) -> bool:
 def resource_references(text: str) -> list[str]:
     """`Type/id` references of FHIR resources in a text (never shown to a clinician)."""
     return [m.group(0) for m in _REFERENCE.finditer(text) if is_resource_type(m.group(1))]
+
+
+def plain_name(text: str) -> str:
+    """A record's name as a clinician reads it: without SNOMED CT semantic tags ("(disorder)")
+    or code notation, whitespace collapsed. Words are never changed otherwise."""
+    text = _CODE_IN_NAME.sub("", _SEMANTIC_TAG.sub("", text))
+    return " ".join(text.split()).strip(" ,;:")
 
 
 def code_notation(text: str) -> list[str]:
@@ -318,6 +339,8 @@ class CardTemplate(_Content):
                 raise ValueError(f"raw HTML is not allowed in card text: {text[:60]!r}")
             if resource_references(text):
                 raise ValueError(f"resource ids are not allowed in card text: {text[:60]!r}")
+        if "\n" in self.rule or _SENTENCE_BREAK.search(self.rule):
+            raise ValueError(f"the rule is one plain sentence (v3 §1): {self.rule[:60]!r}")
         for variant in self.summary:
             if "\n" in variant.text or _SENTENCE_BREAK.search(variant.text):
                 raise ValueError(f"a summary is one sentence on one line: {variant.text!r}")

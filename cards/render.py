@@ -44,6 +44,7 @@ from cards.catalogue import (
     Situation,
     citations,
     placeholders,
+    plain_name,
 )
 from cards.inputs import (
     FACT_ITEM_SEPARATOR,
@@ -160,7 +161,8 @@ def _facts(
     """The facts the shown texts need, as a clinician reads them.
 
     Whitespace is normalised, units read as the unit table says, and the
-    `Type/id` of any record or order of this card is taken out.
+    `Type/id` of any record or order of this card, SNOMED CT semantic tags and code
+    notation in names are taken out (`plain_name`).
     """
     needed = list(dict.fromkeys(name for text in texts for name in placeholders(text)))
     missing = [name for name in needed if not rec.facts.get(name, "").strip()]
@@ -168,7 +170,7 @@ def _facts(
         raise RenderError(f"card {template.topic!r} needs facts {missing} that the rules omitted")
     references = _references(rec)
     return {
-        name: catalogue.units.humanise(_without_references(rec.facts[name], references))
+        name: catalogue.units.humanise(plain_name(_without_references(rec.facts[name], references)))
         for name in needed
     }
 
@@ -298,7 +300,7 @@ def _each_once(records: Iterable[CitedRecord]) -> list[CitedRecord]:
 
 def _record_line(item: CitedRecord, catalogue: CardCatalogue) -> str:
     """ "Display: value (date)", as the record says it, units as a clinician writes them."""
-    line = _markdown_text(item.display)
+    line = _markdown_text(plain_name(item.display))
     if item.value:
         line += f": {_markdown_text(catalogue.units.humanise(item.value))}"
     if item.date:

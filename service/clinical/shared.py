@@ -9,11 +9,11 @@ them, facts in plain words (`plain_display`, `ago`, `recorded_when`,
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from cards.catalogue import plain_name
 from cards.inputs import FACT_ITEM_SEPARATOR
 from service.clinical.features.model import (
     CareEvent,
@@ -102,20 +102,6 @@ def duration_text(delta: timedelta) -> str:
 # ── facts as a clinician reads them (clinical-logic v3 §1 "Cards a clinician can read
 # in seconds"): plain words, no resource ids, no code notation ────────────────────
 
-#: SNOMED CT semantic tags that record displays sometimes carry ("… (disorder)").
-_SEMANTIC_TAG = re.compile(
-    r"\s*\((?:disorder|finding|procedure|situation|observable entity|regime/therapy|"
-    r"morphologic abnormality|body structure|qualifier value|event|product|substance|"
-    r"physical object|record artifact)\)\s*$",
-    re.IGNORECASE,
-)
-#: Code notation inside a display: "[M21.371]", "(SNOMED 6077001)", "ICD-10 M21.371:".
-_CODE_IN_DISPLAY = re.compile(
-    r"\s*[\[(](?:(?:SNOMED(?: CT)?|SCT|ICD-?10(?:-CM)?|LOINC|CPT|RxNorm)[ :]*)?"
-    r"(?:[A-Z]\d{2}(?:\.[0-9A-Z]{1,4})?|\d{6,18})[\])]"
-    r"|^(?:SNOMED(?: CT)?|ICD-?10(?:-CM)?|LOINC)[ :]+[\w.\-]+[ :\-]+",
-    re.IGNORECASE,
-)
 #: A foot drop's side as a summary says it (v3 §1 "Left foot drop, no orthosis …").
 _FOOT_DROP_BY_SIDE = {
     "left": "left foot drop",
@@ -126,14 +112,10 @@ _FOOT_DROP_BY_SIDE = {
 
 
 def plain_display(item: Cited) -> str:
-    """A record's name in plain words: its display without a semantic tag ("(disorder)")
-    or code notation, whitespace collapsed; the feature's name when the record has none.
-
-    For summaries and the facts in the text; "Why this card" shows the display itself.
-    """
+    """A record's name in plain words (`cards.catalogue.plain_name`: no semantic tag such
+    as "(disorder)", no code notation); the feature's name when the record has none."""
     evidence = item if isinstance(item, Evidence) else item.evidence
-    text = _CODE_IN_DISPLAY.sub("", _SEMANTIC_TAG.sub("", evidence.display))
-    text = " ".join(text.split()).strip(" ,;:")
+    text = plain_name(evidence.display)
     if text or isinstance(item, Evidence):
         return text
     return item.feature.replace("_", " ")

@@ -325,6 +325,12 @@ ORTHOSIS_SUMMARY = 'text = "Foot drop ({side}), no orthosis on record'
             "ellipsis",
         ),
         ("content.toml", 'more = "and {n} more"', 'more = "and more"', "{n}"),
+        (
+            "templates/orthosis.toml",
+            "bed confinement is coded.",
+            "bed confinement is coded. It is a warning early on.",
+            "one plain sentence",
+        ),
         ("content.toml", 'brief = "see details"', 'brief = "see the details of this card"', "side"),
         (
             "content.toml",

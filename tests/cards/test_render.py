@@ -623,3 +623,25 @@ def test_null_and_empty_values_of_a_draft_are_not_sent_back(catalogue: CardCatal
     resource = ((card.suggestions or [])[0].actions or [])[0].resource
     assert resource == {**MRI_DRAFT, "priority": "stat"}
     assert empty_values(_json(card)) == []
+
+
+def test_record_names_lose_semantic_tags_and_codes(catalogue: CardCatalogue) -> None:
+    """v3 §1: no code-system notation where a clinician reads; words otherwise as recorded."""
+    rec = Recommendation(
+        topic="red-flag-urgent-evaluation",
+        indicator="critical",
+        evidence=(
+            Evidence("Condition", "c-1", "Retention of urine (disorder)", "2026-11-22"),
+            Evidence("Condition", "c-2", "Lumbar radiculopathy (L5) [M54.16]", "2026-11-01"),
+        ),
+        facts={
+            "findings": "Retention of urine (disorder) recorded 2 days ago",
+            "duration": "3 weeks",
+        },
+    )
+    card = _render_one(rec, catalogue)
+    detail = card.detail or ""
+    assert "- Retention of urine (2026-11-22)" in detail
+    assert "- Lumbar radiculopathy (L5) (2026-11-01)" in detail
+    assert card.summary.startswith("Red flag with foot drop (Retention of urine recorded 2 days")
+    assert "(disorder)" not in detail and "M54.16" not in detail

@@ -13,7 +13,8 @@ over every card lists every defect at once (tests/cards/test_readability.py).
   detail and among the links, and each reference once in the detail;
 - no UCUM annotation or other curly braces, no code-system notation (`http://`,
   `urn:`, `system|code`) outside the Markdown link targets of the references;
-- "Why this card": each record once, the content version and the disclaimer;
+- "Why this card": each record once (listed once, and not restated by the rule
+  or the computation after the list), the content version and the disclaimer;
 - a contraindication summary says "contraindicated"; a red-flag card for a new
   bilateral foot drop says "bilateral" (`bilateral_trigger`); an order-sign card
   never says "selected".
@@ -143,6 +144,10 @@ def _why_problems(why: str, catalogue: CardCatalogue) -> list[str]:
     repeated = sorted({line for line in lines if lines.count(line) > 1})
     if repeated:
         found.append(f"records listed more than once in 'Why this card': {repeated}")
+    rest = why.replace(records, "", 1)
+    restated = sorted({line[2:] for line in lines if line[2:] in rest})
+    if restated:
+        found.append(f"records restated after the data used in 'Why this card': {restated}")
     if content.version_line not in why:
         found.append("no content version in 'Why this card'")
     if not why.rstrip().endswith(content.disclaimer):
