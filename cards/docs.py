@@ -45,6 +45,8 @@ class Documentation(BaseModel):
     display: tuple[str, ...]
     order_select: str
     validation: str
+    changes_intro: str
+    changes: tuple[str, ...]
     choices: tuple[str, ...]
     limitations: tuple[str, ...]
 
@@ -102,6 +104,9 @@ def generate(catalogue: CardCatalogue) -> str:
         ),
         "## Validation",
         doc.validation,
+        "## What changed in version 3, and why",
+        doc.changes_intro,
+        _bullets(doc.changes),
         "## Choices where the clinical logic is silent",
         _bullets(doc.choices),
         "## Known limitations",

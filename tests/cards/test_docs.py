@@ -31,7 +31,8 @@ def test_docs_describe_every_card_order_and_code_gap(catalogue: CardCatalogue) -
         assert f"### `{order_id}`" in text
         if order.gap:
             assert order.gap in text
-    for heading in ("Intended use", "Intended users", "Population", "Inputs", "Known limitations"):
+    headings = ("Intended use", "Intended users", "Population", "Inputs", "Known limitations")
+    for heading in (*headings, "What changed in version 3, and why"):
         assert f"## {heading}" in text
     for name, fact in catalogue.content.facts.items():
         assert f"| `{{{name}}}` | {fact.about} |" in text
