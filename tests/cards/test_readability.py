@@ -16,6 +16,7 @@ import copy
 import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from fastapi.testclient import TestClient
 from cards.catalogue import CardCatalogue
 from cards.gallery import GalleryExample, load_examples
 from service.app import create_app
-from service.clinical.features import extract
+from service.clinical.features import PatientFeatures, extract
 from service.fhir.patient_data import assemble
 from tests.conftest import PATIENT_ID, full_prefetch, hook_request, make_settings
 from tests.support.clinical import NOW, THRESHOLDS, index, patterns
@@ -76,24 +77,34 @@ def cards_of(client: TestClient, service: str, body: Json) -> list[Json]:
     return cards
 
 
-def report(source: str, hook: str, cards: list[Json], bilateral: bool = False) -> list[str]:
+def report(
+    source: str, hook: str, cards: list[Json], features: PatientFeatures | None = None
+) -> list[str]:
     """Every problem of every card, each line naming the source and the card's topic."""
+    bilateral = features is not None and new_bilateral(features)
     return [
         f"{source} [{card['source']['topic']['code']}]: {problem}"
         for card in cards
-        for problem in problems(card, hook, CATALOGUE, bilateral_trigger=bilateral)
+        for problem in problems(
+            card, hook, CATALOGUE, bilateral_trigger=bilateral, features=features
+        )
     ]
 
 
-def new_bilateral(resources: list[Json], patient_id: str, now: datetime) -> bool:
+def features_of(resources: list[Json], patient_id: str, now: datetime) -> PatientFeatures:
+    """What the rules know of this record (drafts aside), to check the card against."""
+    data = assemble([resources], patient_id=patient_id, now=now)
+    return extract(data, index(), patterns(), THRESHOLDS)
+
+
+def new_bilateral(features: PatientFeatures) -> bool:
     """The record shows a new bilateral foot drop (the red flag's bilateral trigger): both
     sides, the later one with a true onset under 6 weeks before the request."""
-    data = assemble([resources], patient_id=patient_id, now=now)
-    foot_drop = extract(data, index(), patterns(), THRESHOLDS).foot_drop
+    foot_drop = features.foot_drop
     onset = foot_drop.bilateral_onset if foot_drop is not None else None
     if onset is None or not onset.known or onset.date is None:
         return False
-    return now.date() - onset.date < timedelta(weeks=NEW_WEEKS)
+    return features.now.date() - onset.date < timedelta(weeks=NEW_WEEKS)
 
 
 def prefetched(prefetch: Json) -> list[Json]:
@@ -119,8 +130,8 @@ def test_every_vignette_card_reads_in_seconds(path: Path, client: TestClient, cl
     prefetch = full_prefetch(*vignette.record, patient_resource=vignette.patient)
     body = hook_request(vignette.hook, prefetch=prefetch, context=vignette.request_context())
     cards = cards_of(client, SERVICE[vignette.hook], body)
-    bilateral = new_bilateral([vignette.patient, *vignette.record], PATIENT_ID, NOW)
-    found = report(path.stem, vignette.hook, cards, bilateral)
+    features = features_of([vignette.patient, *vignette.record], PATIENT_ID, NOW)
+    found = report(path.stem, vignette.hook, cards, features)
     assert not found, "\n".join(found)
 
 
@@ -137,8 +148,8 @@ def test_every_gallery_card_reads_in_seconds(
     assert cards, f"{name}: the example shows no card"
     context: Json = example.request["context"]  # type: ignore[assignment]
     resources = prefetched(example.request.get("prefetch", {}))  # type: ignore[arg-type]
-    bilateral = new_bilateral(resources, context["patientId"], example.now)
-    found = report(name, str(example.request["hook"]), cards, bilateral)
+    features = features_of(resources, context["patientId"], example.now)
+    found = report(name, str(example.request["hook"]), cards, features)
     assert not found, "\n".join(found)
 
 
@@ -220,7 +231,8 @@ def test_every_card_on_synthea_charts_reads_in_seconds(
         "prefetch": prefetch,
     }
     cards = cards_of(client, SERVICE[hook], body)
-    found = report(f"{path.stem[:8]} {hook}", hook, cards)
+    features = features_of(prefetched(prefetch), patient_id, NOW)
+    found = report(f"{path.stem[:8]} {hook}", hook, cards, features)
     assert not found, "\n".join(found)
 
 
@@ -310,3 +322,23 @@ def test_topic_duties_are_caught(client: TestClient, clock: Clock) -> None:
     signed = _with(card, summary="Dalfampridine selected with seizure history")
     found = problems(signed, "order-sign", CATALOGUE)
     assert any("'selected' at order-sign" in p for p in found), found
+
+
+def test_references_unrelated_to_the_patient_are_caught(client: TestClient, clock: Clock) -> None:
+    """The orthosis card of a peroneal patient must not cite the disc-herniation summary [4]
+    or the stroke guideline (issue 9)."""
+    card = _good_card(client, clock)
+    _, example = load_examples()[0]
+    resources = prefetched(example.request["prefetch"])  # type: ignore[arg-type]
+    context: Json = example.request["context"]  # type: ignore[assignment]
+    features = features_of(resources, context["patientId"], example.now)
+    peroneal = replace(features, peroneal_neuropathy=features.foot_drop.findings)  # type: ignore[union-attr]
+    references = CATALOGUE.content.references
+    for ref in ("4", "AHA-ASA-2016"):
+        line = f"- [{ref}] [{references[ref].title}]({references[ref].url}), x"
+        cited = _with(
+            card,
+            detail=card["detail"].replace("**Evidence:**\n\n", f"**Evidence:**\n\n{line}\n", 1),
+        )
+        found = problems(cited, "patient-view", CATALOGUE, features=peroneal)
+        assert any(f"cites [{ref}]" in p for p in found), (ref, found)

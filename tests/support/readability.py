@@ -15,6 +15,9 @@ over every card lists every defect at once (tests/cards/test_readability.py).
   `urn:`, `system|code`) outside the Markdown link targets of the references;
 - "Why this card": each record once (listed once, and not restated by the rule
   or the computation after the list), the content version and the disclaimer;
+- with the patient's features, only references behind what the card says for this
+  patient: no disc-herniation summary [4] on a first-line card when only another
+  cause is coded, no stroke or central-FES source without a central cause;
 - a contraindication summary says "contraindicated"; a red-flag card for a new
   bilateral foot drop says "bilateral" (`bilateral_trigger`); an order-sign card
   never says "selected".
@@ -28,6 +31,7 @@ from typing import Any
 
 from cards.catalogue import DETAIL_WORD_LIMIT, CardCatalogue, resource_references, word_count
 from cards.model import SUMMARY_LIMIT
+from service.clinical.features import PatientFeatures
 
 Json = dict[str, Any]
 
@@ -40,6 +44,36 @@ _LINK_TARGET = re.compile(r"\]\((https?://[^)\s]+)\)")
 _NOTATION = re.compile(r"https?://|urn:|\b\w+\|\w+")
 _ELLIPSIS = ("…", "...")
 _SELECTED = re.compile(r"\bselected\b", re.IGNORECASE)
+#: "- [4] [Title](url)…" lines of the Evidence list.
+_CITED = re.compile(r"^- \[([^\]]+)\] \[", re.MULTILINE)
+#: Cards about the spinal pathway itself, for which the disc-herniation summary [4] is
+#: always behind what they say (cauda equina decompression, discectomy, lumbar imaging).
+SPINAL_TOPICS = frozenset(
+    {
+        RED_FLAG,
+        "stat-imaging",
+        "stat-referral",
+        "disc-surgery-referral",
+        "fusion-not-indicated",
+        "localization-workup",
+    }
+)
+SPINAL_CAUSES = (
+    "disc_herniation",
+    "l5_radiculopathy",
+    "spine_other",
+    "lumbar_stenosis",
+    "sciatica",
+)
+OTHER_CAUSES = (
+    "peroneal_neuropathy",
+    "sciatic_neuropathy",
+    "lumbosacral_plexopathy",
+    "nerve_trauma",
+    "central_cause",
+)
+#: Sources about central foot drop (stroke rehabilitation, FES of central origin).
+CENTRAL_REFERENCES = frozenset({"AHA-ASA-2016", "NICE-IPG278"})
 
 
 def readable_texts(card: Json) -> dict[str, str]:
@@ -72,9 +106,17 @@ def summary_pattern(text: str) -> re.Pattern[str]:
 
 
 def problems(
-    card: Json, hook: str, catalogue: CardCatalogue, *, bilateral_trigger: bool = False
+    card: Json,
+    hook: str,
+    catalogue: CardCatalogue,
+    *,
+    bilateral_trigger: bool = False,
+    features: PatientFeatures | None = None,
 ) -> list[str]:
-    """Every way this card breaks §1, in words; empty when it reads as it should."""
+    """Every way this card breaks §1, in words; empty when it reads as it should.
+
+    With the patient's `features`, references must also be behind what the card says
+    for this patient (`unrelated_references`)."""
     found: list[str] = []
     topic = card["source"]["topic"]["code"]
     summary, detail = card["summary"], card.get("detail", "")
@@ -110,11 +152,38 @@ def problems(
         found.append(f"contraindication summary without 'contraindicated': {summary!r}")
     if bilateral_trigger and topic == RED_FLAG and "bilateral" not in summary.lower():
         found.append(f"new bilateral foot drop, summary without 'bilateral': {summary!r}")
+    if features is not None:
+        found += [
+            f"cites [{ref}] ({catalogue.content.references[ref].title}), unrelated here: {why}"
+            for ref, why in unrelated_references(topic, detail, features)
+        ]
     if hook == "order-sign":
         for where, text in texts.items():
             if _SELECTED.search(text):
                 found.append(f"'selected' at order-sign in {where}: {_around(text, 'selected')}")
     return found
+
+
+def _has(features: PatientFeatures, names: tuple[str, ...]) -> bool:
+    return any(getattr(features, name) for name in names)
+
+
+def unrelated_references(
+    topic: str, detail: str, features: PatientFeatures
+) -> list[tuple[str, str]]:
+    """References a card cites that nothing recorded for this patient puts behind it: the
+    disc-herniation summary [4] on a first-line card when only a peripheral or central
+    cause is coded, the stroke and central-FES sources without a central cause."""
+    cited = set(_CITED.findall(detail))
+    unrelated = []
+    if "4" in cited and topic not in SPINAL_TOPICS:
+        spinal = _has(features, SPINAL_CAUSES)
+        if not spinal and _has(features, OTHER_CAUSES):
+            unrelated.append(("4", "no spinal cause is coded, and another cause is"))
+    for ref in CENTRAL_REFERENCES & cited:
+        if not features.central_cause:
+            unrelated.append((ref, "no central cause is coded"))
+    return unrelated
 
 
 def _link_problems(card: Json, detail: str) -> list[str]:
