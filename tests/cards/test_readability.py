@@ -286,6 +286,11 @@ def _sentence_ids(card: Json) -> Json:
             "more than once in the detail",
         ),
         (lambda c: _with(c, detail=c["detail"].replace("AFO", "4 {score} AFO", 1)), "curly"),
+        (lambda c: _with(c, detail=c["detail"].replace("AFO", "BMI 31 kg/m2 AFO", 1)), "units"),
+        (
+            lambda c: _with(c, summary=c["summary"].replace("(", "(Foot drop (2026-06-01), ", 1)),
+            "nests parentheses",
+        ),
         (lambda c: _with(c, detail="See http://snomed.info/sct " + c["detail"]), "notation"),
         (lambda c: _with(c, detail="Coded urn:oid:1.2 " + c["detail"]), "notation"),
         (lambda c: _with(c, detail=c["detail"].replace("not a diagnosis.", "")), "does not end"),

@@ -11,6 +11,8 @@ over every card lists every defect at once (tests/cards/test_readability.py).
 - `info` and `warning` detail at most 80 words before "Why this card";
 - one link, "How this recommendation works"; no reference link both in the
   detail and among the links, and each reference once in the detail;
+- no parentheses inside parentheses in the summary (a record pasted in, not plain
+  words); units as a clinician writes them ("kg/m²", not "kg/m2");
 - no UCUM annotation or other curly braces, no code-system notation (`http://`,
   `urn:`, `system|code`) outside the Markdown link targets of the references;
 - "Why this card": each record once (listed once, and not restated by the rule
@@ -43,6 +45,10 @@ RED_FLAG = "red-flag-urgent-evaluation"
 _LINK_TARGET = re.compile(r"\]\((https?://[^)\s]+)\)")
 _NOTATION = re.compile(r"https?://|urn:|\b\w+\|\w+")
 _ELLIPSIS = ("…", "...")
+#: A unit as a code, not as a clinician writes it ("kg/m2" for kg/m², "[lb_av]", "umol/L").
+_UNIT_CODE = re.compile(r"\d\s*(?:mL/min/1\.73_?m2|kg/m2|umol/L|\[[a-z_]+\]|10\*\d/uL)")
+#: Parentheses inside parentheses: a record pasted into a summary, not plain words.
+_NESTED = re.compile(r"\([^()]*\(")
 _SELECTED = re.compile(r"\bselected\b", re.IGNORECASE)
 #: "- [4] [Title](url)…" lines of the Evidence list.
 _CITED = re.compile(r"^- \[([^\]]+)\] \[", re.MULTILINE)
@@ -130,10 +136,15 @@ def problems(
         notation = _NOTATION.findall(_LINK_TARGET.sub("]()", text))
         if notation:
             found.append(f"code-system notation {notation} in {where}")
+        units = _UNIT_CODE.findall(text)
+        if units:
+            found.append(f"units as codes {units} in {where}")
     if len(summary) >= SUMMARY_LIMIT:
         found.append(f"summary is {len(summary)} characters (limit {SUMMARY_LIMIT - 1})")
     if summary.rstrip().endswith(_ELLIPSIS):
         found.append(f"summary ends in an ellipsis: {summary!r}")
+    if _NESTED.search(summary):
+        found.append(f"summary nests parentheses (a record pasted in?): {summary!r}")
     template = catalogue.templates.get(topic)
     if template is None:
         found.append(f"no template for topic {topic!r}")
