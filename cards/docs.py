@@ -240,15 +240,21 @@ def _facts_table(catalogue: CardCatalogue) -> str:
     for template in catalogue.templates.values():
         for name in template.facts:
             used.setdefault(name, []).append(f"`{template.topic}`")
+    content = catalogue.content
+    more = content.summary.more.format(n="N")
     lines = [
-        "| Fact | Meaning | Example | Longest (characters, words) | Cards |",
-        "|---|---|---|---|---|",
+        f"A summary that would reach 140 characters shows each fact longer than its longest"
+        f" with its leading whole items only, then “{more}”; a fact of which not even one"
+        f" item fits shows as its stand-in. The detail shows every fact whole.",
+        "",
+        "| Fact | Meaning | Example | Longest (characters, words) | Stand-in | Cards |",
+        "|---|---|---|---|---|---|",
     ]
-    for name, fact in catalogue.content.facts.items():
+    for name, fact in content.facts.items():
         cards = ", ".join(used.get(name, [])) or "none"
         lines.append(
             f"| `{{{name}}}` | {fact.about} | {fact.example} "
-            f"| {fact.max_length}, {fact.max_words} | {cards} |"
+            f"| {fact.max_length}, {fact.max_words} | {content.brief(name)} | {cards} |"
         )
     return "\n".join(lines)
 
