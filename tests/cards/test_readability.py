@@ -30,7 +30,7 @@ from service.app import create_app
 from service.clinical.features import PatientFeatures, extract
 from service.fhir.patient_data import assemble
 from tests.conftest import PATIENT_ID, full_prefetch, hook_request, make_settings
-from tests.support.clinical import NOW, THRESHOLDS, index, patterns
+from tests.support.clinical import NOW, THRESHOLDS, foot_drop, index, patterns
 from tests.support.readability import problems
 from tests.support.spec_checks import check_response
 from tests.support.synthea import as_prefetch
@@ -169,27 +169,8 @@ def _prefetch_templates(client: TestClient) -> dict[str, str]:
 def _foot_drop(patient_id: str) -> Json:
     """A new right foot drop (ten days before the request), as the injected finding."""
     return {
-        "resourceType": "Condition",
-        "id": "injected-foot-drop",
+        **foot_drop("right", rid="injected-foot-drop"),
         "subject": {"reference": f"Patient/{patient_id}"},
-        "clinicalStatus": {
-            "coding": [
-                {
-                    "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                    "code": "active",
-                }
-            ]
-        },
-        "code": {
-            "coding": [
-                {
-                    "system": "http://hl7.org/fhir/sid/icd-10-cm",
-                    "code": "M21.371",
-                    "display": "Foot drop, right foot",
-                }
-            ]
-        },
-        "onsetDateTime": (NOW - timedelta(days=10)).date().isoformat(),
     }
 
 
