@@ -299,8 +299,9 @@ def _each_once(records: Iterable[CitedRecord]) -> list[CitedRecord]:
 
 
 def _record_line(item: CitedRecord, catalogue: CardCatalogue) -> str:
-    """ "Display: value (date)", as the record says it, units as a clinician writes them."""
-    line = _markdown_text(plain_name(item.display))
+    """ "Display: value (date)", as the record says it, units as a clinician writes them; a
+    record without a name by its kind ("Observation")."""
+    line = _markdown_text(plain_name(item.display) or item.resource_type)
     if item.value:
         line += f": {_markdown_text(catalogue.units.humanise(item.value))}"
     if item.date:

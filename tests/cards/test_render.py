@@ -645,3 +645,13 @@ def test_record_names_lose_semantic_tags_and_codes(catalogue: CardCatalogue) -> 
     assert "- Lumbar radiculopathy (L5) (2026-11-01)" in detail
     assert card.summary.startswith("Red flag with foot drop (Retention of urine recorded 2 days")
     assert "(disorder)" not in detail and "M54.16" not in detail
+
+
+def test_a_record_without_a_name_is_listed_by_its_kind(catalogue: CardCatalogue) -> None:
+    rec = Recommendation(
+        topic="orthosis",
+        indicator="warning",
+        facts={"side": "left side"},
+        evidence=(Evidence("Observation", "o-1", " ", "2026-11-20", "4 {score}"),),
+    )
+    assert "- Observation: MRC grade 4 (2026-11-20)" in (_render_one(rec, catalogue).detail or "")
