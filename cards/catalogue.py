@@ -28,7 +28,7 @@ import json
 import re
 import string
 import tomllib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -59,6 +59,7 @@ _Model = TypeVar("_Model", bound=BaseModel)
 _NAME = r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$"
 _RAW_HTML = re.compile(r"<[A-Za-z/!?]")
 _CITATION = re.compile(r"\[([^\[\]]+)\](?!\()")
+_CITATION_GROUP = re.compile(r"(\s?)\[([^\[\]]+)\](?!\()")
 _SENTENCE_BREAK = re.compile(r"[.!?]\s")
 _REFERENCE = re.compile(r"\b([A-Z][A-Za-z]+)/[A-Za-z0-9\-.]{1,64}")
 #: Code-system notation a summary must not carry: URIs, `system|code`, SNOMED CT ids,
@@ -110,6 +111,17 @@ def placeholders(text: str) -> list[str]:
 def citations(text: str) -> list[str]:
     """Reference ids cited inline as `[4]` or `[1, 4]`, in order of appearance."""
     return [ref.strip() for group in _CITATION.findall(text) for ref in group.split(",")]
+
+
+def only_citing(text: str, keep: Callable[[str], bool]) -> str:
+    """The text with the citations of references not kept taken out: "[1, 4]" → "[1]"; a
+    group left empty goes, with the space before it."""
+
+    def group(match: re.Match[str]) -> str:
+        kept = [ref.strip() for ref in match.group(2).split(",") if keep(ref.strip())]
+        return f"{match.group(1)}[{', '.join(kept)}]" if kept else ""
+
+    return _CITATION_GROUP.sub(group, text)
 
 
 def word_count(text: str) -> int:
@@ -324,6 +336,10 @@ class CardTemplate(_Content):
     facts: tuple[str, ...] = ()
     """Facts the texts use; each is described once in content.toml [facts]."""
     exclusive: tuple[tuple[str, ...], ...] = ()
+    cite_when: dict[str, str] = Field(default_factory=dict)
+    """Reference id → the flag without which the card does not cite it: a source behind
+    the card's words for some patients only (the disc-herniation summary on first-line
+    cards, behind them only when a spinal cause is possible)."""
     selection_behavior: Literal["any", "at-most-one"] | None = None
     detail: tuple[DetailBlock, ...] = Field(min_length=1)
     suggestions: tuple[SuggestionTemplate, ...] = ()
@@ -348,6 +364,9 @@ class CardTemplate(_Content):
                 raise ValueError(f"a summary never ends in an ellipsis: {variant.text!r}")
             if code_notation(variant.text):
                 raise ValueError(f"a summary carries code notation {code_notation(variant.text)}")
+        uncited = sorted(set(self.cite_when) - set(self.cited()))
+        if uncited:
+            raise ValueError(f"cite_when names references {uncited} that no text cites")
         _unique("override reason code", (reason.code for reason in self.override_reasons))
         if self.snoozable and self.hooks != ("patient-view",):
             raise ValueError("only patient-view cards can be snoozed, never order-select or -sign")
@@ -458,7 +477,14 @@ class CardTemplate(_Content):
         return next((s for s in self.suggestions if s.id == suggestion_id), None)
 
     def flags(self) -> set[str]:
-        return set().union(*(shown.flags() for shown in (*self.summary, *self.detail)))
+        shown = set().union(*(shown.flags() for shown in (*self.summary, *self.detail)))
+        return shown | set(self.cite_when.values())
+
+    def citing(self, text: str, flags: Iterable[str]) -> str:
+        """The text as shown with these flags: references of `cite_when` whose flag is not
+        set are not cited."""
+        active = set(flags)
+        return only_citing(text, lambda ref: self.cite_when.get(ref, None) in active | {None})
 
     def cited(self) -> list[str]:
         """Every reference any text of the card cites, in order of first citation."""

@@ -201,6 +201,9 @@ def _card(template: CardTemplate, catalogue: CardCatalogue) -> str:
     if cited:
         refs = "; ".join(f"[{ref}] {content.references[ref].title}" for ref in cited)
         lines.append(f"- **Evidence:** {refs}")
+    if template.cite_when:
+        only = "; ".join(f"[{ref}] with flag `{flag}`" for ref, flag in template.cite_when.items())
+        lines.append(f"- **Cited only for some patients:** {only}")
     default = "otherwise" if len(template.summary) > 1 else "always"
     summaries = [
         f"{number}. *{variant.describe() if variant.conditional else default}:* {variant.text}"

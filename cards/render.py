@@ -238,9 +238,13 @@ def _detail(
 ) -> str:
     """The shown paragraphs, action first, then "Why this card" ending in the disclaimer."""
     escaped = {name: _markdown_text(value) for name, value in facts.items()}
-    body = [block.text.format_map(escaped) for block in blocks if block.section == "body"]
-    basis = [block.text.format_map(escaped) for block in blocks if block.section == "basis"]
-    rule = template.rule.format_map(escaped)
+
+    def shown(text: str) -> str:
+        return template.citing(text, rec.flags).format_map(escaped)
+
+    body = [shown(block.text) for block in blocks if block.section == "body"]
+    basis = [shown(block.text) for block in blocks if block.section == "basis"]
+    rule = shown(template.rule)
     cited = [ref for text in [*body, *basis, rule] for ref in citations(text)]
     snoozes = snooze_days is not None and template.snoozes_at(rec.indicator)
     snooze = [catalogue.content.snooze.format(days=snooze_days)] if snoozes else []

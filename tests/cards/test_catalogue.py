@@ -327,6 +327,18 @@ ORTHOSIS_SUMMARY = 'text = "Foot drop ({side}), no orthosis on record'
         ("content.toml", 'more = "and {n} more"', 'more = "and more"', "{n}"),
         (
             "templates/orthosis.toml",
+            '\nselection_behavior = "at-most-one"',
+            '\ncite_when = { "6" = "fes_offered" }\nselection_behavior = "at-most-one"',
+            "no text cites",
+        ),
+        (
+            "templates/orthosis.toml",
+            '\nselection_behavior = "at-most-one"',
+            '\ncite_when = { "4" = "nope" }\nselection_behavior = "at-most-one"',
+            "nope",
+        ),
+        (
+            "templates/orthosis.toml",
             "bed confinement is coded.",
             "bed confinement is coded. It is a warning early on.",
             "one plain sentence",

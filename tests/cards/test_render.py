@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
-from cards.catalogue import CardCatalogue
+from cards.catalogue import CardCatalogue, only_citing
 from cards.model import BASIS_EXTENSION, Card
 from cards.render import RenderError, fitted, render, sentence_start
 from service.clinical.features.model import Evidence
@@ -655,3 +655,32 @@ def test_a_record_without_a_name_is_listed_by_its_kind(catalogue: CardCatalogue)
         evidence=(Evidence("Observation", "o-1", " ", "2026-11-20", "4 {score}"),),
     )
     assert "- Observation: MRC grade 4 (2026-11-20)" in (_render_one(rec, catalogue).detail or "")
+
+
+@pytest.mark.parametrize(
+    ("flags", "action", "cited"),
+    [
+        (frozenset(), "impairs gait [1]; a prefabricated", ["1"]),
+        (frozenset({"spinal_cause_possible"}), "impairs gait [1, 4]; a prefabricated", ["1", "4"]),
+    ],
+)
+def test_a_reference_is_cited_only_with_its_flag(
+    catalogue: CardCatalogue, flags: frozenset[str], action: str, cited: list[str]
+) -> None:
+    """`cite_when`: the disc-herniation summary [4] behind the orthosis advice only when a
+    spinal cause is possible (issue 9: not on a peroneal patient's card)."""
+    template = catalogue.templates["orthosis"].model_copy(
+        update={"cite_when": {"4": "spinal_cause_possible"}}
+    )
+    only_4_when = replace(catalogue, templates={**catalogue.templates, "orthosis": template})
+    rec = Recommendation(
+        topic="orthosis", indicator="warning", facts={"side": "left side"}, flags=flags
+    )
+    detail = _render_one(rec, only_4_when).detail or ""
+    assert action in detail
+    assert re.findall(r"^- \[([^\]]+)\] \[", detail, flags=re.MULTILINE) == cited
+
+
+def test_only_citing_drops_whole_groups_with_their_space() -> None:
+    keep_1 = lambda ref: ref == "1"  # noqa: E731
+    assert only_citing("gait [1, 4]; and [4]. Done [4, 1].", keep_1) == "gait [1]; and. Done [1]."
