@@ -1,10 +1,11 @@
 """What the patient-view rules and the order checks both know, written once.
 
 The population (§1), how a card's decision is put together (evidence once each,
-the "data unavailable" note), the foot-drop onset and duration as cards state
-them, facts in plain words (`plain_display`, `ago`, `recorded_when`,
-`finding_fact`, `foot_drop_words`, `fact_list`), the dalfampridine renal branch
-(which tests to ask for, how a CrCl is quoted) and the seizure-verify note (A7).
+the "data unavailable" note, the flags every card gets from the causes coded),
+the foot-drop onset and duration as cards state them, facts in plain words
+(`plain_display`, `ago`, `recorded_when`, `finding_fact`, `foot_drop_words`,
+`fact_list`), the dalfampridine renal branch (which tests to ask for, how a CrCl
+is quoted) and the seizure-verify note (A7).
 """
 
 from __future__ import annotations
@@ -81,10 +82,36 @@ def recommendation(
         suggestions=tuple(suggestions),
         evidence=tuple(dict.fromkeys(evidence)),
         facts=dict(facts),
-        flags=frozenset(flags),
+        flags=frozenset([*flags, *cause_flags(ctx.f)]),
         notes=tuple(dict.fromkeys([*notes, *unavailable, *later_notes])),
         about_order=about_order,
     )
+
+
+#: Causes that put the disc-herniation summary [4] behind first-line advice, and the
+#: causes that, coded alone, do not (cards' `cite_when`).
+SPINAL_CAUSES = (
+    "l5_radiculopathy",
+    "disc_herniation",
+    "lumbar_stenosis",
+    "sciatica",
+    "spine_other",
+)
+OTHER_CAUSES = (
+    "peroneal_neuropathy",
+    "sciatic_neuropathy",
+    "lumbosacral_plexopathy",
+    "nerve_trauma",
+    "central_cause",
+)
+
+
+def cause_flags(f: PatientFeatures) -> list[str]:
+    """Flags every card gets from the causes coded: `disc_cause_possible` when a spinal
+    cause is coded or no other cause is (the references a card cites depend on it)."""
+    spinal = any(getattr(f, name) for name in SPINAL_CAUSES)
+    other = any(getattr(f, name) for name in OTHER_CAUSES)
+    return ["disc_cause_possible"] if spinal or not other else []
 
 
 def duration_text(delta: timedelta) -> str:

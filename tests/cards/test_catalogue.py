@@ -265,7 +265,7 @@ ORTHOSIS_SUMMARY = 'text = "Foot drop ({side}), no orthosis on record'
         ),
         ("templates/orthosis.toml", 'when = "insensate_feet"', 'when = "nope"', "nope"),
         ("templates/orthosis.toml", "first-line for", "first-line <b>for</b>", "HTML"),
-        ("templates/orthosis.toml", "[1, 4]", "[1, 7]", "'7'"),
+        ("templates/orthosis.toml", "[1, 4]", "[1, 4, 7]", "'7'"),
         (
             "templates/orthosis.toml",
             "first-line for",
@@ -327,14 +327,14 @@ ORTHOSIS_SUMMARY = 'text = "Foot drop ({side}), no orthosis on record'
         ("content.toml", 'more = "and {n} more"', 'more = "and more"', "{n}"),
         (
             "templates/orthosis.toml",
-            '\nselection_behavior = "at-most-one"',
-            '\ncite_when = { "6" = "fes_offered" }\nselection_behavior = "at-most-one"',
+            'cite_when = { "4" = "disc_cause_possible" }',
+            'cite_when = { "6" = "fes_offered" }',
             "no text cites",
         ),
         (
             "templates/orthosis.toml",
-            '\nselection_behavior = "at-most-one"',
-            '\ncite_when = { "4" = "nope" }\nselection_behavior = "at-most-one"',
+            'cite_when = { "4" = "disc_cause_possible" }',
+            'cite_when = { "4" = "nope" }',
             "nope",
         ),
         (

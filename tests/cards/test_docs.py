@@ -84,4 +84,5 @@ def test_the_command_shows_each_card_as_a_clinician_sees_it(
     assert "SUMMARY (83 characters): Foot drop (left side), no orthosis on record" in out
     assert "LINK: How this recommendation works → https://cds.example.org/docs/clinical#" in out
     assert main(["show", "orthosis", "--every-situation"]) == 0
-    assert capsys.readouterr().out.count("orthosis · ") == 2 * 10
+    # 2 indicators × 20 flag combinations (5 flags, two exclusive pairs; cite_when's flag)
+    assert capsys.readouterr().out.count("orthosis · ") == 2 * 20

@@ -72,7 +72,8 @@ def test_details_lead_with_the_action_within_the_word_limit(template: CardTempla
     for preview in _cards(template, words=True):
         body, _ = _body_and_why(preview.card)
         first = template.blocks_for(preview.situation)[0]
-        assert first.action and body.startswith(first.text.format_map(wordiest))
+        shown = template.citing(first.text, preview.situation.flags)
+        assert first.action and body.startswith(shown.format_map(wordiest))
         if preview.card.indicator in ("info", "warning"):
             assert word_count(body) <= DETAIL_WORD_LIMIT, (preview.situation, word_count(body))
 

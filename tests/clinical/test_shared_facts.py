@@ -13,6 +13,7 @@ from service.clinical.features.model import CareEvent, Evidence, Finding
 from service.clinical.recommendation import Recommendation
 from service.clinical.shared import (
     ago,
+    cause_flags,
     fact_list,
     finding_fact,
     foot_drop_words,
@@ -20,6 +21,7 @@ from service.clinical.shared import (
     recorded_when,
 )
 from tests.cards.conftest import patient
+from tests.support.clinical import PERONEAL, card, condition, days_ago, features_of, foot_drop
 
 TODAY = date(2026, 6, 15)
 
@@ -134,3 +136,28 @@ def test_a_red_flag_summary_from_the_helpers_reads_as_the_spec_example() -> None
     assert "and 1 more" in card.summary or "and 2 more" in card.summary
     assert len(card.summary) < 140 and "…" not in card.summary
     assert not resource_references(card.summary) and not code_notation(card.summary)
+
+
+@pytest.mark.parametrize(
+    ("causes", "flagged"),
+    [
+        ((), True),
+        ((condition("M51.16", onset=days_ago(20)),), True),
+        ((condition(PERONEAL["right"], onset=days_ago(20)),), False),
+        (
+            (
+                condition(PERONEAL["right"], onset=days_ago(20)),
+                condition("M51.16", onset=days_ago(20)),
+            ),
+            True,
+        ),
+    ],
+    ids=["no-cause", "disc", "peroneal-only", "peroneal-and-disc"],
+)
+def test_disc_herniation_summary_behind_first_line_cards_only_where_a_spinal_cause_is_possible(
+    causes: tuple[dict[str, object], ...], flagged: bool
+) -> None:
+    features = features_of(foot_drop("right"), *causes)
+    assert ("disc_cause_possible" in cause_flags(features)) is flagged
+    orthosis = card("orthosis", foot_drop("right"), *causes)
+    assert orthosis is not None and ("disc_cause_possible" in orthosis.flags) is flagged

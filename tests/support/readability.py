@@ -34,6 +34,7 @@ from typing import Any
 from cards.catalogue import DETAIL_WORD_LIMIT, CardCatalogue, resource_references, word_count
 from cards.model import SUMMARY_LIMIT
 from service.clinical.features import PatientFeatures
+from service.clinical.shared import OTHER_CAUSES, SPINAL_CAUSES
 
 Json = dict[str, Any]
 
@@ -63,20 +64,6 @@ SPINAL_TOPICS = frozenset(
         "fusion-not-indicated",
         "localization-workup",
     }
-)
-SPINAL_CAUSES = (
-    "disc_herniation",
-    "l5_radiculopathy",
-    "spine_other",
-    "lumbar_stenosis",
-    "sciatica",
-)
-OTHER_CAUSES = (
-    "peroneal_neuropathy",
-    "sciatic_neuropathy",
-    "lumbosacral_plexopathy",
-    "nerve_trauma",
-    "central_cause",
 )
 #: Sources about central foot drop (stroke rehabilitation, FES of central origin).
 CENTRAL_REFERENCES = frozenset({"AHA-ASA-2016", "NICE-IPG278"})
