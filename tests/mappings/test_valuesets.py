@@ -32,7 +32,8 @@ EXPECTED_FEATURES = frozenset(
         # conditions
         "foot_drop", "peroneal_neuropathy", "l5_radiculopathy", "disc_herniation",
         "disc_degeneration", "lumbar_stenosis", "sciatic_neuropathy", "sciatica",
-        "lumbosacral_plexopathy", "stroke", "stroke_without_residual", "lower_limb_monoplegia",
+        "lumbosacral_plexopathy", "stroke", "central_sequela", "central_acute_event",
+        "stroke_without_residual", "lower_limb_monoplegia",
         "multiple_sclerosis", "spinal_cord", "cerebral_palsy", "motor_neuron_disease",
         "spasticity", "muscle_spasm", "peripheral_neuropathy", "diabetic_neuropathy",
         "nerve_trauma", "knee_dislocation", "fibular_fracture", "weakness", "non_ambulatory",

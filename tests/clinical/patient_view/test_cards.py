@@ -88,7 +88,7 @@ class TestOrthosis:
             assert "fes_needs_intact_nerve" in mixed.flags
 
     def test_fes_caution_with_a_pacemaker(self) -> None:
-        rec = card(self.T, ACUTE, MS, condition("Z95.0"))
+        rec = card(self.T, foot_drop(onset="2024-01-01"), MS, condition("Z95.0"))
         assert rec is not None and {"fes_offered", "fes_cardiac_caution"} <= rec.flags
 
     def test_insensate_feet_caution(self) -> None:
@@ -163,7 +163,10 @@ class TestLocalizationWorkup:
     def test_not_when_an_established_central_cause_explains_it(
         self, central: dict[str, Any]
     ) -> None:
-        assert not fires(self.T, ACUTE, central)
+        """A sequela with a deficit at any onset; a chronic disease with a foot drop of
+        6 months or more (v3 §2)."""
+        assert not fires(self.T, foot_drop(onset="2025-01-01"), central)
+        assert (central is not STROKE) == fires(self.T, ACUTE, central)
 
     def test_stroke_without_residual_deficit_explains_nothing(self) -> None:
         assert fires(self.T, ACUTE, condition("Z86.73", onset="2020-01-01"))

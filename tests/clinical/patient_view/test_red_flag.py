@@ -196,7 +196,9 @@ class TestRecordedDateAlone:
 def test_findings_fact_lists_each_finding_with_its_date() -> None:
     rec = red(ACUTE, condition("R33.9", rid="ret", onset=days_ago(3), text="Urinary retention"))
     assert rec is not None
-    assert rec.facts["findings"] == f"Urinary retention (Condition/ret, {days_ago(3)})"
+    assert rec.facts["findings"] == f"Urinary retention ({days_ago(3)})"
+    assert rec.facts["recorded_ago"] == "recorded 3 days ago"
+    assert "lead_urinary_retention" in rec.flags
     assert {"side", "onset", "duration"} <= set(rec.facts)
 
 
@@ -232,16 +234,30 @@ class TestSuggestions:
         mri = service_request("41333006", priority="stat")
         assert suggestion_ids(red(ACUTE, URGENT, mri)) == ["spine-surgery-referral-stat"]
 
-    def test_mri_done_in_the_last_7_days_is_not_repeated(self) -> None:
-        report = imaging_report("24968-0", when=days_ago(3))
+    def test_mri_performed_after_the_finding_is_not_repeated(self) -> None:
+        """v3 §3: none only when a lumbar MRI was performed after the finding's own date."""
+        report = imaging_report("24968-0", when=days_ago(2))
         assert suggestion_ids(red(ACUTE, URGENT, report)) == ["spine-surgery-referral-stat"]
 
-    def test_mri_done_earlier_is_repeated(self) -> None:
-        report = imaging_report("24968-0", when=days_ago(9))
+    @pytest.mark.parametrize("when", [days_ago(3), days_ago(5)])
+    def test_mri_on_or_before_the_finding_day_is_repeated(self, when: str) -> None:
+        report = imaging_report("24968-0", when=when)
         assert suggestion_ids(red(ACUTE, URGENT, report))[0] == "mri-lumbar-stat"
 
-    def test_pending_non_stat_spine_referral_does_not_silence_the_stat_one(self) -> None:
-        referral = service_request("308482002", priority="routine")
+    def test_pending_non_stat_spine_referral_is_updated_to_stat(self) -> None:
+        """v3 §1 No nagging: an update of that referral, not a second one."""
+        referral = service_request("308482002", priority="routine", rid="ref-3")
+        rec = red(ACUTE, URGENT, referral)
+        assert rec is not None
+        chosen = [(s.suggestion_id, s.target) for s in rec.suggestions]
+        assert chosen == [
+            ("mri-lumbar-stat", None),
+            ("spine-surgery-referral-make-stat", "ServiceRequest/ref-3"),
+        ]
+        assert any(e.resource_id == "ref-3" for e in rec.evidence)
+
+    def test_a_foot_and_ankle_orthopaedic_referral_is_no_spine_referral(self) -> None:
+        referral = service_request("308481009", priority="routine", text="Foot and ankle clinic")
         assert "spine-surgery-referral-stat" in suggestion_ids(red(ACUTE, URGENT, referral))
 
     def test_pending_stat_spine_referral_is_not_repeated(self) -> None:
@@ -254,19 +270,59 @@ class TestRouting:
 
     DECLINE = (strength("5", 20), strength("3", 2))
 
-    def test_central_cause_routes_to_neurology(self) -> None:
-        rec = red(ACUTE, condition("G35", onset="2015-01-01"), *self.DECLINE)
+    def test_explaining_central_cause_adds_neurology_and_keeps_the_mri(self) -> None:
+        """v3 §3: a proven central cause explains the foot drop; routing adds text and
+        never removes the lumbar MRI."""
+        sequela = condition("I69.354", onset="2015-01-01")
+        rec = red(ACUTE, sequela, *self.DECLINE)
         assert rec is not None
-        assert suggestion_ids(rec) == ["neurology-referral-urgent"]
+        assert suggestion_ids(rec) == ["mri-lumbar-stat", "neurology-referral-urgent"]
         assert "central_cause" in rec.flags and "spinal_cause_possible" not in rec.flags
 
-    def test_proven_peripheral_lesion_routes_to_nerve_imaging_and_neurology(self) -> None:
-        palsy = condition(PERONEAL["right"], onset=days_ago(10))
+    def test_unlinked_central_condition_is_not_proven(self) -> None:
+        """MS since 2015 with a foot drop of 10 days: a possible cause, not an explanation."""
+        rec = red(ACUTE, condition("G35", onset="2015-01-01"), *self.DECLINE)
+        assert rec is not None
+        assert suggestion_ids(rec) == [
+            "mri-lumbar-stat",
+            "spine-surgery-referral-stat",
+            "neurology-referral-urgent",
+        ]
+        assert "central_cause" not in rec.flags
+
+    def test_proven_peripheral_needs_the_lesion_after_ncs_and_an_mri_after_progression(
+        self,
+    ) -> None:
+        palsy = condition(PERONEAL["right"], onset=days_ago(3))
         emg = procedure("95907", CPT, performed=days_ago(4))
-        rec = red(ACUTE, palsy, emg, *self.DECLINE)
+        mri = imaging_report("24968-0", when=days_ago(1))
+        rec = red(ACUTE, palsy, emg, mri, *self.DECLINE)
         assert rec is not None
         assert suggestion_ids(rec) == ["neurology-referral-urgent"]
         assert "peripheral_cause" in rec.flags
+
+    def test_a_palsy_coded_before_the_ncs_is_not_proven(self) -> None:
+        palsy = condition(PERONEAL["right"], onset=days_ago(10))
+        emg = procedure("95907", CPT, performed=days_ago(4))
+        mri = imaging_report("24968-0", when=days_ago(1))
+        rec = red(ACUTE, palsy, emg, mri, *self.DECLINE)
+        assert rec is not None and "peripheral_cause" not in rec.flags
+        assert "spine-surgery-referral-stat" in suggestion_ids(rec)
+
+    def test_a_proven_peripheral_without_mri_after_progression_keeps_the_mri(self) -> None:
+        palsy = condition(PERONEAL["right"], onset=days_ago(3))
+        emg = procedure("95907", CPT, performed=days_ago(4))
+        rec = red(ACUTE, palsy, emg, *self.DECLINE)
+        assert rec is not None and "peripheral_cause" not in rec.flags
+        assert suggestion_ids(rec)[0] == "mri-lumbar-stat"
+
+    def test_sphincter_trigger_always_leads_with_the_spinal_pathway(self) -> None:
+        """v3 §3: no central or peripheral lesion explains new retention."""
+        sequela = condition("I69.354", onset="2015-01-01")
+        rec = red(ACUTE, sequela, URGENT)
+        assert rec is not None
+        assert suggestion_ids(rec) == ["mri-lumbar-stat", "spine-surgery-referral-stat"]
+        assert "central_cause" not in rec.flags
 
     def test_unproven_peroneal_palsy_keeps_the_spinal_route(self) -> None:
         """'Never assume a peroneal lesion at the fibular head.'"""
