@@ -460,7 +460,7 @@ def localization_workup(ctx: _Context) -> Recommendation | None:
     chronic_first = bool(f.central.chronic_recent) and not ctx.central_explains
     no_cause = not (spinal or peripheral or ctx.central_explains)
     items = _workup_items(ctx, no_cause)
-    if chronic_first and not _pending(f.neurology_referral):
+    if chronic_first and not f.neurology_referral:
         items.insert(0, "neurology-referral")
     if not items:
         return None

@@ -189,6 +189,44 @@ class TestLocalizationWorkup:
         assert fires(self.T, PALSY)
 
 
+class TestCentralCauseTemporalLink:
+    """v3 §2: a central cause explains the foot drop only when linked in time."""
+
+    OLD_STROKE = condition("I63.9", onset="1988-04-02")
+
+    def test_unlinked_stroke_fires_the_work_up_and_names_it(self) -> None:
+        rec = card("localization-workup", ACUTE, self.OLD_STROKE)
+        assert rec is not None and rec.indicator == "warning"
+        assert "central_possible" in rec.flags
+        assert "1988-04-02" in rec.facts["possible_cause"]
+        assert suggestion_ids(rec) == ["ncs-emg", "mri-lumbar"]
+
+    def test_unlinked_stroke_gives_no_fes(self) -> None:
+        assert "fes" not in suggestion_ids(card("orthosis", ACUTE, self.OLD_STROKE))
+
+    def test_a_stroke_two_weeks_before_explains_it(self) -> None:
+        stroke = condition("I63.9", onset=days_ago(24))
+        assert not fires("localization-workup", ACUTE, stroke)
+        assert "fes" in suggestion_ids(card("orthosis", ACUTE, stroke))
+
+    def test_ms_with_a_recent_foot_drop_is_info_and_names_ms_first(self) -> None:
+        rec = card("localization-workup", foot_drop(onset=weeks_ago(8)), MS)
+        assert rec is not None and rec.indicator == "info"
+        assert "central_chronic_first" in rec.flags
+        assert suggestion_ids(rec)[0] == "neurology-referral"
+
+    def test_a_pending_neurology_referral_is_not_repeated(self) -> None:
+        referral = service_request("308474002")  # referral to neurology service (value set)
+        rec = card("localization-workup", foot_drop(onset=weeks_ago(8)), MS, referral)
+        assert rec is not None and "neurology-referral" not in suggestion_ids(rec)
+
+    def test_disc_surgery_is_excluded_only_by_an_explaining_cause(self) -> None:
+        disc = condition("M51.16", onset=weeks_ago(8))
+        fd = foot_drop(onset=weeks_ago(8))
+        assert fires("disc-surgery-referral", fd, disc, self.OLD_STROKE)
+        assert not fires("disc-surgery-referral", fd, disc, STROKE)
+
+
 class TestPeronealDecompression:
     T = "peroneal-decompression"
 

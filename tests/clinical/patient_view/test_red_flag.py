@@ -351,3 +351,110 @@ class TestRouting:
             "Observation",
             "Observation",
         ]
+
+
+class TestTextOnlyFindings:
+    """v3 §2: an uncoded problem-list entry counts with the same tiers as a coded one."""
+
+    @pytest.mark.parametrize(
+        ("entry", "expected"),
+        [
+            pytest.param(
+                condition(None, text="acute urinary retention", recorded=days_ago(2)),
+                "critical",
+                id="new",
+            ),
+            pytest.param(
+                condition(None, text="cauda equina syndrome", recorded=days_ago(25)),
+                "critical",
+                id="CES 25 days",
+            ),
+            pytest.param(
+                condition(None, text="urinary retention", recorded=days_ago(20)),
+                "warning",
+                id="older, acute",
+            ),
+            pytest.param(condition(None, text="urinary retention"), "warning", id="undated, acute"),
+            pytest.param(
+                condition(None, text="h/o urinary retention", recorded=days_ago(2)),
+                "warning",
+                id="history cue",
+            ),
+            pytest.param(
+                condition(None, text="?cauda equina", recorded=days_ago(2)),
+                "critical",
+                id="suspected",
+            ),
+        ],
+    )
+    def test_tiers_with_acute_foot_drop(self, entry: dict[str, Any], expected: str) -> None:
+        assert tier(ACUTE, entry) == expected
+
+    def test_older_entry_with_chronic_foot_drop_gives_nothing(self) -> None:
+        entry = condition(None, text="urinary retention", recorded=days_ago(60))
+        assert tier(CHRONIC, entry) is None
+
+    def test_the_basis_says_free_text(self) -> None:
+        rec = red(ACUTE, condition(None, text="acute urinary retention", recorded=days_ago(2)))
+        assert rec is not None and "finding_from_text" in rec.notes
+        assert any(e.value and "recorded as free text" in e.value for e in rec.evidence)
+
+    def test_a_finding_named_only_in_a_note_is_a_warning_at_most(self) -> None:
+        fd = foot_drop(onset=days_ago(10), notes=[("new urinary retention", days_ago(1))])
+        assert tier(fd) == "warning"
+
+
+class TestWarningTier:
+    """v3 §3: one suggestion, an urgent lumbar MRI; no spine referral."""
+
+    NOTE = foot_drop(notes=[("foot drop worsening since Monday", days_ago(1))])
+
+    def test_one_urgent_mri(self) -> None:
+        assert suggestion_ids(red(self.NOTE)) == ["mri-lumbar-urgent"]
+
+    def test_older_sphincter_finding_gets_the_same_single_suggestion(self) -> None:
+        older = condition("R33.9", onset=days_ago(60))
+        assert suggestion_ids(red(ACUTE, older)) == ["mri-lumbar-urgent"]
+
+    @pytest.mark.parametrize("priority", ["urgent", "asap", "stat"])
+    def test_a_pending_urgent_mri_satisfies_it(self, priority: str) -> None:
+        mri = service_request("41333006", priority=priority)
+        assert suggestion_ids(red(self.NOTE, mri)) == []
+
+    def test_a_routine_pending_mri_is_updated_to_urgent(self) -> None:
+        mri = service_request("41333006", priority="routine", rid="mri-r")
+        rec = red(self.NOTE, mri)
+        assert rec is not None
+        assert [(s.suggestion_id, s.target) for s in rec.suggestions] == [
+            ("mri-lumbar-make-urgent", "ServiceRequest/mri-r")
+        ]
+
+    def test_a_routine_spine_referral_is_not_updated_in_the_warning_tier(self) -> None:
+        referral = service_request("308482002", priority="routine")
+        assert suggestion_ids(red(self.NOTE, referral)) == ["mri-lumbar-urgent"]
+
+
+class TestWording:
+    """v3 §1: plain facts for the summary; 'bilateral' where it applies."""
+
+    def test_new_bilateral_sets_the_bilateral_flag(self) -> None:
+        rec = red(foot_drop("right"), foot_drop("left", onset=days_ago(5)))
+        assert rec is not None and "bilateral_new" in rec.flags
+
+    def test_retention_with_new_bilateral_leads_with_retention_and_says_bilateral(self) -> None:
+        rec = red(foot_drop("right"), foot_drop("left", onset=days_ago(5)), URGENT)
+        assert rec is not None
+        assert {"bilateral_new", "lead_urinary_retention"} <= rec.flags
+
+    @pytest.mark.parametrize(
+        ("days", "words"),
+        [(0, "recorded today"), (1, "recorded yesterday"), (3, "recorded 3 days ago")],
+    )
+    def test_recorded_ago(self, days: int, words: str) -> None:
+        rec = red(ACUTE, condition("R33.9", onset=days_ago(days)))
+        assert rec is not None and rec.facts["recorded_ago"] == words
+
+    def test_cauda_equina_leads_over_retention(self) -> None:
+        rec = red(ACUTE, URGENT, condition("G83.4", onset=days_ago(5)))
+        assert rec is not None and "lead_cauda_equina" in rec.flags
+        assert "lead_urinary_retention" not in rec.flags
