@@ -1,4 +1,4 @@
-"""Patient-view rules: PatientFeatures -> Recommendations (clinical-logic v2 §1, §3).
+"""Patient-view rules: PatientFeatures -> Recommendations (clinical-logic v3 §1, §3).
 
 One pure function per card; each returns a `Recommendation` or None. Rules decide
 (topic, indicator, suggestions, flags, facts, notes, evidence); the card templates
@@ -12,19 +12,26 @@ word. `recommend` applies the principles of §1 around them:
 Choices where the spec is silent, for the docs:
 - Unknown age (no birth date): only the red-flag card can fire. The population is
   adults, which cannot be confirmed, but a red flag must never be missed.
-- Red-flag routing (A2): a CES-type trigger (cauda equina, sphincter or saddle finding,
-  new bilateral foot drop) or any coded spinal cause routes to stat lumbar MRI and
-  spinal surgery. Progression alone routes to urgent neurology when a central cause
-  is coded or a peripheral lesion is *proven* (coded and NCS/EMG done since onset); a
-  coded but unproven peroneal palsy does not divert it (never assume the fibular
-  head). With no cause coded at all, both routes are offered.
-- A pending non-stat spine referral does not silence the stat referral suggestion
-  (no `update` suggestion exists for referrals; the card still proposes a stat one).
-- Work-up: lumbar MRI is suggested when a spinal cause is coded or no cause at all;
-  not for a peroneal palsy alone (NCS/EMG localises first, and the card carries the
-  pitfall) and not when only central signs are coded (lumbar MRI does not image them;
-  the card names brain/spinal cord MRI). Nerve imaging for a coded peroneal or sciatic
-  lesion or nerve injury.
+- Red-flag routing (A2, v3 §3) applies to the progression trigger only: a CES-type
+  trigger (cauda equina, sphincter or saddle finding, new bilateral foot drop) always
+  leads with the spinal pathway. Progression with a proven cause — central: one that
+  explains the foot drop (v3 §2); peripheral: a peroneal, sciatic or plexus lesion coded
+  on or after an NCS/EMG done since onset, and a lumbar MRI performed after the latest
+  progression finding — adds urgent neurology and drops the spine referral unless a
+  spinal cause is coded; the lumbar MRI stays. An unlinked central condition or no cause
+  offers both routes.
+- The critical card's MRI is left out only when a lumbar MRI was performed on a later
+  day than every finding's own date; a pending non-stat MRI or spine referral gets an
+  update to stat. The warning tier makes one suggestion: an urgent lumbar MRI (or an
+  update of a routine one to urgent).
+- A red flag named only in a recent note gives the warning tier, whatever the phase.
+- Work-up: lumbar MRI is suggested when a spinal cause is coded or no cause at all (an
+  unlinked central condition is no cause); not for a peroneal palsy alone (NCS/EMG
+  localises first, and the card carries the pitfall) and not when only central signs
+  are coded (lumbar MRI does not image them; the card names brain/spinal cord MRI).
+  Nerve imaging for a coded peroneal or sciatic lesion or nerve injury. A chronic
+  central disease beside a foot drop of known onset under 6 months: info, a neurology
+  referral first.
 - FES needs no peripheral lesion coded: a peroneal, sciatic, plexus or nerve injury,
   polyneuropathy, or any coded spinal cause (L5, disc, stenosis, sciatica,
   spondylolisthesis) each exclude it, since each may mean a denervated peroneal nerve.

@@ -357,38 +357,21 @@ class TestTextOnlyFindings:
     """v3 §2: an uncoded problem-list entry counts with the same tiers as a coded one."""
 
     @pytest.mark.parametrize(
-        ("entry", "expected"),
+        ("text", "age_days", "expected"),
         [
-            pytest.param(
-                condition(None, text="acute urinary retention", recorded=days_ago(2)),
-                "critical",
-                id="new",
-            ),
-            pytest.param(
-                condition(None, text="cauda equina syndrome", recorded=days_ago(25)),
-                "critical",
-                id="CES 25 days",
-            ),
-            pytest.param(
-                condition(None, text="urinary retention", recorded=days_ago(20)),
-                "warning",
-                id="older, acute",
-            ),
-            pytest.param(condition(None, text="urinary retention"), "warning", id="undated, acute"),
-            pytest.param(
-                condition(None, text="h/o urinary retention", recorded=days_ago(2)),
-                "warning",
-                id="history cue",
-            ),
-            pytest.param(
-                condition(None, text="?cauda equina", recorded=days_ago(2)),
-                "critical",
-                id="suspected",
-            ),
+            ("acute urinary retention", 2, "critical"),
+            ("cauda equina syndrome", 25, "critical"),
+            ("urinary retention", 20, "warning"),  # older, acute foot drop
+            ("urinary retention", None, "warning"),  # undated, acute foot drop
+            ("h/o urinary retention", 2, "warning"),  # a history cue: an older finding
+            ("?cauda equina", 2, "critical"),  # suspicion never negates
         ],
     )
-    def test_tiers_with_acute_foot_drop(self, entry: dict[str, Any], expected: str) -> None:
-        assert tier(ACUTE, entry) == expected
+    def test_tiers_with_acute_foot_drop(
+        self, text: str, age_days: int | None, expected: str
+    ) -> None:
+        recorded = days_ago(age_days) if age_days is not None else None
+        assert tier(ACUTE, condition(None, text=text, recorded=recorded)) == expected
 
     def test_older_entry_with_chronic_foot_drop_gives_nothing(self) -> None:
         entry = condition(None, text="urinary retention", recorded=days_ago(60))
