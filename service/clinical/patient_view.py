@@ -370,10 +370,13 @@ def red_flag_urgent_evaluation(ctx: _Context) -> Recommendation | None:
     flags += ["bilateral_new"] if tiers.bilateral else []
     if not tiers.critical and set(tiers.warning) <= set(f.progression.text):
         flags.append("progression_text_only")
+    if not tiers.critical and any(x in f.red_flag_noted for x in tiers.warning):
+        flags.append("red_flag_in_note")
     lead, finding = _lead(tiers)
     if lead != "bilateral_new":
         flags.append(lead)
     found = tiers.found
+    referrals = _pending(f.spine_surgery_referral) if tiers.critical else []
     if tiers.critical:
         routed = not tiers.ces_type and (no_cause or bool(f.central_cause))
         neurology = central or peripheral or routed
@@ -385,7 +388,7 @@ def red_flag_urgent_evaluation(ctx: _Context) -> Recommendation | None:
         RED_FLAG,
         "critical" if tiers.critical else "warning",
         suggestions,
-        evidence=[*found, *_pending(f.lumbar_mri), *_pending(f.spine_surgery_referral)],
+        evidence=[*found, *_pending(f.lumbar_mri), *referrals],
         flags=flags,
         notes=["finding_from_text"] if any(x.from_text for x in found) else [],
         facts={

@@ -384,7 +384,11 @@ class TestTextOnlyFindings:
 
     def test_a_finding_named_only_in_a_note_is_a_warning_at_most(self) -> None:
         fd = foot_drop(onset=days_ago(10), notes=[("new urinary retention", days_ago(1))])
-        assert tier(fd) == "warning"
+        rec = red(fd)
+        assert rec is not None and rec.indicator == "warning"
+        assert "red_flag_in_note" in rec.flags
+        critical = red(fd, URGENT)
+        assert critical is not None and "red_flag_in_note" not in critical.flags
 
 
 class TestWarningTier:
