@@ -20,6 +20,8 @@ Choices where the spec is silent, for the docs:
   situation "history of stroke", other I69.3 sequelae) is read as the event, dated by its
   onset; an undated one, or one beside a foot drop of unknown onset, cannot be linked in
   time and is a possible cause.
+- An event dated only by its recordedDate is not linked in time (problem-list migrations
+  reset recordedDate): it stays a possible cause, so the work-up card names it.
 - The foot-drop record's notes are not read for a cause: a past medical history in a note
   ("PMH: stroke 1988") names a condition, not the cause.
 """
@@ -89,7 +91,8 @@ def central_causes(
         elif SEQUELA in entry.features and entry.active:
             explains.append(finding)
         elif entry.features & set(ACUTE_EVENTS):
-            linked = _linked_event(entry.onset.date, fd.onset.date, t)
+            event = entry.onset.date if entry.onset.known else None
+            linked = _linked_event(event, fd.onset.date, t)
             (explains if linked else possible).append(finding)
         elif _chronic_explains(fd, today, t):
             explains.append(finding)

@@ -71,6 +71,12 @@ def test_an_undated_stroke_cannot_be_linked() -> None:
     assert not explains(ACUTE, condition("I63.9"))
 
 
+def test_a_stroke_dated_only_by_its_recorded_date_is_not_linked() -> None:
+    """recordedDate is reset by problem-list migrations: not a true onset."""
+    assert not explains(ACUTE, condition("I63.9", recorded=days_ago(12)))
+    assert explains(ACUTE, condition("I63.9", onset=days_ago(12)))
+
+
 @pytest.mark.parametrize("code", ["G35", "G80.1", "G11.4", "G95.9"])
 def test_chronic_disease_explains_a_foot_drop_of_six_months_or_more(code: str) -> None:
     assert explains(foot_drop(onset=days_ago(200)), condition(code, onset="2012-01-01"))
