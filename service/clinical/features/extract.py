@@ -101,17 +101,22 @@ _CURRENT = {"dalfampridine_active": ("dalfampridine",), "other_4ap": ("other_4ap
 
 
 def _sided(entries: Iterable[ConditionEntry], feature: str) -> list[SidedOnset]:
-    return [SidedOnset(e.finding(feature), e.onset, e.side) for e in entries]
+    return [
+        SidedOnset(
+            e.finding(feature), e.onset, e.side, e.active, e.recurrence, e.abated, e.recorded_date
+        )
+        for e in entries
+    ]
 
 
 def _foot_drop(
     conditions: Sequence[ConditionEntry], today: date, thresholds: ClinicalThresholds
 ) -> FootDrop | None:
-    foot_drop = _sided(with_feature(conditions, "foot_drop"), "foot_drop")
+    # Every status: an earlier, abated entry ends an episode (v3 §1 Time).
+    foot_drop = _sided(with_feature(conditions, "foot_drop", active_only=False), "foot_drop")
     peroneal = _sided(with_feature(conditions, "peroneal_neuropathy"), "peroneal_neuropathy")
-    if foot_drop:
-        return assemble(foot_drop, peroneal, False, today, thresholds)
-    return assemble(peroneal, (), True, today, thresholds)
+    found = assemble(foot_drop, peroneal, False, today, thresholds)
+    return found or assemble(peroneal, (), True, today, thresholds)
 
 
 def _patient(

@@ -19,6 +19,10 @@ from service.fhir.readers import Concept, Reader
 
 #: clinicalStatus codes that make a Condition "active" (§1 Trigger).
 ACTIVE_STATUSES = frozenset({"active", "recurrence", "relapse"})
+#: clinicalStatus codes that start a new episode of a foot drop (v3 §1 Time).
+RECURRENCE_STATUSES = frozenset({"recurrence", "relapse"})
+#: clinicalStatus codes of a Condition that has abated.
+ABATED_STATUSES = frozenset({"inactive", "resolved", "remission"})
 #: verificationStatus codes that make a Condition (or an allergy) never count.
 EXCLUDED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
 
