@@ -336,7 +336,6 @@ def premature_palliative_surgery(ctx: _Context, order: SelectedOrder) -> Recomme
         suggestions.append(SuggestedAction("orthotist-referral"))
     if not f.pt_since_onset:
         suggestions.append(SuggestedAction("pt-referral"))
-    duration = fd.duration if fd.duration is not None else ctx.today - onset
     return _card(
         ctx,
         order,
@@ -344,7 +343,7 @@ def premature_palliative_surgery(ctx: _Context, order: SelectedOrder) -> Recomme
         "info",
         suggestions,
         fd.findings,
-        facts={"duration": shared.duration_text(duration)},
+        facts={"duration": shared.duration_text(onset, ctx.today)},
     )
 
 

@@ -35,6 +35,15 @@ def months_before(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
+def months_between(start: date, end: date) -> int:
+    """Completed calendar months from `start` to `end`, as a calendar counts them: a month
+    ending on a shorter month's last day is complete (31 January to 28 February is one)."""
+    months = (end.year - start.year) * 12 + end.month - start.month
+    while months > 0 and months_before(end, months) < start:
+        months -= 1
+    return max(months, 0)
+
+
 def years_between(start: date, end: date) -> int:
     """Completed years from `start` to `end` (age in years)."""
     return end.year - start.year - ((end.month, end.day) < (start.month, start.day))
