@@ -321,7 +321,7 @@ def orthosis(ctx: _Context) -> Recommendation | None:
         evidence += [*f.central_cause, *f.cardiac_device]
     if f.insensate_feet:
         flags.append("insensate_feet")
-    covered = [e for e in f.orthosis_in_use + f.fes_in_use]
+    covered = [*f.orthosis_in_use, *f.fes_in_use]
     if covered:
         flags.append("orthosis_other_side")
         evidence += covered
@@ -424,8 +424,15 @@ def nerve_injury_referral(ctx: _Context) -> Recommendation | None:
     recent = [x for x in f.nerve_trauma if (d := x.date or fd.onset.date) and d >= since]
     if not recent:
         return None
+    dated = [d for x in recent if (d := x.date) is not None]
+    when = f"{duration_text(max(dated), ctx.today)} ago" if dated else "date not recorded"
     return _card(
-        ctx, "nerve-injury-referral", "warning", [SuggestedAction("nerve-surgery-referral")], recent
+        ctx,
+        "nerve-injury-referral",
+        "warning",
+        [SuggestedAction("nerve-surgery-referral")],
+        recent,
+        facts={"injury_when": when},
     )
 
 

@@ -19,10 +19,7 @@ Anything else (cancelled, revoked, entered-in-error, not-done, unknown) never
 counts. Each event carries the side its bodySite or words name (v3 §1 Time: an
 orthosis "left" covers the left foot drop only; without a side it covers every
 side). A botulinum toxin drug counts as limb chemodenervation only when a
-MedicationAdministration gives it at a lower-limb site (v3 §2 botulinum_recent).
-
-`SOURCES` says, per feature of `PatientFeatures`, which resource types the care
-reader reads it from (clinical-logic v3 §2 "from"): what discovery must request. Draft orders of the request count as ordered, whatever their status.
+MedicationAdministration gives it at a lower-limb site (v3 §2 botulinum_recent). Draft orders of the request count as ordered, whatever their status.
 Items without a recognised code are also recognised from their text (orthosis
 and FES device names, tendon transfer, peroneal decompression, dalfampridine /
 4-aminopyridine).
@@ -178,33 +175,6 @@ KINDS: dict[str, _Kind] = {
     ),
 }
 """Every resource type that carries care, and where each says what it is."""
-
-_REQUESTS = ("ServiceRequest", "DeviceRequest")
-_STUDIES = ("Procedure", "ImagingStudy", "DiagnosticReport", "ServiceRequest")
-_MEDICATIONS = ("MedicationRequest", "MedicationStatement")
-SOURCES: dict[str, tuple[str, ...]] = {
-    "orthosis_in_use": ("DeviceRequest", "DeviceUseStatement", "Device", "Procedure"),
-    "fes_in_use": ("DeviceRequest", "DeviceUseStatement", "Device", "Procedure"),
-    "pt_since_onset": ("ServiceRequest", "Procedure", "Encounter", "CarePlan"),
-    "ncs_emg": _STUDIES,
-    "lumbar_mri": _STUDIES,
-    "plexus_mri": _STUDIES,
-    "nerve_imaging": _STUDIES,
-    "spine_surgery_referral": _REQUESTS,
-    "neurology_referral": _REQUESTS,
-    "rehabilitation_referral": _REQUESTS,
-    "discectomy": ("Procedure",),
-    "lumbar_decompression": ("Procedure",),
-    "palliative_surgery": ("Procedure",),
-    "peroneal_decompression": ("Procedure",),
-    "botulinum_recent": ("Procedure", "MedicationAdministration"),
-    "dalfampridine_active": _MEDICATIONS,
-    "dalfampridine_past_course": _MEDICATIONS,
-    "other_4ap": _MEDICATIONS,
-}
-"""Resource types each care feature of PatientFeatures is read from (clinical-logic v3
-§2 "from"; Conditions, for devices named in notes, are always fetched). Each is a key of
-`KINDS`, so the reader reads it: the discovery prefetch requests every one."""
 
 BOTULINUM = "botulinum"
 BOTULINUM_DRUG = "botulinum_toxin_drug"
