@@ -39,7 +39,7 @@ def months_between(start: date, end: date) -> int:
     """Completed calendar months from `start` to `end`, as a calendar counts them: a month
     ending on a shorter month's last day is complete (31 January to 28 February is one)."""
     months = (end.year - start.year) * 12 + end.month - start.month
-    while months > 0 and months_before(end, months) < start:
+    while months > 0 and months_before(start, -months) > end:
         months -= 1
     return max(months, 0)
 
