@@ -15,6 +15,8 @@ from tests.support.clinical import (
     procedure,
     topics,
 )
+from tests.support.drafts import select, service_draft
+from tests.support.drafts import topics as order_topics
 
 Json = dict[str, Any]
 
@@ -133,3 +135,16 @@ def test_nerve_injury_card_states_when_the_injury_is_dated() -> None:
 def test_unsided_foot_drop_reads_as_foot_drop() -> None:
     rec = card("orthosis", foot_drop(None))
     assert rec is not None and rec.facts["foot_drop"] == "Foot drop"
+
+
+def test_premature_palliative_surgery_is_per_side() -> None:
+    """A right tendon transfer: the right foot drop's episode decides, not the left's."""
+    old_right = foot_drop("right", onset="2024-01-01")
+    new_left = foot_drop("left", onset=days_ago(90))
+    right = service_draft(text="Posterior tibial tendon transfer, right")
+    left = service_draft(text="Posterior tibial tendon transfer, left")
+    unsided = service_draft(text="Posterior tibial tendon transfer")
+    premature = "premature-palliative-surgery"
+    assert premature not in order_topics(select(old_right, new_left, order=right))
+    assert premature in order_topics(select(old_right, new_left, order=left))
+    assert premature in order_topics(select(old_right, new_left, order=unsided))
