@@ -19,7 +19,8 @@ Anything else (cancelled, revoked, entered-in-error, not-done, unknown) never
 counts. Each event carries the side its bodySite or words name (v3 §1 Time: an
 orthosis "left" covers the left foot drop only; without a side it covers every
 side). A botulinum toxin drug counts as limb chemodenervation only when a
-MedicationAdministration gives it at a lower-limb site (v3 §2 botulinum_recent). Draft orders of the request count as ordered, whatever their status.
+MedicationAdministration gives it at a lower-limb site (v3 §2 botulinum_recent).
+Draft orders of the request count as ordered, whatever their status.
 Items without a recognised code are also recognised from their text (orthosis
 and FES device names, tendon transfer, peroneal decompression, dalfampridine /
 4-aminopyridine).

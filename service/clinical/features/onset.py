@@ -230,9 +230,7 @@ def _episodes(
     not date it.
     """
     groups = _by_side(entries)
-    found = [
-        x for side, group in groups.items() if (x := _episode(side, group, today, thresholds))
-    ]
+    found = [x for side, group in groups.items() if (x := _episode(side, group, today, thresholds))]
     sided = {s: g for s, g in _by_side([e for e in side_entries if e.side]).items()}
     if list(groups) == ["unspecified"] and sided and found:
         # "Foot drop" unsided with a left peroneal palsy: a left foot drop.
@@ -276,8 +274,8 @@ def assemble(
     duration, phase = phase_of(onset, today, thresholds)
     episodes = [*own, *extra]
     sides = {e.side for e in episodes if e.side != "unspecified"}
-    laterality: Laterality = "bilateral" if len(sides) == len(_SIDES) else next(
-        iter(sides), "unspecified"
+    laterality: Laterality = (
+        "bilateral" if len(sides) == len(_SIDES) else next(iter(sides), "unspecified")
     )
     bilateral = [e for e in [*entries, *side_entries] if e.active and e.side == "bilateral"]
     return FootDrop(

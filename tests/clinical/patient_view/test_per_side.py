@@ -102,8 +102,8 @@ def test_palliative_surgery_is_per_side() -> None:
         foot_drop("right", onset="2024-01-01"),
         condition(PERONEAL["right"], onset="2024-01-01"),
     ]
-    left_done = procedure(None, text="Left posterior tibial tendon transfer", performed="2025-01-01")
-    right_done = procedure(None, text="Right posterior tibial tendon transfer", performed="2025-01-01")
+    left_done = procedure(None, text="Left tibialis posterior transfer", performed="2025-01-01")
+    right_done = procedure(None, text="Right tibialis posterior transfer", performed="2025-01-01")
     rec = card("palliative-surgery", *record, left_done)
     assert rec is not None
     assert rec.facts["foot_drop"] == "Right foot drop"
