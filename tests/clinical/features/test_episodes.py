@@ -20,6 +20,7 @@ from tests.support.clinical import (
     card,
     condition,
     days_ago,
+    device_use,
     features_of,
     foot_drop,
     procedure,
@@ -191,14 +192,8 @@ def test_an_orthosis_takes_its_side_from_its_words(words: str, side: str | None)
 
 
 def test_an_orthosis_body_site_gives_its_side() -> None:
-    statement = {
-        "resourceType": "DeviceUseStatement",
-        "id": "dus-1",
-        "status": "active",
-        "subject": {"reference": "Patient/pat-1"},
-        "device": {"display": "Ankle-foot orthosis"},
-        "bodySite": {"coding": [{"system": SCT, "code": "7771000"}]},  # left
-    }
+    statement = device_use("Ankle-foot orthosis")
+    statement["bodySite"] = {"coding": [{"system": SCT, "code": "7771000"}]}  # left
     f = features_of(foot_drop("right"), statement)
     assert [e.side for e in f.orthosis_in_use] == ["left"]
     assert not f.orthosis_in_use[0].covers("right")

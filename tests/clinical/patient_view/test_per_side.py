@@ -4,13 +4,12 @@ recurrence restarts the first-line clock, and the cards state the side in words.
 
 from __future__ import annotations
 
-from typing import Any
-
 from tests.support.clinical import (
     PERONEAL,
     card,
     condition,
     days_ago,
+    device_use,
     foot_drop,
     procedure,
     topics,
@@ -18,49 +17,37 @@ from tests.support.clinical import (
 from tests.support.drafts import select, service_draft
 from tests.support.drafts import topics as order_topics
 
-Json = dict[str, Any]
-
-
-def afo(words: str) -> Json:
-    return {
-        "resourceType": "DeviceUseStatement",
-        "id": f"dus-{abs(hash(words))}",
-        "status": "active",
-        "subject": {"reference": "Patient/pat-1"},
-        "device": {"display": words},
-    }
-
 
 def test_left_orthosis_with_a_right_foot_drop_gives_the_orthosis_card_for_the_right() -> None:
-    rec = card("orthosis", foot_drop("right"), afo("Left ankle-foot orthosis"))
+    rec = card("orthosis", foot_drop("right"), device_use("Left ankle-foot orthosis"))
     assert rec is not None
     assert rec.facts["foot_drop"] == "Right foot drop"
     assert "orthosis_other_side" in rec.flags
 
 
 def test_an_orthosis_without_a_side_covers_every_side() -> None:
-    assert "orthosis" not in topics(foot_drop("right"), afo("Ankle-foot orthosis"))
+    assert "orthosis" not in topics(foot_drop("right"), device_use("Ankle-foot orthosis"))
     both = [foot_drop("right"), foot_drop("left")]
-    assert "orthosis" not in topics(*both, afo("Ankle-foot orthosis"))
+    assert "orthosis" not in topics(*both, device_use("Ankle-foot orthosis"))
 
 
 def test_bilateral_foot_drop_with_a_left_orthosis_needs_one_for_the_right() -> None:
     both = [foot_drop("right", onset="2026-01-10"), foot_drop("left", onset="2026-01-10")]
-    rec = card("orthosis", *both, afo("AFO left leg, worn daily"))
+    rec = card("orthosis", *both, device_use("AFO left leg, worn daily"))
     assert rec is not None
     assert rec.facts["foot_drop"] == "Right foot drop"
-    assert "orthosis" not in topics(*both, afo("Bilateral ankle-foot orthoses"))
+    assert "orthosis" not in topics(*both, device_use("Bilateral ankle-foot orthoses"))
 
 
 def test_each_sides_indicator_follows_its_own_episode() -> None:
     old_right = foot_drop("right", onset="2024-01-01")
     new_left = foot_drop("left", onset=days_ago(60))  # not < 6 weeks: no bilateral red flag
     # the newer left side needs the orthosis: warning
-    rec = card("orthosis", old_right, new_left, afo("Right AFO"))
+    rec = card("orthosis", old_right, new_left, device_use("Right AFO"))
     assert rec is not None and rec.indicator == "warning"
     assert rec.facts["foot_drop"] == "Left foot drop"
     # only the long-standing right side needs it: info
-    rec = card("orthosis", old_right, new_left, afo("Left AFO"))
+    rec = card("orthosis", old_right, new_left, device_use("Left AFO"))
     assert rec is not None and rec.indicator == "info"
     assert rec.facts["foot_drop"] == "Right foot drop"
 
