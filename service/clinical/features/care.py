@@ -54,6 +54,7 @@ TEXT_FEATURES = {
     "other_4ap": "other_4ap",
     "tendon_transfer": "tendon_transfer",
     "peroneal_decompression": "peroneal_decompression",
+    "botulinum_drug": "botulinum_toxin_drug",
 }
 
 DALFAMPRIDINE = "dalfampridine"
@@ -327,7 +328,7 @@ class CareReader:
         sites = [c for name in kind.sites for c in _concepts_at(reader, name)]
         side = self._side(sites, naming.text)
         features = [*naming.coded, *sorted(naming.texted)]
-        if BOTULINUM_DRUG in naming.coded and BOTULINUM not in features:
+        if BOTULINUM_DRUG in features and BOTULINUM not in features:
             lower_limb = any(self._patterns.find(LOWER_LIMB, site.words) for site in sites)
             if resource.type == "MedicationAdministration" and lower_limb:
                 features.append(BOTULINUM)

@@ -249,6 +249,12 @@ def administration(code: str, system: str, site: str | None) -> Json:
     return resource
 
 
+def named_administration(text: str, site: str | None) -> Json:
+    resource = administration("J0585", HCPCS, site)
+    resource["medicationCodeableConcept"] = {"text": text}
+    return resource
+
+
 @pytest.mark.parametrize(
     ("resource", "recent"),
     [
@@ -256,6 +262,8 @@ def administration(code: str, system: str, site: str | None) -> Json:
         (administration("J0585", HCPCS, "Right calf"), True),
         (administration("J0585", HCPCS, None), False),  # a drug code alone
         (administration("J0585", HCPCS, "Forehead"), False),
+        (named_administration("Botox 100 units", "Left calf"), True),
+        (named_administration("Botox 100 units", None), False),
     ],
 )
 def test_botulinum_administration_counts_only_at_a_lower_limb_site(
