@@ -235,6 +235,24 @@ def test_physical_therapy_from_a_care_plan_activity() -> None:
     assert features_of(foot_drop(onset=days_ago(30)), plan).pt_since_onset
 
 
+@pytest.mark.parametrize(
+    ("code", "system", "counts"),
+    [("97161", CPT, True), ("410158009", SCT, True), ("11429006", SCT, False)],
+    ids=["pt-evaluation", "pt-assessment", "consultation-is-not-pt"],
+)
+def test_physical_therapy_from_an_encounter(code: str, system: str, counts: bool) -> None:
+    visit = {
+        "resourceType": "Encounter",
+        "id": f"enc-{code}",
+        "status": "finished",
+        "class": {"code": "AMB"},
+        "subject": {"reference": "Patient/pat-1"},
+        "type": [{"coding": [{"system": system, "code": code}]}],
+        "period": {"start": days_ago(5)},
+    }
+    assert bool(features_of(foot_drop(onset=days_ago(30)), visit).pt_since_onset) is counts
+
+
 def administration(code: str, system: str, site: str | None) -> Json:
     resource: Json = {
         "resourceType": "MedicationAdministration",
