@@ -217,7 +217,17 @@ class RecordReading:
 
 
 def _onset(foot_drop: FootDrop | None) -> date | None:
-    return foot_drop.onset.date if foot_drop else None
+    """The day care counts "since onset" from (v3 §1 Time): the newest current episode's
+    onset, true onsets first — a new episode on either side needs its first-line care
+    again; a side only a peroneal palsy names does not date it."""
+    if foot_drop is None:
+        return None
+    onsets = [e.onset for e in foot_drop.episodes if not e.side_only] or [foot_drop.onset]
+    for approximate in (False, True):
+        dated = [o.date for o in onsets if o.date is not None and o.approximate == approximate]
+        if dated:
+            return max(dated)
+    return None
 
 
 def read_record(

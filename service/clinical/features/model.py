@@ -114,6 +114,8 @@ class Episode:
     onset: Onset
     duration: timedelta | None
     phase: Phase
+    side_only: bool = False
+    """A side only a coded peroneal palsy names: a side of the foot drop, not its date."""
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,9 @@ earliest true onset wins, and only without one the earliest recordedDate: a migr
 recordedDate must not age a dated foot drop. A side's current episode is its last,
 when it holds an active entry. A bilateral entry belongs to both sides; an entry
 with no side joins every sided episode group (or, with none, forms its own). The
-foot drop's onset is the earliest current episode's; it became bilateral when the
-later side's current episode began (with one side undated, the dated side).
+foot drop's onset (its phase) is the earliest current episode's; care "since onset"
+counts from the newest (features.extract); it became bilateral when the later
+side's current episode began (with one side undated, the dated side).
 """
 
 from __future__ import annotations
@@ -236,7 +237,7 @@ def _episodes(
         # "Foot drop" unsided with a left peroneal palsy: a left foot drop.
         return [replace(found[0], side=side) for side in sided], []
     extra = [
-        x
+        replace(x, side_only=True)
         for side, group in sided.items()
         if side not in groups and (x := _episode(side, group, today, thresholds))
     ]

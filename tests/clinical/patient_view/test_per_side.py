@@ -63,6 +63,18 @@ def test_a_recurrence_restarts_the_first_line_clock() -> None:
     assert pt is not None and pt.indicator == "warning"
 
 
+def test_a_new_foot_drop_on_the_other_side_needs_physical_therapy_again() -> None:
+    """Care "since onset" counts from the newest side's episode."""
+    old_right = foot_drop("right", onset="2024-01-01")
+    pt_then = procedure("97110", "http://www.ama-assn.org/go/cpt", performed="2024-03-01")
+    pt = card("physical-therapy", old_right, foot_drop("left", onset=days_ago(60)), pt_then)
+    assert pt is not None and pt.indicator == "warning"
+    pt_now = procedure("97110", "http://www.ama-assn.org/go/cpt", performed=days_ago(30))
+    assert "physical-therapy" not in topics(
+        old_right, foot_drop("left", onset=days_ago(60)), pt_now
+    )
+
+
 def test_a_problem_list_re_entry_does_not_restart_the_clock() -> None:
     old = foot_drop("right", onset="2024-01-01", status="resolved")
     again = foot_drop("right", onset=days_ago(2), recorded=days_ago(2))
