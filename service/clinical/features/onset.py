@@ -232,7 +232,7 @@ def _episodes(
     """
     groups = _by_side(entries)
     found = [x for side, group in groups.items() if (x := _episode(side, group, today, thresholds))]
-    sided = {s: g for s, g in _by_side([e for e in side_entries if e.side]).items()}
+    sided = _by_side([e for e in side_entries if e.side])
     if list(groups) == ["unspecified"] and sided and found:
         # "Foot drop" unsided with a left peroneal palsy: a left foot drop.
         return [replace(found[0], side=side) for side in sided], []
@@ -278,16 +278,13 @@ def assemble(
     laterality: Laterality = (
         "bilateral" if len(sides) == len(_SIDES) else next(iter(sides), "unspecified")
     )
-    bilateral = [e for e in [*entries, *side_entries] if e.active and e.side == "bilateral"]
     return FootDrop(
         findings=tuple(dict.fromkeys(f for e in own for f in e.findings)),
         laterality=laterality,
         onset=onset,
         duration=duration,
         phase=phase,
-        bilateral_onset=(
-            earliest([e.onset for e in bilateral]) if bilateral else _bilateral_onset(episodes)
-        ),
+        bilateral_onset=_bilateral_onset(episodes),
         proxy=proxy,
         episodes=tuple(episodes),
     )

@@ -150,6 +150,17 @@ def test_new_foot_drop_opposite_an_existing_one_is_a_new_bilateral_foot_drop() -
     assert fd.bilateral_onset.date == as_date(days_ago(5)) and fd.bilateral_onset.known
 
 
+def test_a_recurrence_on_one_side_of_a_bilateral_foot_drop_is_a_new_bilateral_one() -> None:
+    fd = features_of(
+        condition(PERONEAL["bilateral"], onset="2020-01-01"),  # a side entry
+        foot_drop("left", onset="2020-01-01"),
+        foot_drop("right", onset="2020-01-01"),
+        foot_drop("right", onset=days_ago(6), status="recurrence"),
+    ).foot_drop
+    assert fd is not None and fd.bilateral_onset is not None
+    assert fd.bilateral_onset.date == as_date(days_ago(6))
+
+
 def test_an_unsided_entry_belongs_to_every_side() -> None:
     fd = features_of(foot_drop("right", onset="2025-01-01"), foot_drop(None, onset="2024-01-01"))
     assert fd.foot_drop is not None
