@@ -3,7 +3,7 @@
 The population (§1), how a card's decision is put together (evidence once each,
 the "data unavailable" note, the flags every card gets from the causes coded),
 the foot-drop onset and duration as cards state them, facts in plain words
-(`plain_display`, `ago`, `recorded_when`, `finding_fact`, `foot_drop_words`,
+(`plain_display`, `ago`, `recorded_when`, `finding_fact`,
 `fact_list`), the dalfampridine renal branch (which tests to ask for, how a CrCl
 is quoted) and the seizure-verify note (A7).
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from cards.catalogue import plain_name
 from cards.inputs import FACT_ITEM_SEPARATOR
@@ -21,12 +21,12 @@ from service.clinical.features.model import (
     Evidence,
     Finding,
     FootDrop,
-    Laterality,
+    Onset,
     PatientFeatures,
     Recorded,
     RenalAssessment,
 )
-from service.clinical.features.records import months_before
+from service.clinical.features.records import months_before, months_between
 from service.clinical.recommendation import Indicator, Recommendation, SuggestedAction
 from service.clinical.thresholds import ClinicalThresholds
 
@@ -114,29 +114,22 @@ def cause_flags(f: PatientFeatures) -> list[str]:
     return ["disc_cause_possible"] if spinal or not other else []
 
 
-def duration_text(delta: timedelta) -> str:
-    """A foot-drop duration in words, as cards show it."""
-    days = delta.days
+def duration_text(start: date, end: date) -> str:
+    """A duration in calendar units, as cards show it (v3 §1 Time): days under two
+    weeks, weeks under 3 months, completed calendar months under 2 years, then years."""
+    days = max((end - start).days, 0)
+    months = months_between(start, end)
     if days < 14:
         return f"{days} day{'s' if days != 1 else ''}"
-    if days < 90:
+    if months < 2:
         return f"{days // 7} weeks"
-    if days < 730:
-        return f"{int(days / 30.44)} months"
-    return f"{int(days / 365.25)} years"
+    if months < 24:
+        return f"{months} months"
+    return f"{months // 12} years"
 
 
 # ── facts as a clinician reads them (clinical-logic v3 §1 "Cards a clinician can read
 # in seconds"): plain words, no resource ids, no code notation ────────────────────
-
-#: A foot drop's side as a summary says it (v3 §1 "Left foot drop, no orthosis …").
-_FOOT_DROP_BY_SIDE = {
-    "left": "left foot drop",
-    "right": "right foot drop",
-    "bilateral": "bilateral foot drop",
-    "unspecified": "foot drop",
-}
-
 
 def plain_display(item: Cited) -> str:
     """A record's name in plain words (`cards.catalogue.plain_name`: no semantic tag such
@@ -159,7 +152,7 @@ def ago(day: date, today: date) -> str:
         return "today"
     if days == 1:
         return "yesterday"
-    return f"{duration_text(today - day)} ago"
+    return f"{duration_text(day, today)} ago"
 
 
 def recorded_when(day: date | None, today: date) -> str:
@@ -173,12 +166,6 @@ def finding_fact(item: Finding | CareEvent, today: date) -> str:
     return f"{plain_display(item)} {recorded_when(item.date, today)}"
 
 
-def foot_drop_words(laterality: Laterality) -> str:
-    """ "left foot drop", "right foot drop", "bilateral foot drop" or, without a side,
-    "foot drop" (the renderer capitalises a summary's first word)."""
-    return _FOOT_DROP_BY_SIDE[laterality]
-
-
 def fact_list(items: Iterable[str]) -> str:
     """Several items as one fact, each once, most important first: a summary too long for
     all of them keeps the leading whole items and says "and N more" (cards.render)."""
@@ -186,11 +173,13 @@ def fact_list(items: Iterable[str]) -> str:
     return FACT_ITEM_SEPARATOR.join(dict.fromkeys(item for item in cleaned if item))
 
 
-def onset_notes(fd: FootDrop) -> tuple[str, ...]:
-    """Note ids saying the onset is approximate or unknown."""
-    if fd.onset.approximate:
+def onset_notes(of: FootDrop | Onset) -> tuple[str, ...]:
+    """Note ids saying the onset (of a foot drop, or of the episodes a card is about) is
+    approximate or unknown."""
+    onset = of.onset if isinstance(of, FootDrop) else of
+    if onset.approximate:
         return ("onset_approximate",)
-    if fd.onset.date is None:
+    if onset.date is None:
         return ("onset_unknown",)
     return ()
 

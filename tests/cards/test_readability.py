@@ -269,7 +269,9 @@ def _sentence_ids(card: Json) -> Json:
         (lambda c: _with(c, detail=c["detail"].replace("AFO", "4 {score} AFO", 1)), "curly"),
         (lambda c: _with(c, detail=c["detail"].replace("AFO", "BMI 31 kg/m2 AFO", 1)), "units"),
         (
-            lambda c: _with(c, summary=c["summary"].replace("(", "(Foot drop (2026-06-01), ", 1)),
+            lambda c: _with(
+                c, summary=c["summary"].replace(" on record", " (Foot drop (2026-06-01))", 1)
+            ),
             "nests parentheses",
         ),
         (lambda c: _with(c, detail="See http://snomed.info/sct " + c["detail"]), "notation"),

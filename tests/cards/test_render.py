@@ -311,7 +311,7 @@ def test_rules_choice_of_recommended_replaces_the_default(catalogue: CardCatalog
             SuggestedAction("orthotist-referral"),
             SuggestedAction("afo-prefabricated", recommended=True),
         ),
-        facts={"side": "left"},
+        facts={"side": "left", "foot_drop": "Left foot drop"},
     )
     suggestions = _render_one(rec, catalogue).suggestions or []
     assert [s.isRecommended for s in suggestions] == [None, True]
@@ -320,7 +320,7 @@ def test_rules_choice_of_recommended_replaces_the_default(catalogue: CardCatalog
 def test_cards_keep_the_rules_order_most_urgent_first_and_stable(
     catalogue: CardCatalogue,
 ) -> None:
-    side = {"side": "left"}
+    side = {"side": "left", "foot_drop": "Left foot drop"}
     recs = [
         Recommendation(topic="physical-therapy", indicator="info", facts=side),
         Recommendation(topic="orthosis", indicator="warning", facts=side),
@@ -348,7 +348,7 @@ def test_requester_and_encounter_only_when_known(catalogue: CardCatalogue) -> No
         topic="physical-therapy",
         indicator="warning",
         suggestions=(SuggestedAction("pt-referral"),),
-        facts={"side": "right"},
+        facts={"side": "right", "foot_drop": "Right foot drop"},
     )
     data = patient(encounter_id=None, user_id="Patient/p1")
     resource = ((_render_one(rec, catalogue, data).suggestions or [])[0].actions or [])[0].resource
@@ -357,11 +357,13 @@ def test_requester_and_encounter_only_when_known(catalogue: CardCatalogue) -> No
     _validate_r4(resource)
 
 
-def _red_flag(findings: str) -> Recommendation:
+def _workup(possible_cause: str) -> Recommendation:
+    """A work-up card whose summary names the central conditions on record (a fact list)."""
     return Recommendation(
-        topic="red-flag-urgent-evaluation",
-        indicator="critical",
-        facts={"findings": findings, "duration": "2 weeks"},
+        topic="localization-workup",
+        indicator="info",
+        facts={"side": "right side", "duration": "2 weeks", "possible_cause": possible_cause},
+        flags=frozenset({"central_chronic_first"}),
     )
 
 
@@ -370,15 +372,15 @@ def test_a_long_list_keeps_whole_items_and_says_how_many_it_left_out(
 ) -> None:
     """A fact list too long for the summary drops whole trailing items, never a word."""
     items = [
-        "Retention of urine recorded 2 days ago",
-        "Faecal incontinence recorded today",
-        "Saddle anaesthesia recorded yesterday",
-        "Cauda equina syndrome recorded today",
+        "Multiple sclerosis (2012-01-01)",
+        "Cerebral palsy (1970-05-02)",
+        "Hereditary spastic paraplegia (2001-03-04)",
+        "Myelopathy (2019-09-09)",
     ]
-    card = _render_one(_red_flag("; ".join(items)), catalogue)
+    card = _render_one(_workup("; ".join(items)), catalogue)
     assert card.summary == (
-        "Red flag with foot drop (Retention of urine recorded 2 days ago and 3 more):"
-        " same-day emergency assessment"
+        "Foot drop (right side, 2 weeks) with Multiple sclerosis (2012-01-01) and 3 more:"
+        " consider neurology review first"
     )
     assert len(card.summary) < 140 and "…" not in card.summary
     assert card.detail is not None and "; ".join(items) in card.detail
@@ -386,19 +388,22 @@ def test_a_long_list_keeps_whole_items_and_says_how_many_it_left_out(
 
 def test_a_fact_with_no_item_that_fits_reads_as_its_brief(catalogue: CardCatalogue) -> None:
     one_long_item = (
-        "acute urinary retention after the fall on Tuesday evening, catheterised in the"
-        " emergency room by the on-call team"
+        "Relapsing-remitting multiple sclerosis with optic neuritis and a spinal cord lesion"
+        " at T10, diagnosed by the regional neuro-immunology service (2012-01-01)"
     )
-    card = _render_one(_red_flag(one_long_item), catalogue)
-    assert card.summary == "Red flag with foot drop (see details): same-day emergency assessment"
+    card = _render_one(_workup(one_long_item), catalogue)
+    assert card.summary == (
+        "Foot drop (right side, 2 weeks) with a central condition on record:"
+        " consider neurology review first"
+    )
     assert card.detail is not None and one_long_item in card.detail
 
 
 def test_a_list_that_fits_is_shown_whole(catalogue: CardCatalogue) -> None:
-    card = _render_one(_red_flag("Retention of urine; Saddle anaesthesia"), catalogue)
+    card = _render_one(_workup("Multiple sclerosis; Cerebral palsy"), catalogue)
     assert card.summary == (
-        "Red flag with foot drop (Retention of urine; Saddle anaesthesia):"
-        " same-day emergency assessment"
+        "Foot drop (right side, 2 weeks) with Multiple sclerosis; Cerebral palsy:"
+        " consider neurology review first"
     )
 
 
@@ -457,7 +462,7 @@ def test_each_record_is_listed_once(catalogue: CardCatalogue) -> None:
     rec = Recommendation(
         topic="orthosis",
         indicator="warning",
-        facts={"side": "left side"},
+        facts={"side": "left side", "foot_drop": "Left foot drop"},
         evidence=(foot_drop, foot_drop, replace(foot_drop, display="Foot drop")),
     )
     detail = _render_one(rec, catalogue).detail or ""
@@ -493,7 +498,7 @@ def test_only_the_references_of_the_shown_paragraphs_are_cited(catalogue: CardCa
     rec = Recommendation(
         topic="orthosis",
         indicator="warning",
-        facts={"side": "right side"},
+        facts={"side": "right side", "foot_drop": "Right foot drop"},
         flags=frozenset({"fes_needs_intact_nerve"}),
     )
     assert cited(rec) == ["1"]
@@ -575,7 +580,7 @@ def test_patient_text_cannot_inject_markdown_or_html(catalogue: CardCatalogue) -
     rec = Recommendation(
         topic="orthosis",
         indicator="warning",
-        facts={"side": "<script>alert(1)</script> *left*"},
+        facts={"side": "<script>alert(1)</script> *left*", "foot_drop": "<b>Left</b> foot drop"},
         evidence=(Evidence("Condition", "c1", "[click](https://evil.example)"),),
     )
     detail = _render_one(rec, catalogue).detail or ""
@@ -635,15 +640,17 @@ def test_record_names_lose_semantic_tags_and_codes(catalogue: CardCatalogue) -> 
             Evidence("Condition", "c-2", "Lumbar radiculopathy (L5) [M54.16]", "2026-11-01"),
         ),
         facts={
-            "findings": "Retention of urine (disorder) recorded 2 days ago",
+            "findings": "Retention of urine (disorder) (2026-11-22)",
             "duration": "3 weeks",
+            "recorded_ago": "recorded 2 days ago",
         },
+        flags=frozenset({"lead_urinary_retention"}),
     )
     card = _render_one(rec, catalogue)
     detail = card.detail or ""
     assert "- Retention of urine (2026-11-22)" in detail
     assert "- Lumbar radiculopathy (L5) (2026-11-01)" in detail
-    assert card.summary.startswith("Red flag with foot drop (Retention of urine recorded 2 days")
+    assert "red-flag finding (Retention of urine (2026-11-22))" in detail
     assert "(disorder)" not in detail and "M54.16" not in detail
 
 
@@ -651,7 +658,7 @@ def test_a_record_without_a_name_is_listed_by_its_kind(catalogue: CardCatalogue)
     rec = Recommendation(
         topic="orthosis",
         indicator="warning",
-        facts={"side": "left side"},
+        facts={"side": "left side", "foot_drop": "Left foot drop"},
         evidence=(Evidence("Observation", "o-1", " ", "2026-11-20", "4 {score}"),),
     )
     assert "- Observation: MRC grade 4 (2026-11-20)" in (_render_one(rec, catalogue).detail or "")
@@ -674,7 +681,10 @@ def test_a_reference_is_cited_only_with_its_flag(
     )
     only_4_when = replace(catalogue, templates={**catalogue.templates, "orthosis": template})
     rec = Recommendation(
-        topic="orthosis", indicator="warning", facts={"side": "left side"}, flags=flags
+        topic="orthosis",
+        indicator="warning",
+        facts={"side": "left side", "foot_drop": "Left foot drop"},
+        flags=flags,
     )
     detail = _render_one(rec, only_4_when).detail or ""
     assert action in detail

@@ -16,7 +16,6 @@ from service.clinical.shared import (
     cause_flags,
     fact_list,
     finding_fact,
-    foot_drop_words,
     plain_display,
     recorded_when,
 )
@@ -84,56 +83,44 @@ def test_finding_fact_names_the_finding_and_when() -> None:
     assert finding_fact(mri, TODAY) == "MRI lumbar spine undated"
 
 
-def test_foot_drop_words_by_side() -> None:
-    assert [foot_drop_words(side) for side in ("left", "right", "bilateral", "unspecified")] == [
-        "left foot drop",
-        "right foot drop",
-        "bilateral foot drop",
-        "foot drop",
-    ]
-
-
 def test_fact_list_items_each_once_and_never_split_inside() -> None:
     assert fact_list(["Epilepsy; resolved", "Epilepsy, resolved", "", "eGFR 42"]) == (
         "Epilepsy, resolved; eGFR 42"
     )
 
 
-def test_a_red_flag_summary_from_the_helpers_reads_as_the_spec_example() -> None:
-    """v3 §1: "Urinary retention recorded 2 days ago with foot drop: …" — ids never shown,
-    and a list too long for the summary keeps whole findings."""
-    retention = Finding(
-        "urinary_retention",
-        Evidence("Condition", "cond-b-ur", "Retention of urine (disorder)", "2026-06-13"),
-        date(2026, 6, 13),
+def test_a_summary_from_the_helpers_keeps_whole_findings() -> None:
+    """Facts from `finding_fact` and `fact_list`: ids never shown, no semantic tags, and a
+    list too long for the summary keeps whole findings ("and N more")."""
+    stroke = Finding(
+        "central_cause",
+        Evidence("Condition", "cond-st", "Stroke (disorder)", "1988-04-02"),
+        date(1988, 4, 2),
     )
-    saddle = Finding(
-        "saddle_anaesthesia",
-        Evidence("Condition", "cond-s", "Saddle anaesthesia (finding)", "2026-06-14"),
-        date(2026, 6, 14),
-    )
-    incontinence = Finding(
-        "faecal_incontinence",
-        Evidence("Observation", "obs-f", "Incontinence of feces (finding)", "2026-06-15"),
-        date(2026, 6, 15),
+    palsy = Finding(
+        "central_cause",
+        Evidence("Condition", "cond-cp", "Hereditary spastic paraplegia (disorder)", "1970-05-02"),
+        date(1970, 5, 2),
     )
     rec = Recommendation(
-        topic="red-flag-urgent-evaluation",
-        indicator="critical",
-        evidence=(retention.evidence, saddle.evidence, incontinence.evidence),
+        topic="localization-workup",
+        indicator="info",
+        evidence=(stroke.evidence, palsy.evidence),
         facts={
-            "findings": fact_list(
-                finding_fact(x, TODAY) for x in (retention, saddle, incontinence)
-            ),
+            "side": "right side",
             "duration": "10 days",
+            "possible_cause": fact_list(finding_fact(x, TODAY) for x in (stroke, palsy)),
         },
+        flags=frozenset({"central_chronic_first"}),
     )
     catalogue = CardCatalogue.load()
     [card] = render(
         [rec], patient(), catalogue, hook="patient-view", docs_url="https://x.org/docs/clinical"
     )
-    assert card.summary.startswith("Red flag with foot drop (Retention of urine recorded 2 days")
-    assert "and 1 more" in card.summary or "and 2 more" in card.summary
+    assert card.summary == (
+        "Foot drop (right side, 10 days) with Stroke recorded 38 years ago and 1 more:"
+        " consider neurology review first"
+    )
     assert len(card.summary) < 140 and "…" not in card.summary
     assert not resource_references(card.summary) and not code_notation(card.summary)
 
