@@ -75,8 +75,11 @@ from service.clinical.shared import (
     cited,
     crcl_fact,
     duration_text,
+    fact_list,
     onset_notes,
+    plain_display,
     recommendation,
+    recorded_when,
     renal_tests,
     seizure_verify,
 )
@@ -382,17 +385,9 @@ def _lead(tiers: _Tiers) -> tuple[str, Finding]:
     return "lead_progression", found[0]
 
 
-def _recorded_ago(today: date, day: date | None) -> str:
-    if day is None:
-        return "on record"
-    days = (today - day).days
-    return {0: "recorded today", 1: "recorded yesterday"}.get(days, f"recorded {days} days ago")
-
-
 def _plain(x: Finding) -> str:
     """A finding as a clinician reads it: its name and date, no resource id."""
-    e = x.evidence
-    return f"{e.display} ({e.date})" if e.date else e.display
+    return f"{plain_display(x)} ({x.evidence.date})" if x.evidence.date else plain_display(x)
 
 
 def red_flag_urgent_evaluation(ctx: _Context) -> Recommendation | None:
@@ -432,8 +427,8 @@ def red_flag_urgent_evaluation(ctx: _Context) -> Recommendation | None:
         flags=flags,
         notes=["finding_from_text"] if any(x.from_text for x in found) else [],
         facts={
-            "findings": "; ".join(_plain(x) for x in found),
-            "recorded_ago": _recorded_ago(ctx.today, finding.date),
+            "findings": fact_list(plain_display(x) for x in found),
+            "recorded_ago": recorded_when(finding.date, ctx.today),
         },
     )
 
@@ -554,7 +549,7 @@ def localization_workup(ctx: _Context) -> Recommendation | None:
 
 def _names(findings: Sequence[Finding]) -> str:
     """The conditions' names with their dates, each once."""
-    return "; ".join(dict.fromkeys(_plain(x) for x in findings))
+    return fact_list(_plain(x) for x in findings)
 
 
 # ── referrals ──────────────────────────────────────────────────────────────────────

@@ -131,6 +131,7 @@ def duration_text(start: date, end: date) -> str:
 # ── facts as a clinician reads them (clinical-logic v3 §1 "Cards a clinician can read
 # in seconds"): plain words, no resource ids, no code notation ────────────────────
 
+
 def plain_display(item: Cited) -> str:
     """A record's name in plain words (`cards.catalogue.plain_name`: no semantic tag such
     as "(disorder)", no code notation); the feature's name when the record has none."""
@@ -156,8 +157,8 @@ def ago(day: date, today: date) -> str:
 
 
 def recorded_when(day: date | None, today: date) -> str:
-    """ "recorded 2 days ago", or "undated" for a record without a date."""
-    return f"recorded {ago(day, today)}" if day is not None else "undated"
+    """ "recorded 2 days ago", or "on record" for a record without a date."""
+    return f"recorded {ago(day, today)}" if day is not None else "on record"
 
 
 def finding_fact(item: Finding | CareEvent, today: date) -> str:

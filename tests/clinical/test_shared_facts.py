@@ -43,7 +43,7 @@ def test_ago_counts_as_a_calendar_would(day: date, words: str) -> None:
 
 
 def test_an_undated_record_says_so() -> None:
-    assert recorded_when(None, TODAY) == "undated"
+    assert recorded_when(None, TODAY) == "on record"
     assert recorded_when(date(2026, 6, 13), TODAY) == "recorded 2 days ago"
 
 
@@ -80,7 +80,7 @@ def test_finding_fact_names_the_finding_and_when() -> None:
         "lumbar_mri", Evidence("ServiceRequest", "mri-1", "MRI lumbar spine"), "ordered", None
     )
     assert finding_fact(retention, TODAY) == "Retention of urine recorded 2 days ago"
-    assert finding_fact(mri, TODAY) == "MRI lumbar spine undated"
+    assert finding_fact(mri, TODAY) == "MRI lumbar spine on record"
 
 
 def test_fact_list_items_each_once_and_never_split_inside() -> None:

@@ -193,10 +193,12 @@ class TestRecordedDateAlone:
         assert rec is not None and rec.indicator == "critical"
 
 
-def test_findings_fact_lists_each_finding_with_its_date() -> None:
+def test_findings_fact_names_each_finding_its_date_only_in_the_summary() -> None:
+    """v3 §1: each record once in "Why this card": the rule names the finding, the data
+    used gives its date, the summary says how long ago it was recorded."""
     rec = red(ACUTE, condition("R33.9", rid="ret", onset=days_ago(3), text="Urinary retention"))
     assert rec is not None
-    assert rec.facts["findings"] == f"Urinary retention ({days_ago(3)})"
+    assert rec.facts["findings"] == "Urinary retention"
     assert rec.facts["recorded_ago"] == "recorded 3 days ago"
     assert "lead_urinary_retention" in rec.flags
     assert {"side", "onset", "duration"} <= set(rec.facts)
