@@ -121,6 +121,15 @@ def crcl_fact(renal: RenalAssessment) -> str:
 
 
 def seizure_verify(f: PatientFeatures) -> tuple[list[str], list[Finding]]:
-    """F44.5-type entries are "verify", not a contraindication (A7): the note and the
-    entries every dalfampridine card carries."""
+    """Non-epileptic events (F44.5, dissociative convulsions, convulsive syncope, or such
+    words) are "verify", not a contraindication (A7, clinical-logic v3 §2): the note and
+    the entries every dalfampridine card carries."""
     return (["seizure_verify"], list(f.seizure_verify)) if f.seizure_verify else ([], [])
+
+
+def febrile_neonatal_seizures_only(f: PatientFeatures) -> bool:
+    """Every seizure-history record is a coded febrile, neonatal or provoked seizure: the
+    contraindication stands, and the card may offer the override reason "reviewed:
+    febrile/neonatal seizure only; prescriber accepts risk" (clinical-logic v3 §2)."""
+    special = {x.reference for x in f.seizure_febrile_neonatal_provoked}
+    return bool(f.seizure_history) and all(x.reference in special for x in f.seizure_history)

@@ -232,6 +232,7 @@ def read_record(
     record_care = list(reader.record(data))
     drafts = tuple((order, reader.draft(order.resource)) for order in data.draft_orders)
     allergies = _allergies(data, index, patterns, unreadable)
+    seizure_text, seizure_verify_text = text.seizure_from_text(conditions, patterns)
 
     def coded(*features: str) -> tuple[Finding, ...]:
         """Active Condition entries and present Observation findings of `features`."""
@@ -303,9 +304,12 @@ def read_record(
             text=text_progression(conditions, patterns, today, thresholds),
         ),
         leg_crossing=text.leg_crossing(conditions, patterns),
-        seizure_history=findings(conditions, "seizure_history", active_only=False)
-        + text.seizure_from_text(conditions, patterns),
-        seizure_verify=findings(conditions, "seizure_verify", active_only=False),
+        seizure_history=findings(conditions, "seizure_history", active_only=False) + seizure_text,
+        seizure_febrile_neonatal_provoked=findings(
+            conditions, "seizure_febrile_neonatal_provoked", active_only=False
+        ),
+        seizure_verify=findings(conditions, "seizure_verify", active_only=False)
+        + seizure_verify_text,
         dalfampridine_allergy=allergies,
         renal=RenalAssessor(
             observations, conditions, patient, age, sex, today, thresholds

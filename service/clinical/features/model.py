@@ -216,8 +216,17 @@ class PatientFeatures:
 
     # Dalfampridine
     seizure_history: Findings = ()
-    """Any clinical status: a resolved seizure disorder still counts (codes.md §9)."""
+    """Any clinical status: a resolved seizure disorder still counts (codes.md §9). Coded
+    (the published eCQM set, the ICD-10-CM G40 family, 703151001, febrile, neonatal and
+    provoked seizures), or read from the words of Z86.69 or of a Condition with no
+    recognised code (`from_text`)."""
+    seizure_febrile_neonatal_provoked: Findings = ()
+    """The coded febrile, neonatal, provoked or withdrawal seizures among seizure_history:
+    still a contraindication; the card may offer "febrile/neonatal seizure only"."""
     seizure_verify: Findings = ()
+    """Non-epileptic events (F44.5, 191714002, 438113009) and, from words, non-epileptic,
+    psychogenic or functional seizures and hypotheticals ("seizure precautions"): verify
+    seizure history before prescribing, not a contraindication."""
     dalfampridine_allergy: Findings = ()
     dalfampridine_active: CareEvents = ()
     dalfampridine_past_course: CareEvents = ()
