@@ -177,14 +177,17 @@ def dalfampridine_contraindicated(ctx: _Context, order: SelectedOrder) -> Recomm
         named += [f"{label}: {x.evidence.describe()}" for x in items]
         evidence += items
         notes += ["finding_from_text"] if any(x.from_text for x in items) else []
+    if shared.febrile_neonatal_seizures_only(f):
+        flags.append("seizure_febrile_neonatal_only")
     conflicting = _conflicting_4ap(ctx, order)
     named += [f"another 4-aminopyridine product: {e.evidence.describe()}" for e in conflicting]
     evidence += conflicting
+    oct2 = shared.contraindicating_oct2_inhibitors(ctx.f, ctx.t)
+    named += [f"a concurrent OCT2 inhibitor (EU label): {e.evidence.describe()}" for e in oct2]
+    evidence += oct2
     if renal.contraindicated:
-        if renal.status == "known":
-            named.append(f"creatinine clearance of 50 mL/min or less: {renal.computation}")
-        else:
-            named.append(f"probable creatinine clearance of 50 mL/min or less: {renal.computation}")
+        named.append(renal.contraindication)
+        if renal.status != "known":
             flags.append("probable_contraindication")
             measured = "creatinine clearance (measured, or estimated by Cockcroft-Gault)"
             facts["missing_inputs"] = "; ".join([measured, *renal.missing_inputs])
@@ -213,6 +216,7 @@ def _contraindicated(ctx: _Context, order: SelectedOrder) -> bool:
         or f.dalfampridine_allergy
         or f.renal.contraindicated
         or _conflicting_4ap(ctx, order)
+        or shared.contraindicating_oct2_inhibitors(f, ctx.t)
     )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from service.clinical.features.model import (
+    CareEvent,
     Evidence,
     Finding,
     FootDrop,
@@ -125,6 +126,12 @@ def seizure_verify(f: PatientFeatures) -> tuple[list[str], list[Finding]]:
     words) are "verify", not a contraindication (A7, clinical-logic v3 §2): the note and
     the entries every dalfampridine card carries."""
     return (["seizure_verify"], list(f.seizure_verify)) if f.seizure_verify else ([], [])
+
+
+def contraindicating_oct2_inhibitors(f: PatientFeatures, t: ClinicalThresholds) -> list[CareEvent]:
+    """A concurrent OCT2 inhibitor such as cimetidine: a contraindication under the EU
+    label (Fampyra SmPC), a caution under the US label (clinical-logic v3 §2 (3))."""
+    return list(f.oct2_inhibitor) if t.eu_label else []
 
 
 def febrile_neonatal_seizures_only(f: PatientFeatures) -> bool:

@@ -18,7 +18,7 @@ Anything else (cancelled, revoked, entered-in-error, not-done, unknown) never
 counts. Draft orders of the request count as ordered, whatever their status.
 Items without a recognised code are also recognised from their text (orthosis
 and FES device names, tendon transfer, peroneal decompression, dalfampridine /
-4-aminopyridine).
+4-aminopyridine, and the OCT2 inhibitor cimetidine, which has no verified code).
 
 `CareReader` is the one reader of care: the record's resources and the request's
 draft orders (which `service.clinical.orders` classifies from the same reading).
@@ -49,6 +49,7 @@ TEXT_FEATURES = {
     "other_4ap": "other_4ap",
     "tendon_transfer": "tendon_transfer",
     "peroneal_decompression": "peroneal_decompression",
+    "cimetidine": "oct2_inhibitor",
 }
 
 DALFAMPRIDINE = "dalfampridine"

@@ -23,12 +23,24 @@ CareState = Literal["done", "ordered", "in_use"]
 pending order, draft orders included; `in_use`: a device or medication in current use."""
 
 RenalStatus = Literal["known", "probable_impaired", "unreliable", "unknown"]
-RenalMethod = Literal["crcl_observation", "cockcroft_gault", "ckd_stage", "egfr", "none"]
+RenalMethod = Literal[
+    "crcl_measured",
+    "crcl_estimate",
+    "cockcroft_gault",
+    "dialysis_or_esrd",
+    "ckd_stage",
+    "egfr",
+    "none",
+]
+"""`crcl_measured`: a measured clearance (urine and serum); `crcl_estimate`: a stored
+Cockcroft-Gault result; `cockcroft_gault`: computed here; `dialysis_or_esrd`: definite
+without a value."""
 RenalNote = Literal[
     "egfr_in_place_of_crcl",
     "crcl_unreliable",
     "sex_unknown_female_factor",
     "weight_missing",
+    "weight_self_reported",
     "adjusted_body_weight_used",
 ]
 
@@ -139,18 +151,35 @@ class Progression:
 
 
 @dataclass(frozen=True)
+class RenalEstimate:
+    """One creatinine clearance within 12 months that is not unreliable (v3 §2 (2))."""
+
+    method: RenalMethod
+    value: Decimal
+    date: date | None
+    text: str
+    """The value, its date and, for Cockcroft-Gault, the computation."""
+    evidence: tuple[Evidence, ...]
+
+
+@dataclass(frozen=True)
 class RenalAssessment:
     """Creatinine clearance for dalfampridine, as far as the record allows (§2, A8).
 
-    `value` is mL/min (CrCl), or mL/min/1.73 m² when `method` is `egfr`.
-    `contraindicated` compares the unrounded value with the label's limit; `borderline`
-    and `mild` are the 50–60 and 51–80 mL/min bands of a known CrCl.
+    `known`: the CrCl is known — every estimate (`estimates`) counts and `value` is the
+    lowest, in mL/min — or, with `method` `dialysis_or_esrd` and no value, known to be
+    ≤ 50 mL/min. `value` is mL/min/1.73 m² when `method` is `egfr`. `contraindicated`
+    compares the unrounded values with the label's limit (the jurisdiction's), and
+    `contraindication` then names it with its data; `borderline` and `mild` are the
+    50–60 and 51–80 mL/min bands of a known CrCl under the US label.
     """
 
     status: RenalStatus
     method: RenalMethod
     value: Decimal | None = None
     computation: str = ""
+    estimates: tuple[RenalEstimate, ...] = ()
+    contraindication: str = ""
     notes: tuple[RenalNote, ...] = ()
     evidence: tuple[Evidence, ...] = ()
     missing_inputs: tuple[str, ...] = ()
@@ -231,7 +260,13 @@ class PatientFeatures:
     dalfampridine_active: CareEvents = ()
     dalfampridine_past_course: CareEvents = ()
     other_4ap: CareEvents = ()
+    oct2_inhibitor: CareEvents = ()
+    """A current OCT2 inhibitor such as cimetidine (named in text: no code is verified): a
+    contraindication under the EU label, a caution under the US label (§2 (3))."""
     renal: RenalAssessment = RenalAssessment(status="unknown", method="none")
+    dialysis_or_esrd: Findings = ()
+    """On dialysis or with end-stage renal disease now (§2 dialysis_or_esrd): a definite
+    CrCl ≤ 50 mL/min, whatever a creatinine says."""
 
     # Care already in place
     orthosis_in_use: CareEvents = ()
