@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from cards.catalogue import CardCatalogue, ContentError, code_notation, resource_references
+from cards.catalogue import (
+    CardCatalogue,
+    ContentError,
+    Situation,
+    code_notation,
+    resource_references,
+)
 
 CONTENT = Path(__file__).resolve().parents[2] / "cards"
 
@@ -47,6 +53,7 @@ OVERRIDE_TOPICS = {
     "physical-therapy",
     "fusion-not-indicated",
     "premature-palliative-surgery",
+    "dalfampridine-contraindicated",  # v3 §2: febrile/neonatal seizure only
 }
 
 
@@ -99,6 +106,24 @@ def test_red_flag_warning_tier_reads_differently(catalogue: CardCatalogue) -> No
 def test_override_reasons_only_where_the_logic_lists_them(catalogue: CardCatalogue) -> None:
     with_reasons = {t.topic for t in catalogue.templates.values() if t.override_reasons}
     assert with_reasons == OVERRIDE_TOPICS
+
+
+def test_a_conditional_override_reason_is_offered_only_with_its_flag(
+    catalogue: CardCatalogue,
+) -> None:
+    """clinical-logic v3 §2: the febrile/neonatal override reason belongs to a seizure
+    contraindication that rests on febrile, neonatal or provoked seizures only."""
+    template = catalogue.templates["dalfampridine-contraindicated"]
+    code = "febrile-neonatal-seizure-only"
+
+    def offered(flags: set[str]) -> list[str]:
+        situation = Situation(frozenset(flags), "order-select", "critical")
+        return [c for _, c, _ in catalogue.override_reasons(template, situation)]
+
+    assert code in offered({"seizure_febrile_neonatal_only"})
+    assert code not in offered(set())
+    assert code not in offered({"probable_contraindication"})
+    assert catalogue.reason_meaning(catalogue.content.override_reason_system, code) is not None
 
 
 def test_orthotist_referral_is_the_recommended_orthosis(catalogue: CardCatalogue) -> None:
