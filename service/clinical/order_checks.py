@@ -177,8 +177,6 @@ def dalfampridine_contraindicated(ctx: _Context, order: SelectedOrder) -> Recomm
         named += [f"{label}: {x.evidence.describe()}" for x in items]
         evidence += items
         notes += ["finding_from_text"] if any(x.from_text for x in items) else []
-    if shared.febrile_neonatal_seizures_only(f):
-        flags.append("seizure_febrile_neonatal_only")
     conflicting = _conflicting_4ap(ctx, order)
     named += [f"another 4-aminopyridine product: {e.evidence.describe()}" for e in conflicting]
     evidence += conflicting
@@ -195,6 +193,9 @@ def dalfampridine_contraindicated(ctx: _Context, order: SelectedOrder) -> Recomm
         notes += renal.notes
     if not named:
         return None
+    if shared.febrile_neonatal_seizures_only(f) and len(named) == len(f.seizure_history):
+        # The only contraindication: febrile, neonatal or provoked seizures (v3 §2).
+        flags.append("seizure_febrile_neonatal_only")
     verify_notes, verify = shared.seizure_verify(f)
     return _card(
         ctx,

@@ -69,6 +69,11 @@ def test_febrile_seizure_and_epilepsy_do_not_flag_the_override() -> None:
     assert FEBRILE_ONLY not in card(recs, CONTRA).flags
 
 
+def test_febrile_seizure_with_another_contraindication_does_not_flag_the_override() -> None:
+    recs = select(condition("R56.00", onset="1969-05-01"), crcl(40), order=dalfampridine())
+    assert FEBRILE_ONLY not in card(recs, CONTRA).flags
+
+
 def test_a_seizure_named_only_in_text_contraindicates() -> None:
     rec = card(
         select(
