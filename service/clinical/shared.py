@@ -118,7 +118,7 @@ def renal_tests(renal: RenalAssessment) -> list[SuggestedAction]:
 
 def crcl_fact(renal: RenalAssessment) -> str:
     """A known creatinine clearance as cards quote it, with how it was obtained."""
-    return f"{renal.value:.1f} mL/min ({renal.computation})"
+    return renal.quoted
 
 
 def seizure_verify(f: PatientFeatures) -> tuple[list[str], list[Finding]]:

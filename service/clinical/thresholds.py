@@ -117,7 +117,7 @@ class ClinicalThresholds(BaseModel):
 
     @property
     def crcl_limit(self) -> str:
-        """The contraindicating range as a card names it."""
+        """The contraindicating range as a card names it ("creatinine clearance <limit>")."""
         if self.eu_label:
             return f"below {self.crcl_eu_contraindication_below} mL/min (EU label)"
-        return f"{self.crcl_contraindication} mL/min or less"
+        return f"of {self.crcl_contraindication} mL/min or less"

@@ -160,6 +160,9 @@ class RenalEstimate:
     text: str
     """The value, its date and, for Cockcroft-Gault, the computation."""
     evidence: tuple[Evidence, ...]
+    source: str = ""
+    """How it was obtained, without restating the value: the text when it stands alone
+    beside the value (empty: `text`)."""
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,14 @@ class RenalAssessment:
     contraindicated: bool = False
     borderline: bool = False
     mild: bool = False
+
+    @property
+    def quoted(self) -> str:
+        """The value as cards quote it, then how it was obtained."""
+        if self.value is None:
+            return self.computation
+        unit = "mL/min/1.73 m²" if self.method == "egfr" else "mL/min"
+        return f"{self.value:.1f} {unit} ({self.computation})"
 
 
 Findings = tuple[Finding, ...]

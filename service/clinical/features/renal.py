@@ -34,7 +34,7 @@ contraindication (its eGFR is under 60, so CrCl is probably under 80); a CrCl pe
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -212,18 +212,12 @@ class RenalAssessor:
     ) -> RenalAssessment:
         above = value is not None and status == "known" and not contraindicated
         us_band = above and not self.t.eu_label and value is not None
-        probable = "probable " if status == "probable_impaired" else ""
-        return RenalAssessment(
+        assessment = RenalAssessment(
             status=status,
             method=method,
             value=value,
             computation=computation,
             estimates=estimates,
-            contraindication=(
-                f"{probable}creatinine clearance of {self.t.crcl_limit}: {computation}"
-                if contraindicated
-                else ""
-            ),
             notes=tuple(dict.fromkeys(self.notes)),
             evidence=tuple(dict.fromkeys(self.evidence)),
             missing_inputs=tuple(dict.fromkeys(self.missing)),
@@ -231,6 +225,15 @@ class RenalAssessor:
             borderline=us_band and value is not None and value <= self.t.crcl_borderline_upper,
             mild=us_band and value is not None and value <= self.t.crcl_caution_upper,
         )
+        if not contraindicated:
+            return assessment
+        if method == "dialysis_or_esrd":
+            named = f"dialysis or end-stage renal disease: {computation}"
+        elif status == "probable_impaired":
+            named = f"probable creatinine clearance {self.t.crcl_limit}: {computation}"
+        else:
+            named = f"creatinine clearance {self.t.crcl_limit}: {assessment.quoted}"
+        return replace(assessment, contraindication=named)
 
     def assess(self) -> RenalAssessment:
         if self.dialysis:
@@ -294,9 +297,8 @@ class RenalAssessor:
             f"{x.evidence.display}" + (f" ({x.date})" if x.date else "") for x in self.dialysis
         )
         text = (
-            f"on dialysis or with end-stage renal disease, so creatinine clearance is "
-            f"{self.t.crcl_contraindication} mL/min or less (creatinine-based estimates do not "
-            f"apply): {records}"
+            f"{records}; creatinine clearance is {self.t.crcl_contraindication} mL/min or less "
+            "on dialysis or with end-stage renal disease, whatever a creatinine says"
         )
         return self.result("known", "dialysis_or_esrd", None, text, contraindicated=True)
 
@@ -305,9 +307,10 @@ class RenalAssessor:
         lowest = min(estimates, key=lambda e: e.value)
         for estimate in estimates:
             self.evidence.extend(estimate.evidence)
-        text = "; ".join(e.text for e in estimates)
-        if len(estimates) > 1:
-            text += f"; the lowest, {_fmt(lowest.value)} mL/min, is used"
+        if len(estimates) == 1:
+            text = lowest.source or lowest.text
+        else:
+            text = "lowest of: " + "; ".join(e.text for e in estimates)
         return self.result(
             "known",
             lowest.method,
@@ -342,7 +345,7 @@ class RenalAssessor:
             return []
         name = "measured creatinine clearance" if method == "crcl_measured" else m.evidence.display
         text = f"{name} {_fmt(value)} mL/min ({m.date})"
-        return [RenalEstimate(method, value, m.date, text, (m.evidence,))]
+        return [RenalEstimate(method, value, m.date, text, (m.evidence,), f"{name}, {m.date}")]
 
     def cockcroft_gault(
         self, creatinine: Sequence[tuple[Measurement, Decimal]]

@@ -97,7 +97,7 @@ def test_a_seizure_named_only_in_text_contraindicates() -> None:
 def test_dialysis_is_a_definite_contraindication_not_probable(dialysis: dict[str, Any]) -> None:
     rec = card(select(dialysis, creatinine(0.7), weight(80), order=dalfampridine()), CONTRA)
     assert "probable_contraindication" not in rec.flags
-    assert "dialysis or with end-stage renal disease" in rec.facts["contraindication"]
+    assert rec.facts["contraindication"].startswith("dialysis or end-stage renal disease: ")
     assert dialysis["id"] in {e.resource_id for e in rec.evidence}
 
 
