@@ -10,6 +10,7 @@ care.py          orders, procedures, studies, devices, medications and draft ord
 dialysis.py      dialysis or end-stage renal disease now (a definite CrCl <= 50 mL/min)
 renal.py         creatinine clearance for dalfampridine (every estimate, and fallbacks)
 progression.py   strength decline and progression words
+central.py       whether a central cause explains the foot drop (linked in time)
 text.py          features only free text expresses
 extract.py       puts it together: the record read once, features with drafts as ordered
 """
