@@ -3,7 +3,8 @@
     1. dialysis or end-stage renal disease (features.dialysis)      -> known, ≤ 50, definite
     2. every estimate within 12 months that is not unreliable       -> known; the lowest
          - the newest measured CrCl (2164-2, 33558-8): replaced only by a newer measured
-           one, unreliable when the creatinine from a week before it on is unstable
+           one, unreliable when the creatinine from a week before it on is unstable,
+           unless it contraindicates (a rise cannot mean better function)
          - the newest stored Cockcroft-Gault result (35591-7), read the same way
          - Cockcroft-Gault from the newest serum creatinine, if stable (no rise
            >= 0.3 mg/dL or >= 1.5x within 7 days, no recent acute kidney injury),
@@ -327,7 +328,8 @@ class RenalAssessor:
         method: RenalMethod,
     ) -> list[RenalEstimate]:
         """The newest clearance result of `feature` within 12 months, unless the creatinine
-        around it was unstable. A measured CrCl is replaced only by a newer measured one;
+        around it was unstable and the value does not contraindicate (a rising creatinine
+        cannot make a low clearance safe). A measured CrCl is replaced only by a newer one;
         a stored Cockcroft-Gault result (`creatinine_clearance` minus the measured ones)
         is an estimate like a computed one."""
         measured = {m.evidence for m in self.obs.of("creatinine_clearance_measured")}
@@ -339,7 +341,10 @@ class RenalAssessor:
         if not results:
             return []
         m, value = results[0]
-        if _unstable_since(m.date, creatinine, self.today, self.t):
+        # A rise cannot mean better function: a contraindicating value is kept.
+        if not self.t.crcl_contraindicates(value) and _unstable_since(
+            m.date, creatinine, self.today, self.t
+        ):
             self.evidence.append(m.evidence)
             self.notes.append("crcl_unreliable")
             return []

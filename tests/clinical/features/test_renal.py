@@ -260,6 +260,13 @@ def test_an_unstable_creatinine_around_a_measured_crcl_makes_it_unreliable() -> 
     assert not result.estimates
 
 
+def test_a_rising_creatinine_never_discards_a_contraindicating_measured_crcl() -> None:
+    """A rise means worse function, never better: the measured 44 still contraindicates."""
+    result = renal(crcl(44, days=4), creatinine(1.0, days=5), creatinine(1.4, days=2))
+    assert result.contraindicated
+    assert [e.method for e in result.estimates] == ["crcl_measured"]
+
+
 def test_a_stable_creatinine_leaves_a_measured_crcl_reliable() -> None:
     result = renal(crcl(90, days=30), creatinine(1.0, days=20), creatinine(1.05, days=2))
     assert result.status == "known"
