@@ -18,7 +18,8 @@ Anything else (cancelled, revoked, entered-in-error, not-done, unknown) never
 counts. Draft orders of the request count as ordered, whatever their status.
 Items without a recognised code are also recognised from their text (orthosis
 and FES device names, tendon transfer, peroneal decompression, dalfampridine /
-4-aminopyridine).
+4-aminopyridine); a draft order by its name, read without finding-negation
+(`TextPatterns.order_features`: also lumbar MRI, AFO, PT referral, NCS/EMG).
 
 `CareReader` is the one reader of care: the record's resources and the request's
 draft orders (which `service.clinical.orders` classifies from the same reading).
@@ -283,7 +284,7 @@ class CareReader:
         ]
         # Records repeat themselves (text = display): each piece is read once.
         text = words(*dict.fromkeys(pieces))
-        texted = self._text_features(coded, text)
+        texted = self._order_words(coded, text) if draft else self._text_features(coded, text)
         if not coded and not texted and not draft:
             return None
         names = [*own_names, shown, *(c.name for c in target.concepts), *target.names]
@@ -344,9 +345,29 @@ class CareReader:
             and (not coded or feature in FOUR_AMINOPYRIDINES)
             and self._patterns.find(group, text)
         }
-        if DALFAMPRIDINE in coded or DALFAMPRIDINE in texted:
-            texted.discard(OTHER_4AP)
-        return texted
+        return _one_4ap(coded, texted)
+
+    def _order_words(self, coded: Collection[str], text: str) -> set[str]:
+        """Care features a draft order's name states that its codes do not (§4 v3).
+
+        An order name is read without finding-negation ("MRI L-spine w/o contrast" is an
+        orderable; cancellation comes only from the order's status), and, as for the
+        record, only when no recognised code classifies the order — except
+        4-aminopyridine products, whose words always count.
+        """
+        texted = {
+            feature
+            for feature in self._patterns.order_features(text)
+            if feature not in coded and (not coded or feature in FOUR_AMINOPYRIDINES)
+        }
+        return _one_4ap(coded, texted)
+
+
+def _one_4ap(coded: Collection[str], texted: set[str]) -> set[str]:
+    """Dalfampridine named (by code or words) is not also "another 4-aminopyridine"."""
+    if DALFAMPRIDINE in coded or DALFAMPRIDINE in texted:
+        texted.discard(OTHER_4AP)
+    return texted
 
 
 def _device_names(device: Reader) -> list[str]:
