@@ -29,9 +29,10 @@ Choices where the spec is silent, for the docs:
   gets the same checks. "Another 4-aminopyridine product" is an active product of the
   other kind (dalfampridine vs other 4-AP), or another draft of either kind; the same
   product still active in the record is read as a renewal, not a contraindication.
-- The dose card fires alongside a contraindication (overriding a *probable* renal
-  contraindication must not hide a 15 mg dose), and for a dose the draft does not
-  state: unknown is never read as right.
+- One message per draft (v3 §4): beside a contraindication the dose finding is a
+  paragraph of the contraindication card (overriding a *probable* renal
+  contraindication must not hide a 20 mg dose), not a card of its own. A dose the
+  service cannot read gets no dose card (it would assert an error nobody saw).
 - renal-function-needed also fires for a borderline CrCl (50–60 mL/min, A8), with no
   creatinine suggestion (a measured CrCl or cystatin C is what A8 asks for).
 - add-physical-therapy is not shown for a non-ambulatory patient, as the patient-view
@@ -53,7 +54,7 @@ from datetime import datetime
 
 from service.clinical import shared
 from service.clinical.features.care import DALFAMPRIDINE, OTHER_4AP
-from service.clinical.features.model import CareEvent, FootDrop
+from service.clinical.features.model import CareEvent, FootDrop, RenalAssessment
 from service.clinical.orders import (
     ANKLE_ARTHRODESIS,
     FES,
@@ -160,27 +161,52 @@ def _conflicting_4ap(ctx: _Context, order: SelectedOrder) -> list[CareEvent]:
     return [*other, *(e for e in same if e.draft)]
 
 
+def _renal_reason(renal: RenalAssessment) -> str:
+    """The renal contraindication in a few words, for the summary."""
+    if renal.status == "known":
+        if renal.value is None:
+            return "creatinine clearance 50 mL/min or less"
+        return f"creatinine clearance {shared.number(renal.value)} mL/min"
+    if renal.method == "egfr" and renal.value is not None:
+        return f"eGFR {shared.number(renal.value)} mL/min/1.73 m², no CrCl on record"
+    named = renal.evidence[-1].display if renal.evidence else "chronic kidney disease"
+    return f"{named} recorded, no CrCl on record"
+
+
 def dalfampridine_contraindicated(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
-    """Seizure history, allergy, another 4-AP product, or CrCl ≤ 50 (probable from eGFR/CKD)."""
+    """Seizure history, allergy, another 4-AP product, or CrCl ≤ 50 (probable from eGFR/CKD).
+
+    One message per draft (v3 §4): it carries the dose card's finding and, for a
+    probable renal contraindication, the tests that would settle it.
+    """
     if not order.is_dalfampridine:
         return None
     f, renal = ctx.f, ctx.f.renal
     named: list[str] = []
+    reasons: list[str] = []
     evidence: list[Cited] = []
     notes: list[str] = []
     flags: list[str] = []
     facts: dict[str, str] = {}
-    for label, items in (
-        ("seizure history", f.seizure_history),
-        ("allergy to dalfampridine or 4-aminopyridine", f.dalfampridine_allergy),
+    suggestions = _on_order(order, "remove-dalfampridine")
+    for label, reason, items in (
+        ("seizure history", "seizure history recorded", f.seizure_history),
+        (
+            "allergy to dalfampridine or 4-aminopyridine",
+            "allergy to dalfampridine or 4-aminopyridine recorded",
+            f.dalfampridine_allergy,
+        ),
     ):
         named += [f"{label}: {x.evidence.describe()}" for x in items]
+        reasons += [reason] if items else []
         evidence += items
         notes += ["finding_from_text"] if any(x.from_text for x in items) else []
     conflicting = _conflicting_4ap(ctx, order)
     named += [f"another 4-aminopyridine product: {e.evidence.describe()}" for e in conflicting]
+    reasons += ["another 4-aminopyridine product on record"] if conflicting else []
     evidence += conflicting
     if renal.contraindicated:
+        reasons.append(_renal_reason(renal))
         if renal.status == "known":
             named.append(f"creatinine clearance of 50 mL/min or less: {renal.computation}")
         else:
@@ -188,19 +214,23 @@ def dalfampridine_contraindicated(ctx: _Context, order: SelectedOrder) -> Recomm
             flags.append("probable_contraindication")
             measured = "creatinine clearance (measured, or estimated by Cockcroft-Gault)"
             facts["missing_inputs"] = "; ".join([measured, *renal.missing_inputs])
+            suggestions += [*shared.renal_tests(renal), SuggestedAction("measured-crcl")]
         evidence += renal.evidence
         notes += renal.notes
     if not named:
         return None
+    if order.dose is not None and not order.dose.as_labelled:
+        flags.append("dose_outside_label")
+        facts["dose_problem"] = "; ".join(order.dose.issues)
     verify_notes, verify = shared.seizure_verify(f)
     return _card(
         ctx,
         order,
         "dalfampridine-contraindicated",
         "critical",
-        _on_order(order, "remove-dalfampridine"),
+        suggestions,
         [*evidence, *verify],
-        facts={"contraindication": "; ".join(named), **facts},
+        facts={"contraindication": "; ".join(named), "reason": ", ".join(reasons), **facts},
         flags=flags,
         notes=[*notes, *verify_notes],
     )
@@ -217,9 +247,12 @@ def _contraindicated(ctx: _Context, order: SelectedOrder) -> bool:
 
 
 def dalfampridine_dose(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
-    """More than 10 mg a dose or 20 mg a day, not every 12 hours, not ER — or unstated."""
+    """More than 10 mg a dose or 20 mg a day, not every 12 hours, not ER; never for a
+    dose it cannot read, nor beside the contraindication card, which carries it (v3 §4)."""
     dose = order.dose
     if not order.is_dalfampridine or dose is None or dose.as_labelled:
+        return None
+    if _contraindicated(ctx, order):
         return None
     verify_notes, verify = shared.seizure_verify(ctx.f)
     return _card(

@@ -34,7 +34,12 @@ CONTRACT = {
     "add-physical-therapy": {"pt-referral"},
     "fusion-not-indicated": set(),
     "premature-palliative-surgery": {"orthotist-referral", "pt-referral"},
-    "dalfampridine-contraindicated": {"remove-dalfampridine"},
+    "dalfampridine-contraindicated": {
+        "remove-dalfampridine",
+        "serum-creatinine",
+        "body-weight",
+        "measured-crcl",
+    },
     "dalfampridine-dose": {"dalfampridine-correct-dose"},
     "renal-function-needed": {"serum-creatinine", "body-weight"},
     "localize-before-decompression": {"ncs-emg"},

@@ -73,6 +73,7 @@ SCENARIOS: list[tuple[tuple[Json, ...], tuple[Json, ...]]] = [
     ((egfr(40),), (dalfampridine(),)),
     ((crcl(55),), (dalfampridine(),)),
     ((), (dalfampridine(text="dalfampridine", coded=False, dosage=False),)),
+    ((crcl(85),), (dalfampridine(dose=20),)),
     (
         (foot_drop(), procedure("91251008", performed=days_ago(3))),
         (pt_referral(), afo()),
