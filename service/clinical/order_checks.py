@@ -1,15 +1,17 @@
 """Order-select / order-sign rules: selected orders + PatientFeatures -> Recommendations.
 
-clinical-logic v2 §4 (and safety-review A6, A7, A8, A14, A15). Each rule reacts to one
+clinical-logic v3 §4 (and safety-review A6, A7, A8, A14, A15). Each rule reacts to one
 selected order (order-sign: every draft) and reads the features of the rest of the
 record (`orders.OrderUnderReview.rest`): the record and the other drafts, which count
 as already ordered (pending care, `CareEvent.draft`). The order itself is not in its
 rest, so it is never its own duplicate, nor its own physical therapy.
 
     dalfampridine (any patient: the order itself is the risk)
-        contraindicated (critical) · dose (warning) · renal-function-needed (warning)
+        contraindicated (critical) · seizure-history-verify · record-incomplete · dose ·
+        renal-function-needed (warning)
     foot-drop orders (an active foot drop, adult)
-        stat-imaging (critical) · add-physical-therapy · localize-before-decompression
+        stat-imaging · stat-referral (critical; a red flag needs no adult foot drop
+        beyond the red-flag card's own) · add-physical-therapy · localize-before-decompression
         (warning) · premature-palliative-surgery · fusion-not-indicated ·
         duplicate-order (info)
 
@@ -76,6 +78,7 @@ from service.clinical.recommendation import (
     most_urgent_first,
 )
 from service.clinical.shared import Cited
+from service.fhir.patient_data import UNKNOWN_TYPE
 from service.clinical.thresholds import ClinicalThresholds
 
 #: Orders that may duplicate care the patient already has (§4 duplicate-order).
@@ -267,6 +270,60 @@ def dalfampridine_dose(ctx: _Context, order: SelectedOrder) -> Recommendation | 
     )
 
 
+def seizure_history_verify(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
+    """A "verify" seizure record (non-epileptic events only) and no contraindication:
+    verify the seizure history before prescribing (v3 §4)."""
+    if not order.is_dalfampridine or not ctx.f.seizure_verify or _contraindicated(ctx, order):
+        return None
+    verify_notes, verify = shared.seizure_verify(ctx.f)
+    return _card(
+        ctx,
+        order,
+        "seizure-history-verify",
+        "warning",
+        evidence=verify,
+        notes=verify_notes,
+    )
+
+
+#: Resource types whose unreadable entries may hide a dalfampridine contraindication
+#: (seizure history, allergy, another 4-AP product, a renal result), and how the card
+#: names them; the type of an entry that could not be read at all counts too.
+_MAY_HIDE_CONTRAINDICATION = {
+    "Condition": "a condition",
+    "AllergyIntolerance": "an allergy record",
+    "MedicationRequest": "a medication order",
+    "MedicationStatement": "a medication statement",
+    "MedicationAdministration": "a medication administration",
+    "Medication": "a medication",
+    "Observation": "a laboratory result or measurement",
+    UNKNOWN_TYPE: "a record of unknown type",
+}
+
+
+def record_incomplete(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
+    """Part of the record could not be read or obtained, so a contraindication cannot be
+    excluded (v3 §4); not beside a contraindication already found (one message per draft)."""
+    if not order.is_dalfampridine or _contraindicated(ctx, order):
+        return None
+    f = ctx.f
+    unread = [
+        f"{_MAY_HIDE_CONTRAINDICATION[u.resource_type]} ({u.field})"
+        for u in f.unreadable
+        if u.resource_type in _MAY_HIDE_CONTRAINDICATION
+    ]
+    unread += [f"the “{key}” data, which could not be obtained" for key in sorted(f.unavailable)]
+    if not unread:
+        return None
+    return _card(
+        ctx,
+        order,
+        "record-incomplete",
+        "warning",
+        facts={"unreadable": "; ".join(dict.fromkeys(unread))},
+    )
+
+
 def renal_function_needed(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
     """CrCl unknown, unreliable or borderline, and no contraindication found (§4, A8)."""
     renal = ctx.f.renal
@@ -312,6 +369,24 @@ def stat_imaging(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
         "stat-imaging",
         "critical",
         _on_order(order, "mri-lumbar-make-stat"),
+        red.evidence,
+        notes=red.notes,
+    )
+
+
+def stat_referral(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
+    """A spine-surgery referral that is not stat while the red-flag card is critical (v3 §4)."""
+    red = ctx.red_flag
+    if not order.is_spine_surgery_referral or order.priority == "stat":
+        return None
+    if red is None or red.indicator != "critical":
+        return None
+    return _card(
+        ctx,
+        order,
+        "stat-referral",
+        "critical",
+        _on_order(order, "referral-make-stat"),
         red.evidence,
         notes=red.notes,
     )
@@ -433,6 +508,9 @@ def duplicate_order(ctx: _Context, order: SelectedOrder) -> Recommendation | Non
 RULES: tuple[Callable[[_Context, SelectedOrder], Recommendation | None], ...] = (
     dalfampridine_contraindicated,
     stat_imaging,
+    stat_referral,
+    seizure_history_verify,
+    record_incomplete,
     dalfampridine_dose,
     renal_function_needed,
     add_physical_therapy,

@@ -52,6 +52,13 @@ TEXT_FEATURES = {
     "peroneal_decompression": "peroneal_decompression",
 }
 
+#: Text group naming the spine in an order's words, and the condition features a coded
+#: reasonCode names the spine with (stat-referral, v3 §4).
+SPINE_NAMED = "order_spine_named"
+SPINE_REASONS = frozenset(
+    {"cauda_equina", "l5_radiculopathy", "disc_herniation", "disc_degeneration"}
+    | {"lumbar_stenosis", "spine_other"}
+)
 DALFAMPRIDINE = "dalfampridine"
 OTHER_4AP = "other_4ap"
 #: Products whose words always count, coded or not: there the order itself is the risk (§1).
@@ -201,6 +208,10 @@ class CareReading:
     codes: tuple[ConceptMatch, ...] = ()
     words: str = ""
     from_text: frozenset[str] = frozenset()
+    names_spine: bool = False
+    """A draft whose name or reasonCode names the spine, back, a disc, radiculopathy or
+    cauda equina (clinical-logic v3 §4 stat-referral: which orthopaedic referral is a
+    spine-surgery referral)."""
 
     @property
     def features(self) -> frozenset[str]:
@@ -255,7 +266,12 @@ class CareReader:
         naming = self._naming(kind, reader, draft=True) if kind else None
         if kind is None or naming is None:
             return CareReading(resource, reader)
-        return self._reading(resource, reader, kind, naming, draft=True)
+        reading = self._reading(resource, reader, kind, naming, draft=True)
+        reasons = reader.concepts("reasonCode")
+        said = words(naming.text, *(piece for c in reasons for piece in c.pieces))
+        coded = {m.feature for m in recognised_matches(self._index, reasons)}
+        named = bool(coded & SPINE_REASONS) or self._patterns.find_name(SPINE_NAMED, said)
+        return replace(reading, names_spine=bool(named))
 
     def _naming(self, kind: _Kind, reader: Reader, *, draft: bool) -> _Naming | None:
         """What a resource says it is: codes first, then its words. None for a record
