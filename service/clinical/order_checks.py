@@ -78,8 +78,8 @@ from service.clinical.recommendation import (
     most_urgent_first,
 )
 from service.clinical.shared import Cited
-from service.fhir.patient_data import UNKNOWN_TYPE
 from service.clinical.thresholds import ClinicalThresholds
+from service.fhir.patient_data import UNKNOWN_TYPE
 
 #: Orders that may duplicate care the patient already has (§4 duplicate-order).
 DUPLICABLE = (ORTHOSIS, PHYSICAL_THERAPY, NCS_EMG, MRI_LUMBAR)

@@ -74,7 +74,9 @@ LABELLED = {
 ABSURD = {
     "dose 1e30 mg": _dosage(doseAndRate__0__doseQuantity__value=1e30),
     "period 1e-30 h": _dosage(timing__repeat__period=1e-30),
-    "timing code of 5,000 digits": _dosage(timing={"code": {"coding": [{"code": "Q" + "9" * 5000 + "H"}]}}),
+    "timing code of 5,000 digits": _dosage(
+        timing={"code": {"coding": [{"code": "Q" + "9" * 5000 + "H"}]}}
+    ),
     "frequency 2^31": _dosage(timing__repeat__frequency=2**31),
 }
 

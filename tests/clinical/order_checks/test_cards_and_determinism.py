@@ -80,7 +80,10 @@ SCENARIOS: list[tuple[tuple[Json, ...], tuple[Json, ...]]] = [
     ((), (dalfampridine(text="dalfampridine", coded=False, dosage=False),)),
     ((crcl(85),), (dalfampridine(dose=20),)),
     ((crcl(85), condition("F44.5", ICD)), (dalfampridine(),)),
-    ((crcl(85), {**condition("G40.909", ICD), "subject": {"identifier": {"value": "x"}}}), (dalfampridine(),)),
+    (
+        (crcl(85), {**condition("G40.909", ICD), "subject": {"identifier": {"value": "x"}}}),
+        (dalfampridine(),),
+    ),
     (
         (foot_drop(), procedure("91251008", performed=days_ago(3))),
         (pt_referral(), afo()),

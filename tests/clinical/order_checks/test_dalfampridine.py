@@ -166,8 +166,9 @@ def test_15_mg_per_dose_is_a_dose_warning_updating_the_draft() -> None:
     draft = dalfampridine(dose=15)
     rec = card(select(GOOD_RENAL, order=draft), DOSE)
     assert rec.indicator == "warning"
-    assert "15 mg every 12 hours exceeds the label maximum of 10 mg every 12 hours" in (
-        rec.facts["dose_problem"]
+    assert (
+        "15 mg every 12 hours exceeds the label maximum of 10 mg every 12 hours"
+        in (rec.facts["dose_problem"])
     )
     assert "30 mg a day" in rec.facts["dose_problem"]
     assert [(s.suggestion_id, s.target) for s in rec.suggestions] == [

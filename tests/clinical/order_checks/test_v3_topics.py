@@ -3,11 +3,10 @@ and record-incomplete."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
-
-from dataclasses import replace
 
 from service.clinical.order_checks import check_orders
 from tests.support.clinical import (
@@ -141,8 +140,9 @@ def test_an_unreadable_condition_means_a_contraindication_cannot_be_excluded() -
 def test_an_unreadable_renal_result_is_named() -> None:
     bad = {**GOOD_RENAL, "effectiveDateTime": "2026-13-01"}
     recs = select(bad, order=dalfampridine(), valid_r4=False)
-    assert "a laboratory result or measurement (effectiveDateTime)" in (
-        card(recs, INCOMPLETE).facts["unreadable"]
+    assert (
+        "a laboratory result or measurement (effectiveDateTime)"
+        in (card(recs, INCOMPLETE).facts["unreadable"])
     )
 
 
@@ -150,8 +150,9 @@ def test_an_unavailable_prefetch_key_is_named() -> None:
     data = patient_data(GOOD_RENAL, drafts=(dalfampridine(),))
     data = replace(data, unavailable=frozenset({"conditions"}))
     recs = check_orders(reviews(data, None), NOW, THRESHOLDS)
-    assert "the “conditions” data, which could not be obtained" in (
-        card(recs, INCOMPLETE).facts["unreadable"]
+    assert (
+        "the “conditions” data, which could not be obtained"
+        in (card(recs, INCOMPLETE).facts["unreadable"])
     )
 
 
