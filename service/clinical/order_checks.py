@@ -356,40 +356,36 @@ def renal_function_needed(ctx: _Context, order: SelectedOrder) -> Recommendation
 # ── foot-drop orders ──────────────────────────────────────────────────────────────
 
 
-def stat_imaging(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
-    """A lumbar MRI that is not stat while the red-flag card is critical (A3)."""
+def _make_stat(
+    ctx: _Context, order: SelectedOrder, topic: str, suggestion_id: str
+) -> Recommendation | None:
+    """A red-flag order that is not stat while the red-flag card is critical: update it."""
     red = ctx.red_flag
-    if not order.has(MRI_LUMBAR) or order.priority == "stat":
-        return None
-    if red is None or red.indicator != "critical":
+    if order.priority == "stat" or red is None or red.indicator != "critical":
         return None
     return _card(
         ctx,
         order,
-        "stat-imaging",
+        topic,
         "critical",
-        _on_order(order, "mri-lumbar-make-stat"),
+        _on_order(order, suggestion_id),
         red.evidence,
         notes=red.notes,
     )
+
+
+def stat_imaging(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
+    """A lumbar MRI that is not stat while the red-flag card is critical (A3)."""
+    if not order.has(MRI_LUMBAR):
+        return None
+    return _make_stat(ctx, order, "stat-imaging", "mri-lumbar-make-stat")
 
 
 def stat_referral(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
     """A spine-surgery referral that is not stat while the red-flag card is critical (v3 §4)."""
-    red = ctx.red_flag
-    if not order.is_spine_surgery_referral or order.priority == "stat":
+    if not order.is_spine_surgery_referral:
         return None
-    if red is None or red.indicator != "critical":
-        return None
-    return _card(
-        ctx,
-        order,
-        "stat-referral",
-        "critical",
-        _on_order(order, "referral-make-stat"),
-        red.evidence,
-        notes=red.notes,
-    )
+    return _make_stat(ctx, order, "stat-referral", "referral-make-stat")
 
 
 def add_physical_therapy(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
