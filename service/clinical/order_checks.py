@@ -308,7 +308,7 @@ def record_incomplete(ctx: _Context, order: SelectedOrder) -> Recommendation | N
         return None
     f = ctx.f
     unread = [
-        f"{_MAY_HIDE_CONTRAINDICATION[u.resource_type]} ({u.field})"
+        f"{_MAY_HIDE_CONTRAINDICATION[u.resource_type]} (its {u.field})"
         for u in f.unreadable
         if u.resource_type in _MAY_HIDE_CONTRAINDICATION
     ]

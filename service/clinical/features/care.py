@@ -15,7 +15,8 @@ Each resource type maps its own status vocabulary to done / ordered / in use:
     MedicationAdministration  completed|in-progress -> done
 
 Anything else (cancelled, revoked, entered-in-error, not-done, unknown) never
-counts. Draft orders of the request count as ordered, whatever their status.
+counts. Draft orders of the request count as ordered, whatever their status, unless
+it cancels them (revoked, cancelled, entered-in-error).
 Items without a recognised code are also recognised from their text (orthosis
 and FES device names, tendon transfer, peroneal decompression, dalfampridine /
 4-aminopyridine); a draft order by its name, read without finding-negation
@@ -52,6 +53,9 @@ TEXT_FEATURES = {
     "peroneal_decompression": "peroneal_decompression",
 }
 
+#: Statuses that cancel a draft order: it is neither checked nor counted as ordered
+#: (clinical-logic v3 §4: cancellation comes only from the order's status).
+CANCELLED_DRAFT = frozenset({"revoked", "cancelled", "entered-in-error"})
 #: Text group naming the spine in an order's words, and the condition features a coded
 #: reasonCode names the spine with (stat-referral, v3 §4).
 SPINE_NAMED = "order_spine_named"
@@ -310,7 +314,10 @@ class CareReader:
         self, resource: Resource, reader: Reader, kind: _Kind, naming: _Naming, *, draft: bool
     ) -> CareReading:
         status = reader.code("status")
-        state: CareState | None = "ordered" if draft else kind.states.get(status or "")
+        if draft:
+            state: CareState | None = None if status in CANCELLED_DRAFT else "ordered"
+        else:
+            state = kind.states.get(status or "")
         priority = reader.code("priority") if kind.priority else None
         display = display_name(naming.own, naming.names, naming.codes)
         reading = CareReading(resource, reader, (), display, priority, naming.codes, naming.text)

@@ -14,6 +14,7 @@ from tests.support.drafts import afo, select, service_draft, topics
 
 CAUDA_EQUINA = condition("G83.4", ICD, onset=days_ago(2))  # Cauda equina syndrome
 STAT = "stat-imaging"
+CPT_LUMBAR_MRI = "72148"
 
 
 @pytest.mark.parametrize("code", ["72148", "72149", "72158"])
@@ -86,3 +87,17 @@ def test_words_do_not_reclassify_an_order_a_code_already_names() -> None:
     """A PT evaluation (CPT 97161) mentioning the AFO is not an orthosis order."""
     pt = service_draft("97161", CPT, text="PT evaluation, gait training with the AFO")
     assert "add-physical-therapy" not in topics(select(foot_drop(), order=pt))
+
+
+def test_cancellation_comes_only_from_the_status() -> None:
+    """'no contrast' in the name never cancels; a revoked or entered-in-error draft is
+    neither checked nor counted as ordered."""
+    words = service_draft(text="MRI lumbar spine, no contrast", priority="routine")
+    assert topics(select(foot_drop(), CAUDA_EQUINA, order=words)) == [STAT]
+    for status in ("revoked", "entered-in-error"):
+        revoked = {**service_draft(CPT_LUMBAR_MRI, CPT, priority="routine"), "status": status}
+        assert select(foot_drop(), CAUDA_EQUINA, order=revoked) == []
+        revoked_pt = {**service_draft(text="Physical therapy referral"), "status": status}
+        assert topics(select(foot_drop(), order=afo(), others=(revoked_pt,))) == [
+            "add-physical-therapy"
+        ]

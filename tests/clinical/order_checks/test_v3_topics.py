@@ -133,7 +133,7 @@ def test_an_unreadable_condition_means_a_contraindication_cannot_be_excluded() -
     recs = select(epilepsy, GOOD_RENAL, order=dalfampridine())
     rec = card(recs, INCOMPLETE)
     assert rec.indicator == "warning" and rec.suggestions == ()
-    assert rec.facts["unreadable"] == "a condition (subject)"
+    assert rec.facts["unreadable"] == "a condition (its subject)"
     assert "dalfampridine-contraindicated" not in topics(recs)
 
 
@@ -141,7 +141,7 @@ def test_an_unreadable_renal_result_is_named() -> None:
     bad = {**GOOD_RENAL, "effectiveDateTime": "2026-13-01"}
     recs = select(bad, order=dalfampridine(), valid_r4=False)
     assert (
-        "a laboratory result or measurement (effectiveDateTime)"
+        "a laboratory result or measurement (its effectiveDateTime)"
         in (card(recs, INCOMPLETE).facts["unreadable"])
     )
 
