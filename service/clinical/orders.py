@@ -78,7 +78,6 @@ TENDON_TRANSFER = "tendon_transfer"
 ANKLE_ARTHRODESIS = "ankle_arthrodesis"
 PERONEAL_DECOMPRESSION = "peroneal_decompression"
 SPINE_SURGERY_REFERRAL = "spine_surgery_referral"
-ORTHOPAEDIC_REFERRAL = "orthopaedic_referral"
 
 # Dalfampridine label (DailyMed 688eb479-…, clinical-logic §4 / A7).
 LABEL_MG_PER_DOSE = Decimal(10)
@@ -232,10 +231,9 @@ class SelectedOrder:
     @property
     def is_spine_surgery_referral(self) -> bool:
         """A neurosurgeon referral, or an orthopaedic one whose words or reasonCode name
-        the spine, back, a disc, radiculopathy or cauda equina (v3 §4 stat-referral)."""
-        return self.has(SPINE_SURGERY_REFERRAL) or (
-            self.has(ORTHOPAEDIC_REFERRAL) and self.reading.names_spine
-        )
+        the spine, back, a disc, radiculopathy or cauda equina (v3 §4 stat-referral: the
+        care reader's `QUALIFIED` codes make it a spine_surgery_referral)."""
+        return self.has(SPINE_SURGERY_REFERRAL)
 
     @property
     def is_dalfampridine(self) -> bool:

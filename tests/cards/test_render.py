@@ -361,19 +361,20 @@ def test_requester_and_encounter_only_when_known(catalogue: CardCatalogue) -> No
 
 
 def test_a_long_fact_loses_whole_words_in_the_summary_only(catalogue: CardCatalogue) -> None:
-    findings = "urinary retention, faecal incontinence and saddle anaesthesia " * 3
+    causes = "Multiple sclerosis (2012-01-01); Cerebral palsy (1970-05-02) " * 3
     rec = Recommendation(
-        topic="red-flag-urgent-evaluation",
-        indicator="critical",
-        facts={"findings": findings, "duration": "2 weeks"},
+        topic="localization-workup",
+        indicator="info",
+        facts={"side": "right side", "duration": "2 weeks", "possible_cause": causes},
+        flags=frozenset({"central_chronic_first"}),
     )
     card = _render_one(rec, catalogue)
     assert len(card.summary) < 140
     assert card.summary == (
-        "Red flag with foot drop (urinary retention, faecal incontinence and saddle anaesthesia"
-        " urinary…): same-day emergency assessment"
+        "Foot drop (right side, 2 weeks) with Multiple sclerosis (2012-01-01); Cerebral…:"
+        " consider neurology review first"
     )
-    assert card.detail is not None and " ".join(findings.split()) in card.detail
+    assert card.detail is not None and " ".join(causes.split()) in card.detail
 
 
 @pytest.mark.parametrize(

@@ -49,6 +49,8 @@ class ExpectedCard(_Strict):
     suggestions: tuple[str, ...] = ()
     recommended: tuple[str, ...] = ()
     not_suggested: tuple[str, ...] = ()
+    summary_contains: tuple[str, ...] = ()
+    detail_contains: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _consistent(self) -> ExpectedCard:
@@ -294,5 +296,15 @@ def _card_problems(expected: ExpectedCard, card: Json) -> list[str]:
         f"card {expected.topic!r} must not suggest {s!r}"
         for s in expected.not_suggested
         if label(s) in offered
+    ]
+    problems += [
+        f"card {expected.topic!r} summary {card['summary']!r} does not say {words!r}"
+        for words in expected.summary_contains
+        if words not in card["summary"]
+    ]
+    problems += [
+        f"card {expected.topic!r} detail does not say {words!r}"
+        for words in expected.detail_contains
+        if words not in card.get("detail", "")
     ]
     return problems

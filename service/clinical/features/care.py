@@ -22,6 +22,15 @@ and FES device names, tendon transfer, peroneal decompression, dalfampridine /
 4-aminopyridine); a draft order by its name, read without finding-negation
 (`TextPatterns.order_features`: also lumbar MRI, AFO, PT referral, NCS/EMG).
 
+Some codes name care only together with words (v3 §2 lumbar_mri_done…, §4
+stat-referral), see `QUALIFIED`: a generic spine MRI is a lumbar MRI only with
+"lumbar", "L-spine" or "lumbosacral" in its text (a draft order coded so is always
+one: it is still a draft to upgrade to stat); an orthopaedic referral is a
+spine-surgery referral only when its text or reasonCode names the spine, back, disc,
+radiculopathy or cauda equina; a pelvis or limb study is plexus or nerve imaging only
+with plexus, nerve or neurography words. An ImagingStudy is a lumbar MRI when a series
+has modality MR and a lumbar body site (or a generic spine site with lumbar words).
+
 `CareReader` is the one reader of care: the record's resources and the request's
 draft orders (which `service.clinical.orders` classifies from the same reading).
 It matches codes first and reads a resource's words only when no code names it;
@@ -53,16 +62,22 @@ TEXT_FEATURES = {
     "peroneal_decompression": "peroneal_decompression",
 }
 
+#: Codes that name care only with words: coded feature -> (text group, feature it then is).
+QUALIFIED: dict[str, tuple[tuple[str, str], ...]] = {
+    "mri_spine_generic": (("lumbar_level", "mri_lumbar"),),
+    "orthopaedic_referral": (("spine_topic", "spine_surgery_referral"),),
+    "limb_pelvis_imaging": (
+        ("plexus_imaging", "mri_plexus"),
+        ("nerve_imaging_words", "nerve_imaging"),
+    ),
+}
+#: What a draft order coded so always is, words or not (v3 §2: still a draft to upgrade).
+DRAFT_QUALIFIED = {"mri_spine_generic": "mri_lumbar"}
+MRI_LUMBAR = "mri_lumbar"
+
 #: Statuses that cancel a draft order: it is neither checked nor counted as ordered
 #: (clinical-logic v3 §4: cancellation comes only from the order's status).
 CANCELLED_DRAFT = frozenset({"revoked", "cancelled", "entered-in-error"})
-#: Text group naming the spine in an order's words, and the condition features a coded
-#: reasonCode names the spine with (stat-referral, v3 §4).
-SPINE_NAMED = "order_spine_named"
-SPINE_REASONS = frozenset(
-    {"cauda_equina", "l5_radiculopathy", "disc_herniation", "disc_degeneration"}
-    | {"lumbar_stenosis", "spine_other"}
-)
 DALFAMPRIDINE = "dalfampridine"
 OTHER_4AP = "other_4ap"
 #: Products whose words always count, coded or not: there the order itself is the risk (§1).
@@ -98,12 +113,18 @@ class _Kind:
     texts: tuple[str, ...] = ()
     device_names: bool = False
     priority: bool = False
+    reasons: tuple[str, ...] = ()
+    """CodeableConcept lists whose words qualify a code (`QUALIFIED`), never name care."""
+    series: bool = False
+    """ImagingStudy series: modality and body site name a lumbar MRI."""
 
 
 _REQUEST_DATES = ("occurrenceDateTime", "occurrencePeriod", "authoredOn")
 _MEDICATION = "medicationCodeableConcept"
 KINDS: dict[str, _Kind] = {
-    "ServiceRequest": _Kind(_REQUEST_STATES, ("code",), dates=_REQUEST_DATES, priority=True),
+    "ServiceRequest": _Kind(
+        _REQUEST_STATES, ("code",), dates=_REQUEST_DATES, priority=True, reasons=("reasonCode",)
+    ),
     "DeviceRequest": _Kind(
         _REQUEST_STATES,
         ("codeCodeableConcept",),
@@ -128,6 +149,7 @@ KINDS: dict[str, _Kind] = {
         ("procedureCode[]",),
         dates=("started",),
         texts=("description",),
+        series=True,
     ),
     "DiagnosticReport": _Kind(
         {
@@ -212,10 +234,6 @@ class CareReading:
     codes: tuple[ConceptMatch, ...] = ()
     words: str = ""
     from_text: frozenset[str] = frozenset()
-    names_spine: bool = False
-    """A draft whose name or reasonCode names the spine, back, a disc, radiculopathy or
-    cauda equina (clinical-logic v3 §4 stat-referral: which orthopaedic referral is a
-    spine-surgery referral)."""
 
     @property
     def features(self) -> frozenset[str]:
@@ -270,12 +288,7 @@ class CareReader:
         naming = self._naming(kind, reader, draft=True) if kind else None
         if kind is None or naming is None:
             return CareReading(resource, reader)
-        reading = self._reading(resource, reader, kind, naming, draft=True)
-        reasons = reader.concepts("reasonCode")
-        said = words(naming.text, *(piece for c in reasons for piece in c.pieces))
-        coded = {m.feature for m in recognised_matches(self._index, reasons)}
-        named = bool(coded & SPINE_REASONS) or self._patterns.find_name(SPINE_NAMED, said)
-        return replace(reading, names_spine=bool(named))
+        return self._reading(resource, reader, kind, naming, draft=True)
 
     def _naming(self, kind: _Kind, reader: Reader, *, draft: bool) -> _Naming | None:
         """What a resource says it is: codes first, then its words. None for a record
@@ -290,6 +303,8 @@ class CareReader:
         target = self._target(reader, reference) if reference else _NO_TARGET
         codes = recognised_matches(self._index, [*own, *target.concepts])
         coded = tuple(dict.fromkeys(m.feature for m in codes))
+        if kind.series and self._lumbar_series(reader):
+            coded = (*coded, MRI_LUMBAR)
         own_names = [reader.string(name) for name in kind.texts]
         if kind.device_names:
             own_names += _device_names(reader)
@@ -304,6 +319,7 @@ class CareReader:
         ]
         # Records repeat themselves (text = display): each piece is read once.
         text = words(*dict.fromkeys(pieces))
+        coded = self._qualified(coded, text, kind, reader, draft=draft)
         texted = self._order_words(coded, text) if draft else self._text_features(coded, text)
         if not coded and not texted and not draft:
             return None
@@ -333,6 +349,42 @@ class CareReader:
             for feature in [*naming.coded, *sorted(naming.texted)]
         )
         return replace(reading, events=events, from_text=naming.texted)
+
+    def _qualified(
+        self, coded: tuple[str, ...], text: str, kind: _Kind, reader: Reader, *, draft: bool
+    ) -> tuple[str, ...]:
+        """`coded` with the features its qualified codes name given the words (`QUALIFIED`)."""
+        wanted = [f for f in coded if f in QUALIFIED]
+        if not wanted:
+            return coded
+        reasons = [c.words for name in kind.reasons for c in reader.concepts(name)]
+        said = words(text, *reasons)
+        extra = [DRAFT_QUALIFIED[f] for f in wanted if draft and f in DRAFT_QUALIFIED]
+        extra += [
+            feature
+            for f in wanted
+            for group, feature in QUALIFIED[f]
+            if self._patterns.find_name(group, said) is not None
+        ]
+        return tuple(dict.fromkeys([*coded, *extra]))
+
+    def _lumbar_series(self, study: Reader) -> bool:
+        """A series with modality MR and a lumbar body site, or a generic spine site whose
+        study or series description names the lumbar level."""
+        for series in study.elements("series"):
+            concepts = [c for name in ("modality", "bodySite") if (c := series.concept(name))]
+            found = {m.feature for m in recognised_matches(self._index, concepts)}
+            if "imaging_modality_mr" not in found:
+                continue
+            if "lumbar_spine_body_site" in found:
+                return True
+            described = words(study.string("description"), series.string("description"))
+            said = words(described, *(c.words for c in concepts))
+            if "spine_body_site_generic" in found and self._patterns.find_name(
+                "lumbar_level", said
+            ):
+                return True
+        return False
 
     def _target(self, owner: Reader, reference: Reference | None) -> _Target:
         """The Device or Medication a reference points to, contained or in the record."""

@@ -40,6 +40,7 @@ from mappings.matcher import ValueSetIndex
 from mappings.text import TextPatterns
 from service.clinical.features import text
 from service.clinical.features.care import FOUR_AMINOPYRIDINES, CareReader, CareReading
+from service.clinical.features.central import central_causes, named_by_foot_drop
 from service.clinical.features.codes import recognised_matches
 from service.clinical.features.conditions import (
     ConditionEntry,
@@ -72,7 +73,13 @@ from service.clinical.thresholds import ClinicalThresholds
 from service.fhir.patient_data import DraftOrder, PatientData
 from service.fhir.readers import Unreadable
 
-CENTRAL_CAUSES = ("stroke", "spinal_cord", "cerebral_palsy")
+CENTRAL_CAUSES = (
+    "stroke",
+    "spinal_cord",
+    "cerebral_palsy",
+    "central_sequela",
+    "central_acute_event",
+)
 #: Central causes that persist through remission; read in any clinical status but resolved.
 LIFELONG_CENTRAL_CAUSES = ("multiple_sclerosis",)
 PROGRESSIVE_DISEASES = ("multiple_sclerosis", "motor_neuron_disease")
@@ -112,6 +119,21 @@ def _foot_drop(
     if foot_drop:
         return assemble(foot_drop, peroneal, False, today, thresholds)
     return assemble(peroneal, (), True, today, thresholds)
+
+
+def _central_entries(
+    conditions: Sequence[ConditionEntry],
+) -> list[tuple[ConditionEntry, Finding]]:
+    """Active central-cause entries, and multiple sclerosis in any status but resolved."""
+    unresolved = [e for e in conditions if not e.resolved]
+    entries = dict.fromkeys(
+        [
+            *with_feature(conditions, *CENTRAL_CAUSES),
+            *with_feature(unresolved, *LIFELONG_CENTRAL_CAUSES, active_only=False),
+        ]
+    )
+    wanted = (*CENTRAL_CAUSES, *LIFELONG_CENTRAL_CAUSES)
+    return [(e, e.finding(next(f for f in wanted if f in e.features))) for e in entries]
 
 
 def _patient(
@@ -256,6 +278,12 @@ def read_record(
         whose own date is new: a retention catheterised and closed within days is still new."""
         return coded(*features) + findings(closed_new, *features, active_only=False)
 
+    red_flag_texts = text.red_flags_from_text(conditions, patterns)
+
+    def texted(feature: str) -> tuple[Finding, ...]:
+        """Uncoded problem-list entries naming the red flag (v3 §2)."""
+        return tuple(f for f in red_flag_texts if f.feature == feature)
+
     recent_disc = months_before(today, thresholds.recent_disc_months)
     without_care = PatientFeatures(
         now=data.now,
@@ -275,6 +303,13 @@ def read_record(
         sciatic_neuropathy=coded("sciatic_neuropathy"),
         lumbosacral_plexopathy=coded("lumbosacral_plexopathy"),
         central_cause=coded(*CENTRAL_CAUSES) + lifelong(*LIFELONG_CENTRAL_CAUSES),
+        central=central_causes(
+            _central_entries(conditions),
+            named_by_foot_drop(conditions, patterns),
+            foot_drop,
+            today,
+            thresholds,
+        ),
         multiple_sclerosis=lifelong("multiple_sclerosis"),
         progressive_disease=lifelong(*PROGRESSIVE_DISEASES),
         nerve_trauma=coded("nerve_trauma", "knee_dislocation"),
@@ -285,16 +320,20 @@ def read_record(
         non_ambulatory=coded("non_ambulatory"),
         cardiac_device=coded("cardiac_device"),
         insensate_feet=coded("peripheral_neuropathy", "diabetic_neuropathy"),
-        cauda_equina=coded("cauda_equina"),
-        urinary_retention=red_flag("urinary_retention"),
-        bowel_dysfunction=red_flag("bowel_dysfunction"),
+        cauda_equina=coded("cauda_equina") + texted("cauda_equina"),
+        urinary_retention=red_flag("urinary_retention") + texted("urinary_retention"),
+        bowel_dysfunction=red_flag("bowel_dysfunction") + texted("bowel_dysfunction"),
         saddle_anesthesia=red_flag("saddle_anesthesia")
+        + texted("saddle_anesthesia")
         + text.saddle_from_text(conditions, patterns)
         + text.mentioned(
             with_feature(closed_new, "skin_sensation_unsited", active_only=False),
             patterns,
             "saddle",
             "saddle_anesthesia",
+        ),
+        red_flag_noted=text.red_flags_in_notes(
+            conditions, patterns, today, thresholds.red_flag_finding_days
         ),
         progression=Progression(
             structured=structured_decline(

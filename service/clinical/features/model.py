@@ -164,6 +164,22 @@ CareEvents = tuple[CareEvent, ...]
 
 
 @dataclass(frozen=True)
+class CentralCauses:
+    """Central causes by whether they explain the foot drop (v3 §2 central_cause).
+
+    `explains`: the foot-drop record names it, an active sequela with a deficit, an
+    acute event linked in time, or a chronic disease with a foot drop of unknown,
+    approximate or ≥ 6-month onset. `possible`: every other central condition — a
+    possible cause the work-up card names. `chronic_recent`: those of `possible` that
+    are a chronic central disease while the foot drop's known onset is under 6 months.
+    """
+
+    explains: Findings = ()
+    possible: Findings = ()
+    chronic_recent: Findings = ()
+
+
+@dataclass(frozen=True)
 class PatientFeatures:
     """Every feature of clinical-logic v2 §2 for one patient at one request time.
 
@@ -192,6 +208,8 @@ class PatientFeatures:
     lumbosacral_plexopathy: Findings = ()
     central_cause: Findings = ()
     """Stroke with deficit (not "without residual deficits"), MS, spinal cord, cerebral palsy."""
+    central: CentralCauses = CentralCauses()
+    """The central causes sorted by whether they explain the foot drop (v3 §2)."""
     multiple_sclerosis: Findings = ()
     progressive_disease: Findings = ()
     """MS or motor neuron disease, any clinical status but resolved: no palliative surgery."""
@@ -211,6 +229,9 @@ class PatientFeatures:
     urinary_retention: Findings = ()
     bowel_dysfunction: Findings = ()
     saddle_anesthesia: Findings = ()
+    red_flag_noted: Findings = ()
+    """A red-flag finding named only in the note of a recent foot-drop, weakness or
+    radiculopathy Condition: the warning tier at most (v3 §2 red_flag findings)."""
     progression: Progression = Progression()
     leg_crossing: Findings = ()
 

@@ -59,7 +59,13 @@ def _orthopaedic(text: str | None = None, reason: Json | None = None, **kw: Any)
         _orthopaedic("Orthopaedic spine surgery referral"),
         _orthopaedic("Orthopaedics: low back"),
         _orthopaedic(reason={"text": "L5 radiculopathy"}),
-        _orthopaedic(reason={"coding": [{"system": SCT, "code": "192970008"}]}),  # cauda equina
+        _orthopaedic(
+            reason={
+                "coding": [
+                    {"system": SCT, "code": "192970008", "display": "Cauda equina syndrome"}
+                ]
+            }
+        ),
         _orthopaedic(reason={"text": "disc herniation"}),
     ],
 )
