@@ -61,9 +61,7 @@ def _orthopaedic(text: str | None = None, reason: Json | None = None, **kw: Any)
         _orthopaedic(reason={"text": "L5 radiculopathy"}),
         _orthopaedic(
             reason={
-                "coding": [
-                    {"system": SCT, "code": "192970008", "display": "Cauda equina syndrome"}
-                ]
+                "coding": [{"system": SCT, "code": "192970008", "display": "Cauda equina syndrome"}]
             }
         ),
         _orthopaedic(reason={"text": "disc herniation"}),
