@@ -53,7 +53,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from service.clinical.features.model import CareEvent, Finding, FootDrop, PatientFeatures
+from service.clinical.features.model import (
+    CareEvent,
+    Episode,
+    EpisodeSide,
+    Finding,
+    FootDrop,
+    Laterality,
+    PatientFeatures,
+)
+from service.clinical.features.onset import earliest
 from service.clinical.recommendation import (
     Indicator,
     Recommendation,
@@ -88,12 +97,17 @@ class _Context(Context):
         """Onset on or after `months` ago; False when unknown."""
         return self.fd.onset.date is not None and self.fd.onset.date >= self.months_ago(months)
 
-    @property
-    def first_line_indicator(self) -> Indicator:
-        """Warning under 6 months from onset or when unknown; info from 6 months (A10)."""
-        onset = self.fd.onset.date
-        recent = onset is None or onset > self.months_ago(self.t.first_line_warning_months)
+    def first_line_indicator(self, episodes: Sequence[Episode] = ()) -> Indicator:
+        """Warning under 6 months from onset or when unknown; info from 6 months (A10):
+        each side's episode counts (all current ones unless `episodes` are given)."""
+        since = self.months_ago(self.t.first_line_warning_months)
+        onsets = [e.onset.date for e in episodes or self.fd.episodes] or [self.fd.onset.date]
+        recent = any(day is None or day > since for day in onsets)
         return "warning" if recent else "info"
+
+    def sides_without(self, events: Sequence[CareEvent]) -> list[Episode]:
+        """The current episodes no event covers (an event without a side covers all)."""
+        return [e for e in self.fd.episodes if not any(x.covers(e.side) for x in events)]
 
     # Causes, as the rules group them
     @property
@@ -123,16 +137,40 @@ class _Context(Context):
         return bool(f.spasticity or f.lower_limb_monoplegia) and not f.central_cause
 
 
-def _base_facts(fd: FootDrop) -> dict[str, str]:
-    side = {
-        "right": "right side",
-        "left": "left side",
-        "bilateral": "both sides",
-        "unspecified": "side not recorded",
-    }[fd.laterality]
-    onset = fd.onset.date.isoformat() if fd.onset.date else "not recorded"
-    duration = duration_text(fd.duration) if fd.duration is not None else "unknown duration"
-    return {"side": side, "onset": onset, "duration": duration}
+_SIDE_FACTS = {
+    "right": "right side",
+    "left": "left side",
+    "bilateral": "both sides",
+    "unspecified": "side not recorded",
+}
+_FOOT_DROP_WORDS = {
+    "right": "Right foot drop",
+    "left": "Left foot drop",
+    "bilateral": "Bilateral foot drop",
+    "unspecified": "Foot drop",
+}
+
+
+def _sides_laterality(sides: Sequence[EpisodeSide]) -> Laterality:
+    named = set(sides) - {"unspecified"}
+    if len(named) == 2:
+        return "bilateral"
+    return next(iter(named), "unspecified")
+
+
+def _base_facts(ctx: _Context, episodes: Sequence[Episode] = ()) -> dict[str, str]:
+    """The foot drop's side, onset and duration in words; those of `episodes` when given
+    (the sides a per-side card is about)."""
+    fd = ctx.fd
+    laterality = _sides_laterality([e.side for e in episodes]) if episodes else fd.laterality
+    onset = earliest([e.onset for e in episodes]) if episodes else fd.onset
+    day = onset.date
+    return {
+        "side": _SIDE_FACTS[laterality],
+        "foot_drop": _FOOT_DROP_WORDS[laterality],
+        "onset": day.isoformat() if day else "not recorded",
+        "duration": duration_text(day, ctx.today) if day else "unknown duration",
+    }
 
 
 def _card(
@@ -144,16 +182,18 @@ def _card(
     flags: Sequence[str] = (),
     notes: Sequence[str] = (),
     facts: dict[str, str] | None = None,
+    episodes: Sequence[Episode] = (),
 ) -> Recommendation:
-    """A recommendation with the foot drop's facts, onset flags/notes and evidence first."""
-    onset = onset_notes(ctx.fd)
+    """A recommendation with the foot drop's facts, onset flags/notes and evidence first;
+    a per-side card passes the `episodes` it is about."""
+    onset = onset_notes(earliest([e.onset for e in episodes]) if episodes else ctx.fd.onset)
     return recommendation(
         ctx,
         topic,
         indicator,
         suggestions=suggestions,
         evidence=cited([*ctx.fd.findings, *evidence]),
-        facts={**_base_facts(ctx.fd), **(facts or {})},
+        facts={**_base_facts(ctx, episodes), **(facts or {})},
         flags=[*onset, *flags],
         notes=onset,
         later_notes=notes,
@@ -402,9 +442,14 @@ def red_flag_urgent_evaluation(ctx: _Context) -> Recommendation | None:
 
 
 def orthosis(ctx: _Context) -> Recommendation | None:
-    """AFO via an orthotist; FES only for a central cause with no peripheral lesion (A5)."""
+    """AFO via an orthotist; FES only for a central cause with no peripheral lesion (A5).
+
+    Per side (v3 §1 Time): the sides whose current episode no orthosis or FES covers."""
     f = ctx.f
-    if ctx.fd.proxy or f.non_ambulatory or f.orthosis_in_use or f.fes_in_use:
+    if ctx.fd.proxy or f.non_ambulatory:
+        return None
+    sides = ctx.sides_without(f.orthosis_in_use + f.fes_in_use)
+    if not sides:
         return None
     peripheral = ctx.peripheral_lesions + ctx.spinal_causes + f.insensate_feet
     fes = ctx.central_explains and not peripheral
@@ -413,14 +458,26 @@ def orthosis(ctx: _Context) -> Recommendation | None:
         SuggestedAction("afo-prefabricated"),
     ]
     flags = ["fes_needs_intact_nerve"]
-    evidence: list[Finding] = [*f.insensate_feet]
+    evidence: list[Cited] = [*f.insensate_feet]
     if fes:
         suggestions.append(SuggestedAction("fes"))
         flags = ["fes_offered"] + (["fes_cardiac_caution"] if f.cardiac_device else [])
         evidence += [*f.central.explains, *f.cardiac_device]
     if f.insensate_feet:
         flags.append("insensate_feet")
-    return _card(ctx, "orthosis", ctx.first_line_indicator, suggestions, evidence, flags)
+    covered = [*f.orthosis_in_use, *f.fes_in_use]
+    if covered:
+        flags.append("orthosis_other_side")
+        evidence += covered
+    return _card(
+        ctx,
+        "orthosis",
+        ctx.first_line_indicator(sides),
+        suggestions,
+        evidence,
+        flags,
+        episodes=sides,
+    )
 
 
 def _orthosis_from_text(f: PatientFeatures) -> list[str]:
@@ -436,7 +493,7 @@ def physical_therapy(ctx: _Context) -> Recommendation | None:
     return _card(
         ctx,
         "physical-therapy",
-        ctx.first_line_indicator,
+        ctx.first_line_indicator(),
         [SuggestedAction("pt-referral")],
         evidence=[*f.orthosis_in_use, *f.fes_in_use],
         notes=_orthosis_from_text(f),
@@ -535,8 +592,15 @@ def nerve_injury_referral(ctx: _Context) -> Recommendation | None:
     recent = [x for x in f.nerve_trauma if (d := x.date or fd.onset.date) and d >= since]
     if not recent:
         return None
+    dated = [d for x in recent if (d := x.date) is not None]
+    when = f"{duration_text(max(dated), ctx.today)} ago" if dated else "date not recorded"
     return _card(
-        ctx, "nerve-injury-referral", "warning", [SuggestedAction("nerve-surgery-referral")], recent
+        ctx,
+        "nerve-injury-referral",
+        "warning",
+        [SuggestedAction("nerve-surgery-referral")],
+        recent,
+        facts={"injury_when": when},
     )
 
 
@@ -566,24 +630,31 @@ def disc_surgery_referral(ctx: _Context) -> Recommendation | None:
 
 
 def palliative_surgery(ctx: _Context) -> Recommendation | None:
-    """Tendon transfer to discuss for long-standing peripheral foot drop (A6)."""
+    """Tendon transfer to discuss for long-standing peripheral foot drop (A6), per side:
+    a side whose current episode has a true onset 12 months ago or more and no tendon
+    transfer or arthrodesis on that side (v3 §1 Time)."""
     f, fd = ctx.f, ctx.fd
-    if fd.proxy or not fd.onset.known or fd.onset.date is None:
-        return None
-    if fd.onset.date > ctx.months_ago(ctx.t.palliative_min_months):
+    if fd.proxy:
         return None
     peripheral = ctx.peripheral_lesions + f.l5_radiculopathy + f.disc_herniation
     if not peripheral or f.central_cause or f.spasticity or f.progressive_disease:
         return None
-    if f.palliative_surgery:
+    since = ctx.months_ago(ctx.t.palliative_min_months)
+    sides = [
+        e
+        for e in ctx.sides_without(f.palliative_surgery)
+        if e.onset.known and e.onset.date is not None and e.onset.date <= since
+    ]
+    if not sides:
         return None
     return _card(
         ctx,
         "palliative-surgery",
         "info",
         [SuggestedAction("foot-ankle-surgery-referral")],
-        peripheral,
+        [*peripheral, *f.palliative_surgery],
         notes=_orthosis_from_text(f),
+        episodes=sides,
     )
 
 

@@ -253,7 +253,7 @@ def test_the_copied_content_loads(content_copy: Path) -> None:
     assert CardCatalogue.load(content_copy).templates
 
 
-ORTHOSIS_SUMMARY = 'text = "Foot drop ({side}), no orthosis on record'
+ORTHOSIS_SUMMARY = 'text = "{foot_drop}, no orthosis on record'
 
 
 @pytest.mark.parametrize(
@@ -276,8 +276,8 @@ ORTHOSIS_SUMMARY = 'text = "Foot drop ({side}), no orthosis on record'
         ),
         (
             "templates/orthosis.toml",
-            "({side}), no orthosis",
-            "({side}) {stage}, no orthosis",
+            "{foot_drop}, no orthosis",
+            "{foot_drop} {stage}, no orthosis",
             "stage",
         ),
         ("templates/orthosis.toml", 'when = "insensate_feet"', 'when = "nope"', "nope"),

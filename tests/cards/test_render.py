@@ -314,7 +314,7 @@ def test_rules_choice_of_recommended_replaces_the_default(catalogue: CardCatalog
             SuggestedAction("orthotist-referral"),
             SuggestedAction("afo-prefabricated", recommended=True),
         ),
-        facts={"side": "left"},
+        facts={"side": "left", "foot_drop": "Left foot drop"},
     )
     suggestions = _render_one(rec, catalogue).suggestions or []
     assert [s.isRecommended for s in suggestions] == [None, True]
@@ -323,7 +323,7 @@ def test_rules_choice_of_recommended_replaces_the_default(catalogue: CardCatalog
 def test_cards_keep_the_rules_order_most_urgent_first_and_stable(
     catalogue: CardCatalogue,
 ) -> None:
-    side = {"side": "left"}
+    side = {"side": "left", "foot_drop": "Left foot drop"}
     recs = [
         Recommendation(topic="physical-therapy", indicator="info", facts=side),
         Recommendation(topic="orthosis", indicator="warning", facts=side),
@@ -351,7 +351,7 @@ def test_requester_and_encounter_only_when_known(catalogue: CardCatalogue) -> No
         topic="physical-therapy",
         indicator="warning",
         suggestions=(SuggestedAction("pt-referral"),),
-        facts={"side": "right"},
+        facts={"side": "right", "foot_drop": "Right foot drop"},
     )
     data = patient(encounter_id=None, user_id="Patient/p1")
     resource = ((_render_one(rec, catalogue, data).suggestions or [])[0].actions or [])[0].resource
@@ -419,7 +419,7 @@ def test_each_record_is_listed_once(catalogue: CardCatalogue) -> None:
     rec = Recommendation(
         topic="orthosis",
         indicator="warning",
-        facts={"side": "left side"},
+        facts={"side": "left side", "foot_drop": "Left foot drop"},
         evidence=(foot_drop, foot_drop, replace(foot_drop, display="Foot drop")),
     )
     detail = _render_one(rec, catalogue).detail or ""
@@ -449,7 +449,7 @@ def test_only_the_references_of_the_shown_paragraphs_are_cited(catalogue: CardCa
     rec = Recommendation(
         topic="orthosis",
         indicator="warning",
-        facts={"side": "right side"},
+        facts={"side": "right side", "foot_drop": "Right foot drop"},
         flags=frozenset({"fes_needs_intact_nerve"}),
     )
     why = (_render_one(rec, catalogue).detail or "").split("### Why this card")[1]
@@ -537,7 +537,7 @@ def test_patient_text_cannot_inject_markdown_or_html(catalogue: CardCatalogue) -
     rec = Recommendation(
         topic="orthosis",
         indicator="warning",
-        facts={"side": "<script>alert(1)</script> *left*"},
+        facts={"side": "<script>alert(1)</script> *left*", "foot_drop": "<b>Left</b> foot drop"},
         evidence=(Evidence("Condition", "c1", "[click](https://evil.example)"),),
     )
     detail = _render_one(rec, catalogue).detail or ""

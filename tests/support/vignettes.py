@@ -32,7 +32,7 @@ VIGNETTE_DIR = Path(__file__).resolve().parents[1] / "vignettes"
 RELATIVE_DATE = re.compile(r"^([+-])(\d+)([dw])$")
 _DAYS_PER_UNIT = {"d": 1, "w": 7}
 #: Resources whose patient reference is not called `subject`.
-_PATIENT_FIELD = {"AllergyIntolerance": "patient"}
+_PATIENT_FIELD = {"AllergyIntolerance": "patient", "Device": "patient"}
 
 
 class VignetteError(ValueError):

@@ -9,14 +9,19 @@ Each resource type maps its own status vocabulary to done / ordered / in use:
     DiagnosticReport       partial|preliminary|final|amended|corrected|appended -> done;
                            registered -> ordered
     Encounter              finished -> done; planned|arrived|triaged|in-progress -> ordered
+    CarePlan               completed -> done; active|on-hold -> ordered
     DeviceUseStatement     active|intended|on-hold -> in use; completed -> done
     Device                 active -> in use
     MedicationStatement    active|intended|on-hold -> in use; completed|stopped -> done
     MedicationAdministration  completed|in-progress -> done
 
 Anything else (cancelled, revoked, entered-in-error, not-done, unknown) never
-counts. Draft orders of the request count as ordered, whatever their status, unless
-it cancels them (revoked, cancelled, entered-in-error).
+counts. Each event carries the side its bodySite or words name (v3 §1 Time: an
+orthosis "left" covers the left foot drop only; without a side it covers every
+side). A botulinum toxin drug counts as limb chemodenervation only when a
+MedicationAdministration gives it at a lower-limb site (v3 §2 botulinum_recent).
+Draft orders of the request count as ordered, whatever their status, unless it
+cancels them (revoked, cancelled, entered-in-error).
 Items without a recognised code are also recognised from their text (orthosis
 and FES device names, tendon transfer, peroneal decompression, dalfampridine /
 4-aminopyridine); a draft order by its name, read without finding-negation
@@ -40,14 +45,14 @@ many encounters and procedures that do not matter cost a few microseconds each.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 
 from mappings.matcher import ConceptMatch, ValueSetIndex
 from mappings.text import TextPatterns
 from service.clinical.features.codes import recognised_matches
-from service.clinical.features.model import CareEvent, CareState
+from service.clinical.features.model import CareEvent, CareSide, CareState
 from service.clinical.features.records import display_name, make_evidence, words
 from service.fhir.patient_data import PatientData, Resource
 from service.fhir.readers import Concept, Reader, Reference, Unreadable
@@ -60,6 +65,7 @@ TEXT_FEATURES = {
     "other_4ap": "other_4ap",
     "tendon_transfer": "tendon_transfer",
     "peroneal_decompression": "peroneal_decompression",
+    "botulinum_drug": "botulinum_toxin_drug",
 }
 
 #: Codes that name care only with words: coded feature -> (text group, feature it then is).
@@ -101,13 +107,15 @@ class _Kind:
     """How one resource type names its care, and the fields that date and qualify it.
 
     `concepts` are the CodeableConcept fields naming what it is, in the order they name
-    it ("…[]" for a list of them); `reference` a Device or Medication whose own code
-    names it; `dates` are tried in order ("…Period" fields for their start); `texts`
-    are free-text names.
+    it ("…[]" for a list of them, "a[].b.c" for a path through lists and elements);
+    `reference` a Device or Medication whose own code names it; `dates` are tried in
+    order ("…Period" fields for their start); `texts` are free-text names; `sites` the
+    body-site concepts (same notation) that give its side.
     """
 
     states: Mapping[str, CareState]
     concepts: tuple[str, ...] = ()
+    sites: tuple[str, ...] = ()
     reference: str | None = None
     dates: tuple[str, ...] = ()
     texts: tuple[str, ...] = ()
@@ -123,7 +131,12 @@ _REQUEST_DATES = ("occurrenceDateTime", "occurrencePeriod", "authoredOn")
 _MEDICATION = "medicationCodeableConcept"
 KINDS: dict[str, _Kind] = {
     "ServiceRequest": _Kind(
-        _REQUEST_STATES, ("code",), dates=_REQUEST_DATES, priority=True, reasons=("reasonCode",)
+        _REQUEST_STATES,
+        ("code",),
+        ("bodySite[]",),
+        dates=_REQUEST_DATES,
+        priority=True,
+        reasons=("reasonCode",),
     ),
     "DeviceRequest": _Kind(
         _REQUEST_STATES,
@@ -133,7 +146,10 @@ KINDS: dict[str, _Kind] = {
         priority=True,
     ),
     "DeviceUseStatement": _Kind(
-        _USE_STATES, reference="device", dates=("timingDateTime", "timingPeriod", "recordedOn")
+        _USE_STATES,
+        sites=("bodySite",),
+        reference="device",
+        dates=("timingDateTime", "timingPeriod", "recordedOn"),
     ),
     "Device": _Kind({"active": "in_use"}, ("type",), device_names=True),
     "Procedure": _Kind(
@@ -142,6 +158,7 @@ KINDS: dict[str, _Kind] = {
             **dict.fromkeys(("preparation", "in-progress", "on-hold"), "ordered"),
         },
         ("code",),
+        ("bodySite[]",),
         dates=("performedDateTime", "performedPeriod"),
     ),
     "ImagingStudy": _Kind(
@@ -169,6 +186,12 @@ KINDS: dict[str, _Kind] = {
         ("type[]", "serviceType"),
         dates=("period",),
     ),
+    "CarePlan": _Kind(
+        {**dict.fromkeys(("active", "on-hold"), "ordered"), "completed": "done"},
+        ("category[]", "activity[].detail.code"),
+        dates=("period",),
+        texts=("title",),
+    ),
     "MedicationRequest": _Kind(
         {**_REQUEST_STATES, "stopped": "done"},
         (_MEDICATION,),
@@ -185,11 +208,17 @@ KINDS: dict[str, _Kind] = {
     "MedicationAdministration": _Kind(
         {"completed": "done", "in-progress": "done"},
         (_MEDICATION,),
+        ("dosage.site",),
         reference="medicationReference",
         dates=("effectiveDateTime", "effectivePeriod"),
     ),
 }
 """Every resource type that carries care, and where each says what it is."""
+
+BOTULINUM = "botulinum"
+BOTULINUM_DRUG = "botulinum_toxin_drug"
+#: Text group naming a lower-limb site (mappings/text_patterns.json).
+LOWER_LIMB = "lower_limb"
 
 
 @dataclass(frozen=True)
@@ -293,12 +322,7 @@ class CareReader:
     def _naming(self, kind: _Kind, reader: Reader, *, draft: bool) -> _Naming | None:
         """What a resource says it is: codes first, then its words. None for a record
         resource that names no care (the many that do not matter stop here)."""
-        own: list[Concept] = []
-        for name in kind.concepts:
-            if name.endswith("[]"):
-                own += reader.concepts(name[:-2])
-            elif (concept := reader.concept(name)) is not None:
-                own.append(concept)
+        own = [c for name in kind.concepts for c in _concepts_at(reader, name)]
         reference = reader.reference(kind.reference) if kind.reference else None
         target = self._target(reader, reference) if reference else _NO_TARGET
         codes = recognised_matches(self._index, [*own, *target.concepts])
@@ -344,9 +368,18 @@ class CareReader:
             f", priority {priority}" if priority else ""
         )
         evidence = make_evidence(resource, display or "(no display)", when, value)
+        sites = [c for name in kind.sites for c in _concepts_at(reader, name)]
+        side = self._side(sites, naming.text)
+        features = [*naming.coded, *sorted(naming.texted)]
+        if BOTULINUM_DRUG in features and BOTULINUM not in features:
+            lower_limb = any(self._patterns.find(LOWER_LIMB, site.words) for site in sites)
+            if resource.type == "MedicationAdministration" and lower_limb:
+                features.append(BOTULINUM)
         events = tuple(
-            CareEvent(feature, evidence, state, when, priority, draft, feature in naming.texted)
-            for feature in [*naming.coded, *sorted(naming.texted)]
+            CareEvent(
+                feature, evidence, state, when, priority, draft, feature in naming.texted, side
+            )
+            for feature in features
         )
         return replace(reading, events=events, from_text=naming.texted)
 
@@ -385,6 +418,21 @@ class CareReader:
             ):
                 return True
         return False
+
+    def _side(self, sites: Sequence[Concept], text: str) -> CareSide | None:
+        """The side the body sites' codes or words, else the record's words, name."""
+        sides = {
+            side
+            for site in sites
+            for coding in site.codings
+            if (side := self._patterns.side_of_code(coding.system, coding.code)) is not None
+        }
+        sides |= {side for site in sites if (side := self._patterns.side_of_text(site.words))}
+        if not sides and (side := self._patterns.side_of_text(text)) is not None:
+            sides.add(side)
+        if "bilateral" in sides or {"right", "left"} <= sides:
+            return "bilateral"
+        return next(iter(sides), None)
 
     def _target(self, owner: Reader, reference: Reference | None) -> _Target:
         """The Device or Medication a reference points to, contained or in the record."""
@@ -443,6 +491,20 @@ def _one_4ap(coded: Collection[str], texted: set[str]) -> set[str]:
     if DALFAMPRIDINE in coded or DALFAMPRIDINE in texted:
         texted.discard(OTHER_4AP)
     return texted
+
+
+def _concepts_at(reader: Reader, path: str) -> list[Concept]:
+    """The CodeableConcepts at `path`: "code", "category[]", "activity[].detail.code"."""
+    *steps, last = path.split(".")
+    readers = [reader]
+    for step in steps:
+        if step.endswith("[]"):
+            readers = [e for r in readers for e in r.elements(step[:-2])]
+        else:
+            readers = [e for r in readers if (e := r.element(step)) is not None]
+    if last.endswith("[]"):
+        return [c for r in readers for c in r.concepts(last[:-2])]
+    return [c for r in readers if (c := r.concept(last)) is not None]
 
 
 def _device_names(device: Reader) -> list[str]:

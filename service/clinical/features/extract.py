@@ -108,17 +108,22 @@ _CURRENT = {"dalfampridine_active": ("dalfampridine",), "other_4ap": ("other_4ap
 
 
 def _sided(entries: Iterable[ConditionEntry], feature: str) -> list[SidedOnset]:
-    return [SidedOnset(e.finding(feature), e.onset, e.side) for e in entries]
+    return [
+        SidedOnset(
+            e.finding(feature), e.onset, e.side, e.active, e.recurrence, e.abated, e.recorded_date
+        )
+        for e in entries
+    ]
 
 
 def _foot_drop(
     conditions: Sequence[ConditionEntry], today: date, thresholds: ClinicalThresholds
 ) -> FootDrop | None:
-    foot_drop = _sided(with_feature(conditions, "foot_drop"), "foot_drop")
+    # Every status: an earlier, abated entry ends an episode (v3 §1 Time).
+    foot_drop = _sided(with_feature(conditions, "foot_drop", active_only=False), "foot_drop")
     peroneal = _sided(with_feature(conditions, "peroneal_neuropathy"), "peroneal_neuropathy")
-    if foot_drop:
-        return assemble(foot_drop, peroneal, False, today, thresholds)
-    return assemble(peroneal, (), True, today, thresholds)
+    found = assemble(foot_drop, peroneal, False, today, thresholds)
+    return found or assemble(peroneal, (), True, today, thresholds)
 
 
 def _central_entries(
@@ -234,7 +239,17 @@ class RecordReading:
 
 
 def _onset(foot_drop: FootDrop | None) -> date | None:
-    return foot_drop.onset.date if foot_drop else None
+    """The day care counts "since onset" from (v3 §1 Time): the newest current episode's
+    onset, true onsets first — a new episode on either side needs its first-line care
+    again; a side only a peroneal palsy names does not date it."""
+    if foot_drop is None:
+        return None
+    onsets = [e.onset for e in foot_drop.episodes if not e.side_only] or [foot_drop.onset]
+    for approximate in (False, True):
+        dated = [o.date for o in onsets if o.date is not None and o.approximate == approximate]
+        if dated:
+            return max(dated)
+    return None
 
 
 def read_record(
