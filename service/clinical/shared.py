@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from service.clinical.features.model import (
     CareEvent,
@@ -119,6 +120,11 @@ def renal_tests(renal: RenalAssessment) -> list[SuggestedAction]:
     if "weight_missing" in renal.notes:
         tests.append(SuggestedAction("body-weight"))
     return tests
+
+
+def number(value: Decimal) -> str:
+    """42 -> "42", 44.25 -> "44.3": a measured value as a clinician quotes it."""
+    return f"{value.quantize(Decimal('0.1')).normalize():f}"
 
 
 def crcl_fact(renal: RenalAssessment) -> str:

@@ -49,11 +49,19 @@ CONTRACT = {
     "add-physical-therapy": {"pt-referral"},
     "fusion-not-indicated": set(),
     "premature-palliative-surgery": {"orthotist-referral", "pt-referral"},
-    "dalfampridine-contraindicated": {"remove-dalfampridine"},
+    "dalfampridine-contraindicated": {
+        "remove-dalfampridine",
+        "serum-creatinine",
+        "body-weight",
+        "measured-crcl",
+    },
     "dalfampridine-dose": {"dalfampridine-correct-dose"},
     "renal-function-needed": {"serum-creatinine", "body-weight"},
     "localize-before-decompression": {"ncs-emg"},
     "stat-imaging": {"mri-lumbar-make-stat"},
+    "stat-referral": {"referral-make-stat"},
+    "seizure-history-verify": set(),
+    "record-incomplete": set(),
     "duplicate-order": set(),
 }
 #: Topics whose override reasons the clinical logic lists (clinical-logic §3, §4).
@@ -162,7 +170,7 @@ def test_source_label_names_what_the_card_draws_on(catalogue: CardCatalogue) -> 
         assert "clinical practice guideline" not in source.label.lower()
     for topic, template in catalogue.templates.items():
         expected = "dalfampridine-label" if "dalfampridine" in topic else "guideline-summary"
-        if topic == "renal-function-needed":
+        if topic in ("renal-function-needed", "seizure-history-verify", "record-incomplete"):
             expected = "dalfampridine-label"
         assert template.source == expected, topic
 
