@@ -244,7 +244,8 @@ class SelectedOrder:
     def evidence(self) -> Evidence:
         """The order itself, first in every card's "Why this card"."""
         authored = Reader(self.order.raw).date("authoredOn")
-        value = "selected draft order" + (f", priority {self.priority}" if self.priority else "")
+        # "draft order", not "selected": at order-sign the order is being signed (v3 §1).
+        value = "draft order" + (f", priority {self.priority}" if self.priority else "")
         return Evidence(
             resource_type=self.order.resource.type,
             resource_id=self.order.resource.id or "",

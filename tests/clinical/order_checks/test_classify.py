@@ -65,7 +65,7 @@ def test_display_priority_and_reference() -> None:
     assert mri.display == "MR Lumbar spine"  # the value set's display when the draft has none
     assert mri.priority == "urgent"
     assert mri.reference == "ServiceRequest/m1"
-    assert mri.evidence.value == "selected draft order, priority urgent"
+    assert mri.evidence.value == "draft order, priority urgent"
     assert classified(tendon_transfer()).display == "Posterior tibial tendon transfer, right"
 
 
