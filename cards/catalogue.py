@@ -534,9 +534,8 @@ class SourceLabel(_Content):
 
     @model_validator(mode="after")
     def _not_a_guideline(self) -> SourceLabel:
-        for label in self.labels():
-            if "clinical practice guideline" in label.lower():
-                raise ValueError("source.label must not call the source a clinical practice guideline")
+        if any("clinical practice guideline" in label.lower() for label in self.labels()):
+            raise ValueError("source.label must not call the source a clinical practice guideline")
         return self
 
     def labels(self) -> list[str]:
