@@ -69,6 +69,14 @@ def body(card: Card) -> str:
     return (card.detail or "").split(WHY)[0]
 
 
+def assert_reads_the_eu_label(card: Card) -> None:
+    """The EU limits only, the SmPC cited and named as the source."""
+    text = body(card)
+    assert "50 mL/min or less" not in text and "51–80" not in text
+    assert card.source.label == EU_SOURCE
+    assert EU_REFERENCE in (card.detail or "")
+
+
 def contraindicated(*resources: Json, thresholds: ClinicalThresholds) -> Card:
     return one(order_cards(*resources, thresholds=thresholds), "dalfampridine-contraindicated")
 
@@ -130,9 +138,7 @@ def test_eu_egfr_70_is_probable_below_80_and_names_the_smpc() -> None:
     text = body(card)
     assert "suggests it is below 80 mL/min" in text
     assert "This site follows the EU label (Fampyra SmPC)" in text
-    assert "50 mL/min or less" not in text and "51–80" not in text
-    assert card.source.label == EU_SOURCE
-    assert EU_REFERENCE in (card.detail or "")
+    assert_reads_the_eu_label(card)
 
 
 # ── EU contraindications the US label does not have ──────────────────────────────────
@@ -149,9 +155,8 @@ def test_eu_crcl_70_contraindicated_with_the_eu_limit_and_source() -> None:
     text = body(card)
     assert "creatinine clearance below 80 mL/min (EU label): 70.0 mL/min" in text
     assert "a creatinine clearance (CrCl) below 80 mL/min and a concurrent OCT2 inhibitor" in text
-    assert "50 mL/min or less" not in text and "probable" not in text
-    assert card.source.label == EU_SOURCE
-    assert EU_REFERENCE in (card.detail or "")
+    assert "probable" not in text
+    assert_reads_the_eu_label(card)
 
 
 def test_eu_cimetidine_contraindicated_and_named() -> None:
@@ -164,8 +169,8 @@ def test_eu_cimetidine_contraindicated_and_named() -> None:
     )
     text = body(card)
     assert "Cimetidine 400 mg tablet" in text
-    assert "below 80 mL/min" in text and "50 mL/min or less" not in text
-    assert card.source.label == EU_SOURCE
+    assert "below 80 mL/min" in text
+    assert_reads_the_eu_label(card)
 
 
 def test_us_seizure_card_keeps_the_fda_label_and_limit() -> None:
@@ -258,6 +263,4 @@ def test_ms_card_eu_states_the_eu_label() -> None:
     card = ms_card(crcl(95), thresholds=EU)
     text = body(card)
     assert "No seizure history, CrCl below 80 mL/min, OCT2 inhibitor such as cimetidine" in text
-    assert "50 mL/min or less" not in text and "51–80" not in text
-    assert card.source.label == EU_SOURCE
-    assert EU_REFERENCE in (card.detail or "")
+    assert_reads_the_eu_label(card)
