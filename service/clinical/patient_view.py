@@ -77,6 +77,7 @@ from service.clinical.shared import (
     crcl_fact,
     duration_text,
     fact_list,
+    label_terms,
     onset_notes,
     plain_display,
     recommendation,
@@ -689,10 +690,9 @@ def ms_dalfampridine(ctx: _Context) -> Recommendation | None:
     if contraindicating_oct2_inhibitors(f, ctx.t):
         return None
     verify_notes, verify = seizure_verify(f)
-    flags: list[str] = ["label_eu"] if ctx.t.eu_label else []
+    flags, facts = label_terms(ctx.t)
     flags += ["seizure_verify"] if verify else []
     flags += ["oct2_inhibitor"] if f.oct2_inhibitor else []
-    facts: dict[str, str] = {}
     suggestions: list[SuggestedAction] = []
     if renal.status == "known" and renal.value is not None:
         flags.append("crcl_known")
