@@ -5,9 +5,9 @@ end-to-end vignette (tests/vignettes, as tests/test_vignettes.py sends them, the
 record as prefetch), every example patient of the card gallery (cards/gallery),
 and the Synthea charts of tests/fixtures/synthea as real data — each chart with a
 new foot drop injected at patient-view, and with a dalfampridine draft at
-order-select and order-sign. Each card is held to `tests.support.readability`;
-one failure lists every problem of every card of that source. The last tests show
-that the checks can fail, one defect at a time.
+order-select and order-sign, under the US and the EU label setting. Each card is
+held to `tests.support.readability`; one failure lists every problem of every card
+of that source. The last tests show that the checks can fail, one defect at a time.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from cards.catalogue import CardCatalogue
 from cards.gallery import GalleryExample, load_examples
 from service.app import create_app
 from service.clinical.features import PatientFeatures, extract
+from service.clinical.thresholds import ClinicalThresholds
 from service.fhir.patient_data import assemble
 from tests.conftest import PATIENT_ID, full_prefetch, hook_request, make_settings
 from tests.support.clinical import NOW, THRESHOLDS, foot_drop, index, patterns
@@ -66,6 +67,14 @@ def clock() -> Clock:
 @pytest.fixture(scope="module")
 def client(clock: Clock) -> Iterator[TestClient]:
     with TestClient(create_app(make_settings(), clock), raise_server_exceptions=False) as app:
+        yield app
+
+
+@pytest.fixture(scope="module")
+def eu_client(clock: Clock) -> Iterator[TestClient]:
+    """A site that follows the EU label (CDS_CLINICAL__LABEL_JURISDICTION=EU): its own words."""
+    settings = make_settings(clinical=ClinicalThresholds(label_jurisdiction="EU"))
+    with TestClient(create_app(settings, clock), raise_server_exceptions=False) as app:
         yield app
 
 
@@ -190,9 +199,11 @@ def _dalfampridine(patient_id: str) -> Json:
 
 @pytest.mark.parametrize("path", CHARTS, ids=lambda p: p.stem[:8])
 @pytest.mark.parametrize("hook", list(SERVICE))
+@pytest.mark.parametrize("label", ["US", "EU"])
 def test_every_card_on_synthea_charts_reads_in_seconds(
-    path: Path, hook: str, client: TestClient, clock: Clock
+    path: Path, hook: str, label: str, request: pytest.FixtureRequest, clock: Clock
 ) -> None:
+    client: TestClient = request.getfixturevalue("eu_client" if label == "EU" else "client")
     resources = _chart(path)
     patient = next(r for r in resources if r["resourceType"] == "Patient")
     clock.now = NOW
@@ -213,7 +224,7 @@ def test_every_card_on_synthea_charts_reads_in_seconds(
     }
     cards = cards_of(client, SERVICE[hook], body)
     features = features_of(prefetched(prefetch), patient_id, NOW)
-    found = report(f"{path.stem[:8]} {hook}", hook, cards, features)
+    found = report(f"{path.stem[:8]} {hook} {label}", hook, cards, features)
     assert not found, "\n".join(found)
 
 
