@@ -42,6 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from cards.inputs import Indicator
 from cards.model import SUMMARY_LIMIT
 from cards.reasons import ReasonMeaning, ReasonVocabulary
+from cards.stops import StopReasons
 from mappings.fhirjson import JsonObject, without_empty_values
 
 #: clinical-logic v3 §1: `info` and `warning` cards stay under about 80 words before
@@ -634,6 +635,8 @@ class CardCatalogue:
     templates: Mapping[str, CardTemplate]
     orders: Mapping[str, OrderTemplate]
     units: Units
+    stops: StopReasons
+    """Why a topic did not fire, per stopping condition (the rule trace, the docs)."""
 
     @classmethod
     def load(cls, directory: Path | None = None) -> CardCatalogue:
@@ -665,6 +668,7 @@ class CardCatalogue:
             templates=templates,
             orders=orders,
             units=Units(content.units),
+            stops=read_toml(root / "stop_reasons.toml", StopReasons),
         )
 
     def override_reasons(self, template: CardTemplate) -> list[tuple[str, str, str]]:

@@ -24,6 +24,7 @@ from cards.catalogue import (
     codings,
     read_toml,
 )
+from cards.stops import StopKind
 from cards.web import html_page, markdown_html
 
 #: Where the page lives in a source checkout (beside the `cards` package).
@@ -44,6 +45,7 @@ class Documentation(BaseModel):
     inputs: tuple[str, ...]
     display: tuple[str, ...]
     order_select: str
+    stops: str
     validation: str
     choices: tuple[str, ...]
     limitations: tuple[str, ...]
@@ -78,6 +80,9 @@ def generate(catalogue: CardCatalogue) -> str:
         "## Order-select and order-sign checks",
         doc.order_select,
         *(_card(t, catalogue) for t in order_checks),
+        "## Why a card did not fire",
+        doc.stops,
+        _stops(catalogue),
         "## Sources named on cards (source.label)",
         _table(("Source", "Label"), ((f"`{k}`", v.label) for k, v in content.sources.items())),
         "## Facts filled in from the record",
@@ -312,6 +317,23 @@ def _order(order_id: str, order: OrderTemplate) -> str:
 
 def _bullets(items: Iterable[str]) -> str:
     return "\n".join(f"- {item}" for item in items)
+
+
+def _stops(catalogue: CardCatalogue) -> str:
+    """Every stopping condition the rule trace may name, by kind, with its sentence."""
+    kinds: dict[StopKind, str] = {
+        "population": "population",
+        "rule": "rule",
+        "pipeline": "response",
+    }
+    return _table(
+        ("Condition", "Stops", "Meaning"),
+        (
+            (f"`{code}`", kinds[stop.kind], stop.reason)
+            for kind in kinds
+            for code, stop in catalogue.stops.of_kind(kind).items()
+        ),
+    )
 
 
 def _table(header: tuple[str, ...], rows: Iterable[tuple[str, ...]]) -> str:

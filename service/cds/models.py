@@ -117,6 +117,8 @@ class _Outbound(BaseModel):
 
 class CdsResponse(_Outbound):
     cards: list[Card]
+    extension: dict[str, Any] | None = None
+    """Only the rule trace (`org.footdrop-cds.explain`), when asked for and allowed."""
 
 
 class PrefetchTemplate(_Outbound):

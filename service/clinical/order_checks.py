@@ -50,6 +50,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from service.clinical import shared
 from service.clinical.features.care import DALFAMPRIDINE, OTHER_4AP
@@ -72,10 +73,10 @@ from service.clinical.recommendation import (
     Indicator,
     Recommendation,
     SuggestedAction,
-    most_urgent_first,
 )
 from service.clinical.shared import Cited
 from service.clinical.thresholds import ClinicalThresholds
+from service.clinical.trace import Decision, cards, rule_topic, traced, watch
 
 #: Orders that may duplicate care the patient already has (§4 duplicate-order).
 DUPLICABLE = (ORTHOSIS, PHYSICAL_THERAPY, NCS_EMG, MRI_LUMBAR)
@@ -410,14 +411,26 @@ RULES: tuple[Callable[[_Context, SelectedOrder], Recommendation | None], ...] = 
 )
 
 
+def decide(
+    reviews: Sequence[OrderUnderReview], now: datetime, thresholds: ClinicalThresholds
+) -> list[Decision]:
+    """Every §4 rule's decision for each order under review, in the order of the orders and
+    of `RULES`; pure and deterministic."""
+    decisions: list[Decision] = []
+    for review in reviews:
+        rest = watch(review.rest)
+        red = next((r for r in recommend(rest, now, thresholds) if r.topic == RED_FLAG), None)
+        ctx = _Context(rest, now.date(), thresholds, red)
+        order = review.order
+        decisions += [
+            traced(rule_topic(rule), rest, partial(rule, ctx, order), order=order.reference)
+            for rule in RULES
+        ]
+    return decisions
+
+
 def check_orders(
     reviews: Sequence[OrderUnderReview], now: datetime, thresholds: ClinicalThresholds
 ) -> list[Recommendation]:
     """Every §4 card for the orders under review, most urgent first; pure and deterministic."""
-    found: list[Recommendation] = []
-    for review in reviews:
-        rest = review.rest
-        red = next((r for r in recommend(rest, now, thresholds) if r.topic == RED_FLAG), None)
-        ctx = _Context(rest, now.date(), thresholds, red)
-        found += [card for rule in RULES if (card := rule(ctx, review.order)) is not None]
-    return most_urgent_first(found)
+    return cards(decide(reviews, now, thresholds))

@@ -45,13 +45,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from functools import partial
 
 from service.clinical.features.model import CareEvent, Finding, FootDrop, PatientFeatures
 from service.clinical.recommendation import (
     Indicator,
     Recommendation,
     SuggestedAction,
-    most_urgent_first,
 )
 from service.clinical.shared import (
     Cited,
@@ -65,6 +65,19 @@ from service.clinical.shared import (
     seizure_verify,
 )
 from service.clinical.thresholds import ClinicalThresholds
+from service.clinical.trace import (
+    AGE_UNKNOWN,
+    NO_FOOT_DROP,
+    NOT_ADULT,
+    PERONEAL_PALSY_ONLY,
+    WITHHELD_BESIDE_CRITICAL,
+    Decision,
+    cards,
+    rule_topic,
+    stopped,
+    traced,
+    watch,
+)
 
 RED_FLAG = "red-flag-urgent-evaluation"
 _URGENT_PRIORITIES = frozenset({"urgent", "asap", "stat"})
@@ -487,23 +500,55 @@ CARDS: tuple[Callable[[_Context], Recommendation | None], ...] = (
 PROXY_CARDS = frozenset({localization_workup})
 
 
+def decide(
+    features: PatientFeatures, now: datetime, thresholds: ClinicalThresholds
+) -> list[Decision]:
+    """Every patient-view topic's decision, the red flag first, then in the order of §3.
+
+    The population stops every topic at once; a critical card withholds the others.
+    """
+    f = watch(features)
+    topics = [RED_FLAG, *(rule_topic(card) for card in CARDS)]
+    fd = f.foot_drop
+    if fd is None:
+        return stopped(topics, NO_FOOT_DROP, f, ["foot_drop"])
+    ctx = _Context(f, now.date(), thresholds, fd)
+    population = ("foot_drop", "age_years")
+    if ctx.adult is False:
+        return stopped(topics, NOT_ADULT, f, population)
+    red = traced(RED_FLAG, f, partial(red_flag_urgent_evaluation, ctx), before=population)
+    if ctx.adult is None:
+        return [red, *stopped(topics[1:], AGE_UNKNOWN, f, population)]
+    ctx = replace(ctx, red_flag=red.fired)
+    decisions = [red]
+    for card in CARDS:
+        if fd.proxy and card not in PROXY_CARDS:
+            decisions += stopped([rule_topic(card)], PERONEAL_PALSY_ONLY, f, population)
+        else:
+            decisions.append(traced(rule_topic(card), f, partial(card, ctx), before=population))
+    return _critical_alone(decisions)
+
+
+def _critical_alone(decisions: list[Decision]) -> list[Decision]:
+    """A critical card stands alone: the others are withheld, and it says so."""
+    fired = [d.outcome for d in decisions if isinstance(d.outcome, Recommendation)]
+    critical = [rec for rec in fired if rec.indicator == "critical"]
+    if not critical or len(critical) == len(fired):
+        return decisions
+
+    def alone(d: Decision) -> Decision:
+        rec = d.outcome
+        if not isinstance(rec, Recommendation):
+            return d
+        if rec.indicator != "critical":
+            return d.stop(WITHHELD_BESIDE_CRITICAL)
+        return replace(d, outcome=replace(rec, flags=rec.flags | {"critical_withheld_others"}))
+
+    return [alone(d) for d in decisions]
+
+
 def recommend(
     features: PatientFeatures, now: datetime, thresholds: ClinicalThresholds
 ) -> list[Recommendation]:
     """All patient-view recommendations, most urgent first; a critical one stands alone."""
-    fd = features.foot_drop
-    if fd is None:
-        return []
-    ctx = _Context(features, now.date(), thresholds, fd)
-    if ctx.adult is False:
-        return []
-    red = red_flag_urgent_evaluation(ctx)
-    if ctx.adult is None:
-        return [red] if red else []
-    ctx = replace(ctx, red_flag=red is not None)
-    cards = [card(ctx) for card in CARDS if not fd.proxy or card in PROXY_CARDS]
-    found = most_urgent_first(r for r in [red, *cards] if r is not None)
-    critical = [r for r in found if r.indicator == "critical"]
-    if critical and len(found) > len(critical):
-        return [replace(r, flags=r.flags | {"critical_withheld_others"}) for r in critical]
-    return critical or found
+    return cards(decide(features, now, thresholds))

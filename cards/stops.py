@@ -1,0 +1,54 @@
+"""Why a topic did not fire: one plain sentence per stopping condition.
+
+`stop_reasons.toml` words every condition a rule, the population check or the
+pipeline may name in a `Stopped` outcome. The rule trace (`footdrop-cds
+explain`, the explain extension) quotes the sentence, and docs/clinical.md
+lists them all, so the trace and the page say the same thing.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
+
+_CODE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+StopKind = Literal["population", "rule", "pipeline"]
+"""`population`: §1 stops every topic at once; `rule`: one rule's own condition;
+`pipeline`: a card the rules made, left out of the response."""
+
+
+class StopReason(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: StopKind
+    reason: str = Field(min_length=1)
+    """One sentence, for an integrator or a CDS committee: what was found (or not)."""
+
+    @field_validator("reason")
+    @classmethod
+    def _one_sentence(cls, value: str) -> str:
+        if not value.endswith(".") or "\n" in value:
+            raise ValueError("a reason is one sentence ending with a full stop")
+        return value
+
+
+class StopReasons(RootModel[dict[str, StopReason]]):
+    """Every stopping condition by its code (kebab-case)."""
+
+    @field_validator("root")
+    @classmethod
+    def _codes(cls, value: dict[str, StopReason]) -> dict[str, StopReason]:
+        bad = [code for code in value if not _CODE.fullmatch(code)]
+        if bad:
+            raise ValueError(f"condition codes must be kebab-case: {bad}")
+        return value
+
+    def reason(self, code: str) -> str:
+        """The sentence of `code`; KeyError for a condition no content words."""
+        return self.root[code].reason
+
+    def of_kind(self, kind: StopKind) -> dict[str, StopReason]:
+        return {code: stop for code, stop in self.root.items() if stop.kind == kind}
