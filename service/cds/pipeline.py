@@ -39,6 +39,7 @@ from starlette.concurrency import run_in_threadpool
 
 from cards.model import Card
 from cards.render import render
+from mappings.fhirjson import without_empty_values
 from service.cds import explain, prefetch
 from service.cds.engine import Engine
 from service.cds.errors import BadRequest, describe_validation_error
@@ -97,7 +98,9 @@ async def run(
     (the card gallery's examples), so the card log leaves them out."""
     answer = await answer_call(engine, spec, request, caller, issued=issued)
     if engine.settings.explain and explain.requested(request):
-        trace = answer.trace.model_dump(mode="json", exclude_none=True)
+        # G-2: no null or empty value anywhere in a response (a topic that read no record
+        # has no `records`).
+        trace = without_empty_values(answer.trace.model_dump(mode="json"))
         return answer.response.model_copy(update={"extension": {explain.EXPLAIN: trace}})
     return answer.response
 

@@ -37,9 +37,11 @@ def empty_values(value: object, path: str = "$") -> list[str]:
 
 
 def check_response(body: dict[str, Any]) -> None:
-    assert set(body) == {"cards"}
-    if body["cards"]:
-        assert empty_values(body) == [], empty_values(body)  # G-2 (`cards: []` is allowed)
+    assert set(body) <= {"cards", "extension"} and "cards" in body
+    for key in body.get("extension", {}):  # G-3: the rule trace, when asked for and allowed
+        assert re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", key), key
+    non_empty = {k: v for k, v in body.items() if k != "cards" or v}  # `cards: []` is allowed
+    assert empty_values(non_empty) == [], empty_values(non_empty)  # G-2
     for card in body["cards"]:
         check_card(card)
 

@@ -1,0 +1,206 @@
+"""The rule trace in the response: only when the request asks and CDS_EXPLAIN=true.
+
+Through the real HTTP stack: the trace agrees with the cards of the same response,
+names the pipeline's own suppressions (a snoozed topic, an order-sign repeat) and
+says where each prefetch key's data came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cards.catalogue import CardCatalogue
+from service.cds.explain import EXPLAIN
+from service.cds.pipeline import SUPPRESS_REPEATS
+from tests.conftest import FOOT_DROP, condition, full_prefetch, hook_request, serve_record
+from tests.http.test_order_hooks import afo_draft, order_request
+from tests.support import fhir_server
+from tests.support.ehr import SignedClient
+from tests.support.spec_checks import check_response
+
+PATIENT_VIEW = "/cds-services/footdrop-patient-view"
+ORDER_SELECT = "/cds-services/footdrop-order-select"
+ORDER_SIGN = "/cds-services/footdrop-order-sign"
+STOPS = CardCatalogue.load().stops
+PATIENT_VIEW_TOPICS = [
+    "red-flag-urgent-evaluation",
+    "orthosis",
+    "physical-therapy",
+    "localization-workup",
+    "peroneal-decompression",
+    "nerve-injury-referral",
+    "disc-surgery-referral",
+    "palliative-surgery",
+    "spasticity-botulinum",
+    "ms-dalfampridine",
+]
+
+
+def asking(body: dict[str, Any], **extension: Any) -> dict[str, Any]:
+    return {**body, "extension": {EXPLAIN: True, **extension}}
+
+
+def answer(client: TestClient | SignedClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = client.post(path, json=body)
+    assert response.status_code == 200, response.text
+    check_response(response.json())
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def trace_of(response: dict[str, Any]) -> dict[str, Any]:
+    trace: dict[str, Any] = response["extension"][EXPLAIN]
+    return trace
+
+
+def by_topic(trace: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {t["topic"]: t for t in trace["topics"]}
+
+
+def agrees_with_cards(response: dict[str, Any]) -> None:
+    """Every card is a fired topic with its summary; every other topic names a condition."""
+    cards = [(c["source"]["topic"]["code"], c["summary"]) for c in response["cards"]]
+    topics = trace_of(response)["topics"]
+    fired = [t for t in topics if t["fired"]]
+    assert sorted((t["topic"], t["reason"]) for t in fired) == sorted(cards)
+    for topic in topics:
+        if not topic["fired"]:
+            assert topic["reason"] == STOPS.reason(topic["stopped_by"]), topic
+
+
+def test_without_cds_explain_the_extension_is_ignored(client: TestClient) -> None:
+    body = asking(hook_request(prefetch=full_prefetch(FOOT_DROP)))
+    response = answer(client, PATIENT_VIEW, body)
+    assert "extension" not in response
+    assert {c["source"]["topic"]["code"] for c in response["cards"]} >= {"orthosis"}
+
+
+def test_with_cds_explain_only_a_request_that_asks_gets_the_trace(
+    client_factory: Callable[..., TestClient],
+) -> None:
+    client = client_factory(explain=True)
+    plain = answer(client, PATIENT_VIEW, hook_request(prefetch=full_prefetch(FOOT_DROP)))
+    assert "extension" not in plain
+    not_true = hook_request(prefetch=full_prefetch(FOOT_DROP))
+    not_true["extension"] = {EXPLAIN: "yes"}
+    assert "extension" not in answer(client, PATIENT_VIEW, not_true)
+
+    traced = answer(client, PATIENT_VIEW, asking(hook_request(prefetch=full_prefetch(FOOT_DROP))))
+    assert [c["summary"] for c in traced["cards"]] == [c["summary"] for c in plain["cards"]]
+    trace = trace_of(traced)
+    assert [t["topic"] for t in trace["topics"]] == PATIENT_VIEW_TOPICS
+    assert trace["service"] == "footdrop-patient-view" and trace["hook"] == "patient-view"
+    assert trace["cross_call_state"] == "not-kept"
+    agrees_with_cards(traced)
+    orthosis = by_topic(trace)["orthosis"]
+    assert orthosis["fired"] and orthosis["indicator"] == "warning"
+    assert "Condition/fd-1" in orthosis["records"] and "Patient/pat-1" in orthosis["records"]
+    assert {"foot_drop", "orthosis_in_use"} <= set(orthosis["features"])
+
+
+def test_a_patient_without_foot_drop_is_explained(
+    client_factory: Callable[..., TestClient],
+) -> None:
+    client = client_factory(explain=True)
+    other = condition("38341003", display="Hypertension", rid="htn")
+    response = answer(client, PATIENT_VIEW, asking(hook_request(prefetch=full_prefetch(other))))
+    assert response["cards"] == []
+    topics = trace_of(response)["topics"]
+    assert {t["stopped_by"] for t in topics} == {"no-foot-drop"}
+    assert all(t["reason"] == STOPS.reason("no-foot-drop") for t in topics)
+
+
+def test_prefetch_keys_supplied_fetched_missing_and_unreadable(
+    client_factory: Callable[..., TestClient], fhir: fhir_server.FhirServer
+) -> None:
+    serve_record(fhir, FOOT_DROP)
+    fhir.reply("/fhir/Procedure", status=500)
+    client = client_factory(explain=True, fhir_allowlist=[fhir.base_url])
+    prefetch = full_prefetch(FOOT_DROP)
+    del prefetch["observations"]  # absent: fetched
+    del prefetch["procedures"]  # absent, and the server fails: missing
+    prefetch["allergies"] = {"resourceType": "OperationOutcome", "issue": []}  # refetched
+    body = asking(hook_request(prefetch=prefetch, fhir_server_url=fhir.base_url))
+    keys = {k["key"]: k for k in trace_of(answer(client, PATIENT_VIEW, body))["prefetch"]}
+    assert keys["patient"] == {
+        "key": "patient",
+        "status": "supplied",
+        "unreadable": False,
+        "partial": False,
+    }
+    assert keys["observations"]["status"] == "fetched"
+    assert keys["procedures"]["status"] == "missing"
+    assert keys["allergies"]["status"] == "fetched" and keys["allergies"]["unreadable"]
+    assert not keys["conditions"]["unreadable"]
+
+
+def test_a_snoozed_topic_is_named_as_snoozed(
+    signed_client_factory: Callable[..., SignedClient],
+) -> None:
+    service = signed_client_factory(explain=True)
+    body = asking(hook_request(prefetch=full_prefetch(FOOT_DROP)))
+    first = answer(service, PATIENT_VIEW, body)
+    assert trace_of(first)["cross_call_state"] == "applied"
+    orthosis = next(c for c in first["cards"] if c["source"]["topic"]["code"] == "orthosis")
+    feedback = {
+        "card": orthosis["uuid"],
+        "outcome": "overridden",
+        "overrideReason": {
+            "reason": {"code": "declined", "system": "urn:footdrop-cds:override-reason"}
+        },
+        "outcomeTimestamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+    }
+    assert (
+        service.post(f"{PATIENT_VIEW}/feedback", json={"feedback": [feedback]}).status_code == 200
+    )
+
+    again = answer(service, PATIENT_VIEW, asking(hook_request(prefetch=full_prefetch(FOOT_DROP))))
+    agrees_with_cards(again)
+    topics = by_topic(trace_of(again))
+    assert topics["orthosis"]["stopped_by"] == "snoozed"
+    assert "Condition/fd-1" in topics["orthosis"]["records"]  # what it would have rested on
+    assert topics["physical-therapy"]["fired"]
+
+
+def test_an_order_sign_repeat_is_named(
+    signed_client_factory: Callable[..., SignedClient], tmp_path: Any
+) -> None:
+    service = signed_client_factory(explain=True, database_url=f"sqlite:///{tmp_path / 'c.db'}")
+    drafts = [afo_draft()]
+    select = order_request("order-select", drafts, ["DeviceRequest/dev-draft-1"], FOOT_DROP)
+    assert "add-physical-therapy" in {
+        c["source"]["topic"]["code"] for c in answer(service, ORDER_SELECT, select)["cards"]
+    }
+    sign = asking(order_request("order-sign", drafts, None, FOOT_DROP), **{SUPPRESS_REPEATS: True})
+    response = answer(service, ORDER_SIGN, sign)
+    agrees_with_cards(response)
+    trace = trace_of(response)
+    pt = next(t for t in trace["topics"] if t["topic"] == "add-physical-therapy")
+    assert pt == {
+        **pt,
+        "fired": False,
+        "stopped_by": "shown-at-order-select",
+        "order": "DeviceRequest/dev-draft-1",
+    }
+
+
+@pytest.mark.parametrize("hook", ["order-select", "order-sign"])
+def test_order_hooks_trace_every_rule_for_every_order(
+    client_factory: Callable[..., TestClient], hook: str
+) -> None:
+    client = client_factory(explain=True)
+    drafts = [afo_draft(), afo_draft("dev-draft-2")]
+    selections = ["DeviceRequest/dev-draft-1"] if hook == "order-select" else None
+    body = asking(order_request(hook, drafts, selections, FOOT_DROP))
+    response = answer(client, f"/cds-services/footdrop-{hook}", body)
+    agrees_with_cards(response)
+    orders = {t["order"] for t in trace_of(response)["topics"]}
+    expected = {"DeviceRequest/dev-draft-1"}
+    assert orders == (
+        expected if hook == "order-select" else expected | {"DeviceRequest/dev-draft-2"}
+    )
