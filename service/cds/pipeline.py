@@ -1,8 +1,14 @@
 """One hook call, from request to cards, readable top to bottom.
 
     HookRequest ─prefetch.resolve→ PatientData ─features.extract→ PatientFeatures
-      ─patient_view / order_checks→ list[Recommendation] ─cross-call state→
-      ─cards.render→ list[Card] ─card log→ CdsResponse
+      ─patient_view / order_checks.decide→ list[Decision] ─cross-call state→
+      ─fired ones: list[Recommendation] ─cards.render→ list[Card] ─card log→ CdsResponse
+
+Every topic's `Decision` is kept (fired, or the condition that stopped it), and the
+cross-call state turns a card it leaves out into a stopped decision; the rule
+trace (`service.cds.explain`) is made from them. It goes into the response's
+`extension` only when the request carries `explain.EXPLAIN` set to true and
+CDS_EXPLAIN=true (off by default).
 
 Only `prefetch.resolve` and the cross-call state do I/O; everything between is a
 pure function of the data and the request time, run off the event loop. What

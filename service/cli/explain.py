@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -156,7 +157,7 @@ def run_explain(
     try:
         trace = explain_file(path, service_id, now)
     except ExplainError as error:
-        Console(stderr=True, highlight=False).print(f"footdrop-cds explain: {error}")
+        print(f"footdrop-cds explain: {error}", file=sys.stderr)
         return 1
     if as_json:
         print(json.dumps(trace.model_dump(mode="json", exclude_none=True), indent=2))
