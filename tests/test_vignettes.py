@@ -17,11 +17,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.app import create_app
+from service.cds.explain import EXPLAIN
 from tests.conftest import full_prefetch, hook_request, make_settings, serve_record
 from tests.support import fhir_server
 from tests.support.clinical import NOW
 from tests.support.fhir_server import FhirServer
 from tests.support.spec_checks import check_response
+from tests.support.trace_checks import agrees_with_cards
 from tests.support.vignettes import (
     VIGNETTE_DIR,
     Vignette,
@@ -40,6 +42,8 @@ SERVICE = {
     "order-sign": "footdrop-order-sign",
 }
 TOKEN = "vignette-token"
+#: The prefetch call asks for the rule trace (CDS_EXPLAIN=true), checked against its cards.
+EXPLAINED = {"extension": {EXPLAIN: True}}
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +54,8 @@ def shared_fhir() -> Iterator[FhirServer]:
 @pytest.fixture(scope="module")
 def client(shared_fhir: FhirServer) -> Iterator[TestClient]:
     """One app for all vignettes, its clock fixed at the vignettes' request time."""
-    app = create_app(make_settings(fhir_allowlist=[shared_fhir.base_url]), lambda: NOW)
+    settings = make_settings(fhir_allowlist=[shared_fhir.base_url], explain=True)
+    app = create_app(settings, lambda: NOW)
     with TestClient(app, raise_server_exceptions=False) as started:
         yield started
 
@@ -59,6 +64,8 @@ def cards_of(response: Any) -> list[Json]:
     assert response.status_code == 200, response.text
     body: Json = response.json()
     check_response(body)
+    if "extension" in body:
+        agrees_with_cards(body)  # the rule trace names the cards it made, and the rest
     cards: list[Json] = body["cards"]
     return cards
 
@@ -84,9 +91,8 @@ def test_vignette_via_prefetch_and_via_fhir_server(
     url = f"/cds-services/{SERVICE[vignette.hook]}"
     context = vignette.request_context()
     prefetch = full_prefetch(*vignette.record, patient_resource=vignette.patient)
-    via_prefetch = cards_of(
-        client.post(url, json=hook_request(vignette.hook, prefetch=prefetch, context=context))
-    )
+    traced = {**hook_request(vignette.hook, prefetch=prefetch, context=context), **EXPLAINED}
+    via_prefetch = cards_of(client.post(url, json=traced))
 
     shared_fhir.routes.clear()
     shared_fhir.requests.clear()

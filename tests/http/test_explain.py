@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from cards.catalogue import CardCatalogue
 from service.cds.explain import EXPLAIN
 from service.cds.pipeline import SUPPRESS_REPEATS
 from tests.conftest import FOOT_DROP, condition, full_prefetch, hook_request, serve_record
@@ -22,11 +21,11 @@ from tests.http.test_order_hooks import afo_draft, order_request
 from tests.support import fhir_server
 from tests.support.ehr import SignedClient
 from tests.support.spec_checks import check_response
+from tests.support.trace_checks import STOPS, agrees_with_cards, trace_of
 
 PATIENT_VIEW = "/cds-services/footdrop-patient-view"
 ORDER_SELECT = "/cds-services/footdrop-order-select"
 ORDER_SIGN = "/cds-services/footdrop-order-sign"
-STOPS = CardCatalogue.load().stops
 PATIENT_VIEW_TOPICS = [
     "red-flag-urgent-evaluation",
     "orthosis",
@@ -53,24 +52,8 @@ def answer(client: TestClient | SignedClient, path: str, body: dict[str, Any]) -
     return result
 
 
-def trace_of(response: dict[str, Any]) -> dict[str, Any]:
-    trace: dict[str, Any] = response["extension"][EXPLAIN]
-    return trace
-
-
 def by_topic(trace: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {t["topic"]: t for t in trace["topics"]}
-
-
-def agrees_with_cards(response: dict[str, Any]) -> None:
-    """Every card is a fired topic with its summary; every other topic names a condition."""
-    cards = [(c["source"]["topic"]["code"], c["summary"]) for c in response["cards"]]
-    topics = trace_of(response)["topics"]
-    fired = [t for t in topics if t["fired"]]
-    assert sorted((t["topic"], t["reason"]) for t in fired) == sorted(cards)
-    for topic in topics:
-        if not topic["fired"]:
-            assert topic["reason"] == STOPS.reason(topic["stopped_by"]), topic
 
 
 def test_without_cds_explain_the_extension_is_ignored(client: TestClient) -> None:
