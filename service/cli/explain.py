@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from rich.console import Console
+from rich.table import Table
 from rich.text import Text
 
 from service.app import open_store
@@ -95,57 +96,65 @@ def _example_noon(body: dict[str, Any]) -> datetime | None:
 
 
 def print_trace(trace: Trace, console: Console) -> None:
-    """The trace for a person: prefetch, then each topic (per order on order hooks)."""
+    """The trace for a person: where the data came from, then each topic (per order on the
+    order hooks), fired or stopped, with what it read."""
     fired = sum(t.fired for t in trace.topics)
     console.rule(Text(f"{trace.service} ({trace.hook}): {fired} card{'s' * (fired != 1)}"))
-    console.print(Text("prefetch: ", "bold") + _prefetch(trace.prefetch))
+    console.print(_prefetch(trace.prefetch))
     if trace.unreadable:
         console.print(Text("could not be read: ", "bold red") + Text(", ".join(trace.unreadable)))
-    state = {
-        "not-kept": "not kept (unverified caller): nothing snoozed or left out as a repeat",
-        "applied": "snoozes and the shown-card memory applied",
-        "database-unavailable": "database unavailable: every card shown as the rules made it",
-    }[trace.cross_call_state]
-    console.print(Text("across calls: ", "bold") + Text(state))
-    order: str | None = None
-    for topic in trace.topics:
-        if topic.order != order and topic.order is not None:
-            console.print(Text(f"\norder {topic.order}", "bold underline"))
-        order = topic.order
-        console.print(_topic(topic))
+    console.print(Text("across calls: ", "bold") + Text(_CROSS_CALL[trace.cross_call_state]))
+    orders = list(dict.fromkeys(t.order for t in trace.topics))
+    for order in orders:
+        if order is not None:
+            console.print(Text(f"order {order}", "bold underline"))
+        table = Table.grid(padding=(0, 1))
+        table.add_column(no_wrap=True)
+        table.add_column()
+        for topic in (t for t in trace.topics if t.order == order):
+            table.add_row(*_topic(topic))
+        console.print(table)
+
+
+_CROSS_CALL = {
+    "not-kept": "not kept (unverified caller): nothing snoozed or left out as a repeat",
+    "applied": "snoozes and the shown-card memory applied",
+    "database-unavailable": "database unavailable: every card shown as the rules made it",
+}
 
 
 def _prefetch(keys: list[PrefetchKeyTrace]) -> Text:
-    text = Text()
-    for i, key in enumerate(keys):
-        text.append(", " if i else "")
-        text.append(f"{key.key} ")
-        text.append(key.status, _STATUS_STYLE.get(key.status, "dim"))
-        notes = [*(["the request's value unreadable"] if key.unreadable else [])]
-        notes += ["read in part"] if key.partial else []
-        if notes:
-            text.append(f" ({'; '.join(notes)})", "yellow")
+    text = Text("prefetch", "bold")
+    for status in ("supplied", "fetched", "missing", "not-requested"):
+        named = [key for key in keys if key.status == status]
+        if not named:
+            continue
+        text.append(f"\n  {status}: ", _STATUS_STYLE.get(status, "dim"))
+        for i, key in enumerate(named):
+            text.append(", " if i else "")
+            text.append(key.key)
+            notes = ["the request's value was unreadable"] if key.unreadable else []
+            notes += ["read in part"] if key.partial else []
+            if notes:
+                text.append(f" ({'; '.join(notes)})", "yellow")
     return text
 
 
-def _topic(topic: TopicTrace) -> Text:
-    text = Text()
+def _topic(topic: TopicTrace) -> tuple[Text, Text]:
     if topic.fired:
         indicator = topic.indicator or ""
-        text.append("✔ ", "green")
-        text.append(topic.topic, "bold")
-        text.append(f" {indicator.upper()} ", STYLE.get(indicator, "bold"))
-        text.append(topic.reason)
+        mark = Text("✔", "green")
+        detail = Text(f"{topic.topic} ", "bold") + Text(indicator.upper(), STYLE.get(indicator))
+        detail.append(f" {topic.reason}")
     else:
-        text.append("✘ ", "dim")
-        text.append(topic.topic, "bold")
-        text.append(f" stopped by {topic.stopped_by}: ", "yellow")
-        text.append(topic.reason)
+        mark = Text("✘", "dim")
+        detail = Text(f"{topic.topic} ", "bold") + Text(f"stopped by {topic.stopped_by}", "yellow")
+        detail.append(f": {topic.reason}")
     if topic.features:
-        text.append(f"\n    features read: {', '.join(topic.features)}", "dim")
+        detail.append(f"\nfeatures read: {', '.join(topic.features)}", "dim")
     if topic.records:
-        text.append(f"\n    records: {', '.join(topic.records)}", "dim")
-    return text
+        detail.append(f"\nrecords: {', '.join(topic.records)}", "dim")
+    return mark, detail
 
 
 def run_explain(

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from service.cds.explain import EXPLAIN
 from service.cds.pipeline import SUPPRESS_REPEATS
+from service.storage.store import Store
 from tests.conftest import FOOT_DROP, condition, full_prefetch, hook_request, serve_record
 from tests.http.test_order_hooks import afo_draft, order_request
 from tests.support import fhir_server
@@ -187,3 +188,20 @@ def test_order_hooks_trace_every_rule_for_every_order(
     assert orders == (
         expected if hook == "order-select" else expected | {"DeviceRequest/dev-draft-2"}
     )
+
+
+def test_a_database_out_of_reach_is_named_and_every_card_shown(
+    signed_client_factory: Callable[..., SignedClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = signed_client_factory(explain=True)
+    body = hook_request(prefetch=full_prefetch(FOOT_DROP))
+    healthy = answer(service, PATIENT_VIEW, asking(body))
+
+    def fails(*args: object) -> None:
+        raise OSError("database gone")
+
+    monkeypatch.setattr(Store, "snoozed_topics", fails)
+    during = answer(service, PATIENT_VIEW, asking(hook_request(prefetch=full_prefetch(FOOT_DROP))))
+    agrees_with_cards(during)
+    assert trace_of(during)["cross_call_state"] == "database-unavailable"
+    assert [c["summary"] for c in during["cards"]] == [c["summary"] for c in healthy["cards"]]
