@@ -668,7 +668,7 @@ class CardCatalogue:
             templates=templates,
             orders=orders,
             units=Units(content.units),
-            stops=read_toml(root / "stop_reasons.toml", StopReasons),
+            stops=_stops(root / "stop_reasons.toml", templates),
         )
 
     def override_reasons(self, template: CardTemplate) -> list[tuple[str, str, str]]:
@@ -751,6 +751,17 @@ def _files(directory: Path, pattern: str) -> list[Path]:
     if not paths:
         raise ContentError(f"{directory}: no {pattern} files")
     return paths
+
+
+def _stops(path: Path, templates: Mapping[str, CardTemplate]) -> StopReasons:
+    """The stopping conditions; each topic a condition names must be a card's."""
+    stops = read_toml(path, StopReasons)
+    with _in_file(path):
+        for code, stop in stops.root.items():
+            unknown = sorted(set(stop.topics) - set(templates))
+            if unknown:
+                raise ValueError(f"{code}: no card topic {unknown[0]!r}")
+    return stops
 
 
 def read_toml(path: Path, model: type[_Model]) -> _Model:

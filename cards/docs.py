@@ -175,6 +175,7 @@ def _card(template: CardTemplate, catalogue: CardCatalogue) -> str:
         f"- **Hooks:** {', '.join(template.hooks)}",
         f"- **Indicator:** {template.indicator_policy}",
         f"- **Trigger:** {template.rule}",
+        *_not_shown(template, catalogue),
         f"- **Source label:** {content.sources[template.source].label}",
         f"- **Basis:** {template.basis}",
         f"- **Facts:** {facts}",
@@ -317,6 +318,18 @@ def _order(order_id: str, order: OrderTemplate) -> str:
 
 def _bullets(items: Iterable[str]) -> str:
     return "\n".join(f"- {item}" for item in items)
+
+
+def _not_shown(template: CardTemplate, catalogue: CardCatalogue) -> list[str]:
+    """The rule's own stopping conditions, as the rule trace names them."""
+    stops = catalogue.stops.of_topic(template.topic)
+    if not stops:
+        return []
+    return [
+        "- **Not shown when** (the rule trace names the first that applies; see "
+        "[Why a card did not fire](#why-a-card-did-not-fire)):",
+        *(f"  - `{code}`: {stop.reason}" for code, stop in stops.items()),
+    ]
 
 
 def _stops(catalogue: CardCatalogue) -> str:

@@ -26,6 +26,9 @@ class StopReason(BaseModel):
     kind: StopKind
     reason: str = Field(min_length=1)
     """One sentence, for an integrator or a CDS committee: what was found (or not)."""
+    topics: tuple[str, ...] = ()
+    """A rule's condition: the topics whose rules name it (docs/clinical.md lists it
+    under each). Population and pipeline conditions apply to every topic."""
 
     @field_validator("reason")
     @classmethod
@@ -44,6 +47,9 @@ class StopReasons(RootModel[dict[str, StopReason]]):
         bad = [code for code in value if not _CODE.fullmatch(code)]
         if bad:
             raise ValueError(f"condition codes must be kebab-case: {bad}")
+        misplaced = [code for code, stop in value.items() if stop.topics and stop.kind != "rule"]
+        if misplaced:
+            raise ValueError(f"only a rule's condition names topics: {misplaced}")
         return value
 
     def reason(self, code: str) -> str:
@@ -52,3 +58,7 @@ class StopReasons(RootModel[dict[str, StopReason]]):
 
     def of_kind(self, kind: StopKind) -> dict[str, StopReason]:
         return {code: stop for code, stop in self.root.items() if stop.kind == kind}
+
+    def of_topic(self, topic: str) -> dict[str, StopReason]:
+        """The conditions a topic's rule names, in the file's order."""
+        return {code: stop for code, stop in self.root.items() if topic in stop.topics}
