@@ -36,9 +36,10 @@ queue, which costs microseconds and never fails the call.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -85,10 +86,13 @@ def parse_context(spec: ServiceSpec, request: HookRequest) -> PatientViewContext
 
 @dataclass(frozen=True)
 class Answer:
-    """The response to one call and the trace of how it was made."""
+    """The response to one call, and how to make the trace of how it was made."""
 
     response: CdsResponse
-    trace: Trace
+    _trace: Callable[[], Trace]
+
+    def trace(self) -> Trace:
+        return self._trace()
 
 
 async def run(
@@ -102,11 +106,12 @@ async def run(
     """The cards for one call; with CDS_EXPLAIN=true and the request's `EXPLAIN` extension,
     the rule trace in the response's `extension`. `issued=False`: they go to no clinician
     (the card gallery's examples), so the card log leaves them out."""
-    answer = await answer_call(engine, spec, request, caller, issued=issued)
-    if engine.settings.explain and explain.requested(request):
+    traced = engine.settings.explain and explain.requested(request)
+    answer = await answer_call(engine, spec, request, caller, issued=issued, observe=traced)
+    if traced:
         # G-2: no null or empty value anywhere in a response (a topic that read no record
         # has no `records`).
-        trace = without_empty_values(answer.trace.model_dump(mode="json"))
+        trace = without_empty_values(answer.trace().model_dump(mode="json"))
         return answer.response.model_copy(update={"extension": {explain.EXPLAIN: trace}})
     return answer.response
 
@@ -118,14 +123,16 @@ async def answer_call(
     caller: Caller,
     *,
     issued: bool = True,
+    observe: bool = False,
 ) -> Answer:
-    """The cards for one call, and the trace of every topic's decision behind them."""
+    """The cards for one call, and the trace of every topic's decision behind them
+    (`observe`: with the features each rule read)."""
     context = parse_context(spec, request)
     now = engine.clock()
     data = await prefetch.resolve(
         spec.prefetch, request, context, engine.transport, engine.settings.fhir_limits, now
     )
-    decisions = await run_in_threadpool(decide, engine, spec, data)
+    decisions = await run_in_threadpool(decide, engine, spec, data, observe)
     state: explain.CrossCallState = "not-kept"
     if caller.verified:
         decisions, state = await _cross_call_state(
@@ -145,19 +152,22 @@ async def answer_call(
         logged = _log_entries(engine, spec, request, caller, data, recommendations, cards, now)
         engine.card_log.record(logged)
     pairs = list(zip(recommendations, cards, strict=True))
-    trace = explain.build(engine.catalogue.stops, spec, context, data, decisions, pairs, state)
-    return Answer(CdsResponse(cards=cards), trace)
+    trace = partial(explain.build, engine.catalogue.stops, spec, context, data, decisions, pairs)
+    return Answer(CdsResponse(cards=cards), partial(trace, state))
 
 
-def decide(engine: Engine, spec: ServiceSpec, data: PatientData) -> list[Decision]:
+def decide(
+    engine: Engine, spec: ServiceSpec, data: PatientData, observe: bool = False
+) -> list[Decision]:
     """The service's rules, every topic's decision: patient-view cards, or checks of the
     orders being written."""
     thresholds = engine.settings.clinical
     record = read_record(data, engine.index, engine.patterns, thresholds)
     if spec.rules == "patient-view":
-        return patient_view.decide(record.features(), data.now, thresholds)
+        return patient_view.decide(record.features(), data.now, thresholds, observe=observe)
     checked = data.selected_orders if spec.orders == "selections" else data.draft_orders
-    return order_checks.decide(review(record, checked), data.now, thresholds)
+    reviews = review(record, checked)
+    return order_checks.decide(reviews, data.now, thresholds, observe=observe)
 
 
 async def _cross_call_state(

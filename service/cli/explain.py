@@ -68,10 +68,10 @@ def explain_file(path: Path, service_id: str | None, now: datetime | None) -> Tr
 
 async def _trace(engine: Engine, spec: ServiceSpec, request: HookRequest) -> Trace:
     try:
-        answered = await answer_call(engine, spec, request, Caller(), issued=False)
+        answered = await answer_call(engine, spec, request, Caller(), issued=False, observe=True)
     except CdsError as error:
         raise ExplainError(f"the service would answer {error.status}: {error}") from None
-    return answered.trace
+    return answered.trace()
 
 
 def _service(engine: Engine, request: HookRequest, service_id: str | None) -> ServiceSpec:
@@ -144,7 +144,9 @@ def _topic(topic: TopicTrace) -> tuple[Text, Text]:
     if topic.fired:
         indicator = topic.indicator or ""
         mark = Text("✔", "green")
-        detail = Text(f"{topic.topic} ", "bold") + Text(indicator.upper(), STYLE.get(indicator))
+        detail = Text(f"{topic.topic} ", "bold") + Text(
+            indicator.upper(), STYLE.get(indicator, "bold")
+        )
         detail.append(f" {topic.reason}")
     else:
         mark = Text("✘", "dim")

@@ -412,13 +412,17 @@ RULES: tuple[Callable[[_Context, SelectedOrder], Recommendation | None], ...] = 
 
 
 def decide(
-    reviews: Sequence[OrderUnderReview], now: datetime, thresholds: ClinicalThresholds
+    reviews: Sequence[OrderUnderReview],
+    now: datetime,
+    thresholds: ClinicalThresholds,
+    *,
+    observe: bool = False,
 ) -> list[Decision]:
     """Every §4 rule's decision for each order under review, in the order of the orders and
-    of `RULES`; pure and deterministic."""
+    of `RULES`; pure and deterministic. `observe`: note the features each rule reads."""
     decisions: list[Decision] = []
     for review in reviews:
-        rest = watch(review.rest)
+        rest = watch(review.rest) if observe else review.rest
         red = next((r for r in recommend(rest, now, thresholds) if r.topic == RED_FLAG), None)
         ctx = _Context(rest, now.date(), thresholds, red)
         order = review.order

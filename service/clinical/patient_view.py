@@ -501,13 +501,18 @@ PROXY_CARDS = frozenset({localization_workup})
 
 
 def decide(
-    features: PatientFeatures, now: datetime, thresholds: ClinicalThresholds
+    features: PatientFeatures,
+    now: datetime,
+    thresholds: ClinicalThresholds,
+    *,
+    observe: bool = False,
 ) -> list[Decision]:
     """Every patient-view topic's decision, the red flag first, then in the order of §3.
 
     The population stops every topic at once; a critical card withholds the others.
+    `observe`: note the features each rule reads (for the rule trace).
     """
-    f = watch(features)
+    f = watch(features) if observe else features
     topics = [RED_FLAG, *(rule_topic(card) for card in CARDS)]
     fd = f.foot_drop
     if fd is None:

@@ -8,16 +8,19 @@ the pipeline's own suppressions (a critical card withholds the others, a
 snoozed topic, an order-sign repeat) turn a decision into a `Stopped` one,
 keeping the records it rested on.
 
-What a decision read is observed, not declared: each rule runs on `watch`ed
-features, which note every feature the rule reads (its properties included),
-so the features listed are exactly those the rule looked at, and the records
-are theirs (`Type/id`), the outcome's own evidence first.
+What a decision read is observed, not declared: when the trace is wanted, each
+rule runs on `watch`ed features, which note every feature the rule reads (its
+properties included), so the features listed are exactly those the rule looked
+at, and the records are theirs (`Type/id`), the outcome's own evidence first.
+Watching changes no value and no outcome; it is left out when nobody reads the
+trace, since noting every read triples the rules' few hundred microseconds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields, replace
+from functools import cache
 from typing import Any
 
 from service.clinical.features.model import (
@@ -82,7 +85,7 @@ def watch(features: PatientFeatures) -> WatchedFeatures:
     return watched
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     """One topic's outcome (for the order checks: about one order), with what it read."""
 
@@ -114,6 +117,7 @@ class Decision:
         return replace(self, outcome=Stopped(condition, self.outcome.evidence))
 
 
+@cache
 def rule_topic(rule: Callable[..., Any]) -> str:
     """A rule's topic is its name: `physical_therapy` decides `physical-therapy`."""
     return rule.__name__.replace("_", "-")
@@ -121,17 +125,18 @@ def rule_topic(rule: Callable[..., Any]) -> str:
 
 def traced(
     topic: str,
-    features: WatchedFeatures,
+    features: PatientFeatures,
     decide: Callable[[], Outcome | None],
     *,
     before: Sequence[str] = (),
     order: str | None = None,
 ) -> Decision:
     """Run one rule and keep its outcome with the features it read (after `before`, what
-    the population check read for it)."""
-    mark = features.mark
+    the population check read for it) when `features` are watched."""
+    watched = features if isinstance(features, WatchedFeatures) else None
+    mark = watched.mark if watched is not None else 0
     outcome = decide()
-    read = features.reads_since(mark)
+    read = watched.reads_since(mark) if watched is not None else ()
     return Decision(
         topic,
         outcome if outcome is not None else Stopped(NOT_NAMED),

@@ -137,7 +137,7 @@ def test_a_suppressed_decision_cites_what_it_rested_on() -> None:
 def test_order_checks_decide_every_rule_for_every_order() -> None:
     afo, mri = drafts.afo("dev-1"), drafts.mri_lumbar("sr-1")
     data = drafts.patient_data(foot_drop(), drafts=(afo, mri))
-    decided = order_checks.decide(drafts.reviews(data, None), NOW, THRESHOLDS)
+    decided = order_checks.decide(drafts.reviews(data, None), NOW, THRESHOLDS, observe=True)
     rules = [trace.rule_topic(rule) for rule in order_checks.RULES]
     assert [(d.order, d.topic) for d in decided] == [
         (order, topic)

@@ -372,7 +372,8 @@ def card(topic: str, *resources: Json, **kw: Any) -> Recommendation | None:
 
 def decisions(*resources: Json, **kw: Any) -> dict[str, Decision]:
     """Every patient-view topic's decision (the rule trace), by topic."""
-    return {d.topic: d for d in decide(features_of(*resources, **kw), NOW, THRESHOLDS)}
+    decided = decide(features_of(*resources, **kw), NOW, THRESHOLDS, observe=True)
+    return {d.topic: d for d in decided}
 
 
 def stopped_by(topic: str, *resources: Json, **kw: Any) -> str | None:
