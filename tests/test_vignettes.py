@@ -23,7 +23,7 @@ from tests.support import fhir_server
 from tests.support.clinical import NOW
 from tests.support.fhir_server import FhirServer
 from tests.support.spec_checks import check_response
-from tests.support.trace_checks import agrees_with_cards
+from tests.support.trace_checks import agrees_with_cards, trace_of
 from tests.support.vignettes import (
     VIGNETTE_DIR,
     Vignette,
@@ -60,13 +60,17 @@ def client(shared_fhir: FhirServer) -> Iterator[TestClient]:
         yield started
 
 
-def cards_of(response: Any) -> list[Json]:
+def body_of(response: Any) -> Json:
     assert response.status_code == 200, response.text
     body: Json = response.json()
     check_response(body)
     if "extension" in body:
         agrees_with_cards(body)  # the rule trace names the cards it made, and the rest
-    cards: list[Json] = body["cards"]
+    return body
+
+
+def cards_of(response: Any) -> list[Json]:
+    cards: list[Json] = body_of(response)["cards"]
     return cards
 
 
@@ -92,7 +96,8 @@ def test_vignette_via_prefetch_and_via_fhir_server(
     context = vignette.request_context()
     prefetch = full_prefetch(*vignette.record, patient_resource=vignette.patient)
     traced = {**hook_request(vignette.hook, prefetch=prefetch, context=context), **EXPLAINED}
-    via_prefetch = cards_of(client.post(url, json=traced))
+    traced_body = body_of(client.post(url, json=traced))
+    via_prefetch: list[Json] = traced_body["cards"]
 
     shared_fhir.routes.clear()
     shared_fhir.requests.clear()
@@ -105,7 +110,7 @@ def test_vignette_via_prefetch_and_via_fhir_server(
     assert shared_fhir.requests, "the FHIR server path was not exercised"
     assert {r.authorization for r in shared_fhir.requests} == {f"Bearer {TOKEN}"}
     assert without_uuids(via_prefetch) == without_uuids(via_server)
-    problems = unmet(vignette.expect, via_prefetch)
+    problems = unmet(vignette.expect, via_prefetch, trace_of(traced_body))
     assert not problems, "\n".join([f"{name_of(path)}: {vignette.title}", *problems])
 
 
@@ -164,6 +169,11 @@ def test_a_good_file_loads_with_its_relative_dates_expanded(tmp_path: Path) -> N
         pytest.param(("hook: patient-view", "hook: order-select"), "draftOrders", id="context"),
         pytest.param(("referral]}", "referral}"), "while parsing a flow sequence", id="yaml"),
         pytest.param(("Condition", "Encounter"), "never query ['Encounter']", id="unfetched"),
+        pytest.param(
+            ("  cards:\n", "  stopped: {physical-therapy: too-tired}\n  cards:\n"),
+            "no stopping condition 'too-tired'",
+            id="stopping-condition",
+        ),
     ],
 )
 def test_a_bad_file_fails_with_its_name(
@@ -227,3 +237,21 @@ def test_unmet_names_each_failed_expectation(tmp_path: Path) -> None:
     assert unmet(expect, []) == ["expected card 'orthosis', got: no card"]
     right = {**shown[0], "indicator": "warning", "suggestions": [{"label": orthotist_label}]}
     assert unmet(expect, [shown[0], right]) == [], "one orthosis card per side: one must match"
+
+
+def test_unmet_names_a_topic_stopped_by_another_condition_or_not_stopped(tmp_path: Path) -> None:
+    expect = load(write(tmp_path, GOOD)).expect.model_copy(
+        update={"stopped": {"physical-therapy": "not-adult"}}
+    )
+    right = {"source": {"topic": {"code": "orthosis"}}, "indicator": "warning", "suggestions": []}
+    right["suggestions"] = [{"label": label("orthosis", "orthotist-referral")}]
+    stopped = {"topics": [{"topic": "physical-therapy", "fired": False, "stopped_by": "snoozed"}]}
+    assert unmet(expect, [right], stopped) == [
+        "'physical-therapy' must be stopped by 'not-adult', the trace says ['snoozed']"
+    ]
+    fired = {"topics": [{"topic": "physical-therapy", "fired": True}]}
+    assert unmet(expect, [right], fired) == [
+        "card 'physical-therapy' must not appear (stopped by 'not-adult')"
+    ]
+    named = {"topics": [{"topic": "physical-therapy", "fired": False, "stopped_by": "not-adult"}]}
+    assert unmet(expect, [right], named) == []
