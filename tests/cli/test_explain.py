@@ -15,30 +15,16 @@ from typing import Any
 import pytest
 
 from cards.catalogue import CardCatalogue
+from tests.cli.test_docs_and_valuesets import run
 from tests.support.processes import ROOT, environment
+from tests.test_examples import EXPECTED
 
 EXAMPLES = ROOT / "examples"
 STOPS = CardCatalogue.load().stops
-#: The cards each example gives on its example date (examples/README.md).
-EXPECTED = {
-    "patient-view.json": {"orthosis", "physical-therapy", "localization-workup"},
-    "patient-view-red-flag.json": {"red-flag-urgent-evaluation"},
-    "patient-view-no-card.json": set(),
-    "order-select.json": {"dalfampridine-contraindicated", "add-physical-therapy"},
-    "order-sign.json": {"fusion-not-indicated"},
-}
 
 
 def explain(*arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["footdrop-cds", "explain", *arguments],
-        cwd=ROOT,
-        env=environment(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run("footdrop-cds", "explain", *arguments)
 
 
 def trace_json(*arguments: str) -> dict[str, Any]:

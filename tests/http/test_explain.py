@@ -8,7 +8,6 @@ says where each prefetch key's data came from.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -19,6 +18,7 @@ from service.cds.pipeline import SUPPRESS_REPEATS
 from service.storage.store import Store
 from tests.conftest import FOOT_DROP, condition, full_prefetch, hook_request, serve_record
 from tests.http.test_order_hooks import afo_draft, order_request
+from tests.http.test_snooze import override
 from tests.support import fhir_server
 from tests.support.ehr import SignedClient
 from tests.support.spec_checks import check_response
@@ -131,17 +131,7 @@ def test_a_snoozed_topic_is_named_as_snoozed(
     first = answer(service, PATIENT_VIEW, body)
     assert trace_of(first)["cross_call_state"] == "applied"
     orthosis = next(c for c in first["cards"] if c["source"]["topic"]["code"] == "orthosis")
-    feedback = {
-        "card": orthosis["uuid"],
-        "outcome": "overridden",
-        "overrideReason": {
-            "reason": {"code": "declined", "system": "urn:footdrop-cds:override-reason"}
-        },
-        "outcomeTimestamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-    }
-    assert (
-        service.post(f"{PATIENT_VIEW}/feedback", json={"feedback": [feedback]}).status_code == 200
-    )
+    override(service, orthosis)
 
     again = answer(service, PATIENT_VIEW, asking(hook_request(prefetch=full_prefetch(FOOT_DROP))))
     agrees_with_cards(again)
