@@ -111,9 +111,23 @@ def print_trace(trace: Trace, console: Console) -> None:
         table = Table.grid(padding=(0, 1))
         table.add_column(no_wrap=True)
         table.add_column()
-        for topic in (t for t in trace.topics if t.order == order):
-            table.add_row(*_topic(topic))
+        for group in _grouped([t for t in trace.topics if t.order == order]):
+            table.add_row(*_topic(group))
         console.print(table)
+
+
+def _grouped(topics: list[TopicTrace]) -> list[list[TopicTrace]]:
+    """Stopped topics that share their condition and what they read, as one row (a
+    patient without foot drop: one line, not ten); fired ones each on their own."""
+    groups: dict[tuple[object, ...], list[TopicTrace]] = {}
+    for topic in topics:
+        key = (
+            (topic.topic,)
+            if topic.fired
+            else (topic.stopped_by, *topic.features, "|", *topic.records)
+        )
+        groups.setdefault(key, []).append(topic)
+    return list(groups.values())
 
 
 _CROSS_CALL = {
@@ -140,7 +154,9 @@ def _prefetch(keys: list[PrefetchKeyTrace]) -> Text:
     return text
 
 
-def _topic(topic: TopicTrace) -> tuple[Text, Text]:
+def _topic(group: list[TopicTrace]) -> tuple[Text, Text]:
+    topic = group[0]
+    names = ", ".join(t.topic for t in group)
     if topic.fired:
         indicator = topic.indicator or ""
         mark = Text("✔", "green")
@@ -150,7 +166,7 @@ def _topic(topic: TopicTrace) -> tuple[Text, Text]:
         detail.append(f" {topic.reason}")
     else:
         mark = Text("✘", "dim")
-        detail = Text(f"{topic.topic} ", "bold") + Text(f"stopped by {topic.stopped_by}", "yellow")
+        detail = Text(f"{names} ", "bold") + Text(f"stopped by {topic.stopped_by}", "yellow")
         detail.append(f": {topic.reason}")
     if topic.features:
         detail.append(f"\nfeatures read: {', '.join(topic.features)}", "dim")
