@@ -7,9 +7,6 @@ listed are theirs.
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
-
 from cards.catalogue import CardCatalogue
 from service.clinical import order_checks, patient_view, trace
 from service.clinical.features.model import Evidence
@@ -28,8 +25,8 @@ from tests.support.clinical import (
     patient,
     recommendations,
 )
+from tests.support.trace_checks import rule_conditions
 
-ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = CardCatalogue.load()
 URGENT_RETENTION = condition("R33.9", onset=days_ago(2))
 PATIENT_VIEW_TOPICS = [
@@ -150,26 +147,23 @@ def test_order_checks_decide_every_rule_for_every_order() -> None:
 
 
 def _named_conditions() -> set[str]:
-    """Every condition code the clinical Python names: trace constants and `Stopped(...)` /
-    `stop(...)` calls with a literal code."""
+    """Every condition code the clinical Python names: the trace's constants (population,
+    pipeline) and each rule's own."""
     names = {
         value
         for name, value in vars(trace).items()
         if name.isupper() and isinstance(value, str) and name != "FEATURES"
     }
-    for path in (ROOT / "service" / "clinical").rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if (
-                isinstance(node, ast.Call)
-                and getattr(node.func, "id", getattr(node.func, "attr", None))
-                in {"Stopped", "stop"}
-                and node.args
-                and isinstance(node.args[0], ast.Constant)
-                and isinstance(node.args[0].value, str)
-            ):
-                names.add(node.args[0].value)
-    return names
+    return names.union(*rule_conditions().values())
 
 
 def test_every_condition_named_is_worded_and_every_worded_one_is_named() -> None:
     assert _named_conditions() == set(CATALOGUE.stops.root)
+
+
+def test_each_rule_condition_lists_the_topics_whose_rules_name_it() -> None:
+    """docs/clinical.md lists a rule's conditions under its card from `topics`."""
+    by_rule = rule_conditions()
+    for code, stop in CATALOGUE.stops.of_kind("rule").items():
+        naming = {topic for topic, codes in by_rule.items() if code in codes}
+        assert set(stop.topics) == naming, code
