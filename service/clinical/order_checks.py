@@ -42,7 +42,8 @@ Choices where the spec is silent, for the docs:
 - A draft without an id (order-sign) is still checked, is never its own duplicate, and
   gets its cards without update or delete suggestions, which need `Type/id` (C-10, H-3).
 - premature-palliative-surgery needs a true onset date: a recordedDate only bounds the
-  onset from above, so the foot drop is not *known* to be under 12 months.
+  onset from above, so the foot drop is not *known* to be under 12 months. It is decided
+  per side (v3 §1 Time): the episode of the side the order names, every side without one.
 """
 
 from __future__ import annotations
@@ -326,18 +327,24 @@ def premature_palliative_surgery(ctx: _Context, order: SelectedOrder) -> Recomme
     fd = ctx.foot_drop()
     if fd is None or not order.has(TENDON_TRANSFER, ANKLE_ARTHRODESIS):
         return None
-    onset = fd.onset.date
-    if not fd.onset.known or onset is None:
+    # Per side (v3 §1 Time): the episodes of the side the order names, every side without.
+    since = ctx.months_ago(ctx.t.palliative_min_months)
+    events = order.reading.events
+    recent = [
+        e.onset.date
+        for e in fd.episodes
+        if e.onset.known and e.onset.date is not None and e.onset.date > since
+        if not events or any(x.covers(e.side) for x in events)
+    ]
+    if not recent:
         return None
-    if onset <= ctx.months_ago(ctx.t.palliative_min_months):
-        return None
+    onset = max(recent)
     f = ctx.f
     suggestions = []
     if not (f.orthosis_in_use or f.fes_in_use):
         suggestions.append(SuggestedAction("orthotist-referral"))
     if not f.pt_since_onset:
         suggestions.append(SuggestedAction("pt-referral"))
-    duration = fd.duration if fd.duration is not None else ctx.today - onset
     return _card(
         ctx,
         order,
@@ -345,7 +352,7 @@ def premature_palliative_surgery(ctx: _Context, order: SelectedOrder) -> Recomme
         "info",
         suggestions,
         fd.findings,
-        facts={"duration": shared.duration_text(duration)},
+        facts={"duration": shared.duration_text(onset, ctx.today)},
     )
 
 

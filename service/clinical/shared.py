@@ -10,17 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from service.clinical.features.model import (
     Evidence,
     Finding,
     FootDrop,
+    Onset,
     PatientFeatures,
     Recorded,
     RenalAssessment,
 )
-from service.clinical.features.records import months_before
+from service.clinical.features.records import months_before, months_between
 from service.clinical.recommendation import Indicator, Recommendation, SuggestedAction
 from service.clinical.thresholds import ClinicalThresholds
 
@@ -82,23 +83,27 @@ def recommendation(
     )
 
 
-def duration_text(delta: timedelta) -> str:
-    """A foot-drop duration in words, as cards show it."""
-    days = delta.days
+def duration_text(start: date, end: date) -> str:
+    """A duration in calendar units, as cards show it (v3 §1 Time): days under two
+    weeks, weeks under 3 months, completed calendar months under 2 years, then years."""
+    days = max((end - start).days, 0)
+    months = months_between(start, end)
     if days < 14:
         return f"{days} day{'s' if days != 1 else ''}"
-    if days < 90:
+    if months < 2:
         return f"{days // 7} weeks"
-    if days < 730:
-        return f"{int(days / 30.44)} months"
-    return f"{int(days / 365.25)} years"
+    if months < 24:
+        return f"{months} months"
+    return f"{months // 12} years"
 
 
-def onset_notes(fd: FootDrop) -> tuple[str, ...]:
-    """Note ids saying the onset is approximate or unknown."""
-    if fd.onset.approximate:
+def onset_notes(of: FootDrop | Onset) -> tuple[str, ...]:
+    """Note ids saying the onset (of a foot drop, or of the episodes a card is about) is
+    approximate or unknown."""
+    onset = of.onset if isinstance(of, FootDrop) else of
+    if onset.approximate:
         return ("onset_approximate",)
-    if fd.onset.date is None:
+    if onset.date is None:
         return ("onset_unknown",)
     return ()
 

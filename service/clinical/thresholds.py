@@ -46,8 +46,16 @@ class ClinicalThresholds(BaseModel):
     strength_window_days: int = Field(default=30, ge=1)
     """The strength series is compared over this many days (§2, A2)."""
 
-    recent_mri_days: int = Field(default=7, ge=0)
-    """A lumbar MRI done within this many days silences the stat MRI suggestion (§3)."""
+    central_event_before_months: int = Field(default=6, ge=0)
+    central_event_after_days: int = Field(default=14, ge=0)
+    """An acute central event (stroke, spinal cord injury) explains the foot drop when its
+    onset falls from this many months before to this many days after the foot drop's
+    onset, never later (v3 §2 central_cause)."""
+
+    central_chronic_months: int = Field(default=6, ge=1)
+    """A chronic central disease (MS, cerebral palsy, hereditary spastic paraplegia,
+    myelopathy) explains a foot drop whose onset is unknown, approximate or at least this
+    many months ago (v3 §2 central_cause)."""
 
     renal_lookback_months: int = Field(default=12, ge=1)
     """CrCl, creatinine, eGFR and weight count within this many months (§2, label: yearly)."""

@@ -19,12 +19,21 @@ CONTRACT = {
     "red-flag-urgent-evaluation": {
         "mri-lumbar-stat",
         "mri-lumbar-make-stat",
+        "mri-lumbar-urgent",
+        "mri-lumbar-make-urgent",
         "spine-surgery-referral-stat",
+        "spine-surgery-referral-make-stat",
         "neurology-referral-urgent",
     },
     "orthosis": {"orthotist-referral", "afo-prefabricated", "fes"},
     "physical-therapy": {"pt-referral"},
-    "localization-workup": {"ncs-emg", "mri-lumbar", "mri-plexus", "nerve-imaging"},
+    "localization-workup": {
+        "ncs-emg",
+        "mri-lumbar",
+        "mri-plexus",
+        "nerve-imaging",
+        "neurology-referral",
+    },
     "peroneal-decompression": {"nerve-surgery-referral"},
     "nerve-injury-referral": {"nerve-surgery-referral"},
     "disc-surgery-referral": {"spine-surgery-referral"},
@@ -236,7 +245,7 @@ def test_the_copied_content_loads(content_copy: Path) -> None:
     assert CardCatalogue.load(content_copy).templates
 
 
-ORTHOSIS_SUMMARY = 'text = "Foot drop ({side}), no orthosis on record'
+ORTHOSIS_SUMMARY = 'text = "{foot_drop}, no orthosis on record'
 
 
 @pytest.mark.parametrize(
@@ -259,8 +268,8 @@ ORTHOSIS_SUMMARY = 'text = "Foot drop ({side}), no orthosis on record'
         ),
         (
             "templates/orthosis.toml",
-            "({side}), no orthosis",
-            "({side}) {stage}, no orthosis",
+            "{foot_drop}, no orthosis",
+            "{foot_drop} {stage}, no orthosis",
             "stage",
         ),
         ("templates/orthosis.toml", 'when = "insensate_feet"', 'when = "nope"', "nope"),

@@ -233,7 +233,7 @@ CODES_V3 = """
 6 SCT 30021000 - - -
 6 SCT 70258002 - - -
 6 SCT 816092008 - - -
-6 SCT 241645008 mri_lumbar,mri_spine_generic V emit
+6 SCT 241645008 mri_spine_generic V emit
 6 LN 24968-0 mri_lumbar V emit
 6 LN 24967-2 mri_lumbar V emit
 6 SCT 41333006 mri_lumbar V emit

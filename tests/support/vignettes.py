@@ -32,7 +32,7 @@ VIGNETTE_DIR = Path(__file__).resolve().parents[1] / "vignettes"
 RELATIVE_DATE = re.compile(r"^([+-])(\d+)([dw])$")
 _DAYS_PER_UNIT = {"d": 1, "w": 7}
 #: Resources whose patient reference is not called `subject`.
-_PATIENT_FIELD = {"AllergyIntolerance": "patient"}
+_PATIENT_FIELD = {"AllergyIntolerance": "patient", "Device": "patient"}
 
 
 class VignetteError(ValueError):
@@ -49,6 +49,8 @@ class ExpectedCard(_Strict):
     suggestions: tuple[str, ...] = ()
     recommended: tuple[str, ...] = ()
     not_suggested: tuple[str, ...] = ()
+    summary_contains: tuple[str, ...] = ()
+    detail_contains: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _consistent(self) -> ExpectedCard:
@@ -308,5 +310,15 @@ def _card_problems(expected: ExpectedCard, card: Json) -> list[str]:
         f"card {expected.topic!r} must not suggest {s!r}"
         for s in expected.not_suggested
         if label(s) in offered
+    ]
+    problems += [
+        f"card {expected.topic!r} summary {card['summary']!r} does not say {words!r}"
+        for words in expected.summary_contains
+        if words not in card["summary"]
+    ]
+    problems += [
+        f"card {expected.topic!r} detail does not say {words!r}"
+        for words in expected.detail_contains
+        if words not in card.get("detail", "")
     ]
     return problems

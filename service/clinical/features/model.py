@@ -16,6 +16,8 @@ from service.fhir.readers import Unreadable
 
 Phase = Literal["acute", "established", "long_standing", "unknown"]
 Laterality = Literal["right", "left", "bilateral", "unspecified"]
+EpisodeSide = Literal["right", "left", "unspecified"]
+CareSide = Literal["right", "left", "bilateral"]
 OnsetSource = Literal["onset_datetime", "onset_period", "onset_age", "recorded_date", "none"]
 Sex = Literal["female", "male", "unknown"]
 CareState = Literal["done", "ordered", "in_use"]
@@ -103,11 +105,27 @@ class Onset:
 
 
 @dataclass(frozen=True)
+class Episode:
+    """One side's current foot-drop episode (v3 §1 Time): its active entries, the onset
+    the episode began with, and the duration and phase it has reached."""
+
+    side: EpisodeSide
+    findings: tuple[Finding, ...]
+    onset: Onset
+    duration: timedelta | None
+    phase: Phase
+    side_only: bool = False
+    """A side only a coded peroneal palsy names: a side of the foot drop, not its date."""
+
+
+@dataclass(frozen=True)
 class FootDrop:
     """The active foot drop (or, as `proxy`, a coded common peroneal palsy standing in for it).
 
     A proxy counts for the red-flag and work-up cards only (§1 Trigger).
-    `bilateral_onset` is when it became bilateral (the later side, or a bilateral entry).
+    `onset` is the earliest current episode's; `bilateral_onset` is when it became
+    bilateral (the later side's current episode, or a bilateral entry). `episodes` holds
+    each side's current episode ("unspecified" when no entry names a side).
     """
 
     findings: tuple[Finding, ...]
@@ -117,6 +135,10 @@ class FootDrop:
     phase: Phase
     bilateral_onset: Onset | None
     proxy: bool
+    episodes: tuple[Episode, ...] = ()
+
+    def episode(self, side: EpisodeSide) -> Episode | None:
+        return next((e for e in self.episodes if e.side == side), None)
 
 
 @dataclass(frozen=True)
@@ -128,6 +150,12 @@ class CareEvent(Recorded):
     priority: str | None = None
     draft: bool = False
     from_text: bool = False
+    side: CareSide | None = None
+    """The side its bodySite or words name (v3 §1 Time); None counts for every side."""
+
+    def covers(self, side: EpisodeSide) -> bool:
+        """Whether it counts for a foot drop of `side`."""
+        return self.side is None or side == "unspecified" or self.side in (side, "bilateral")
 
 
 @dataclass(frozen=True)
@@ -164,6 +192,22 @@ CareEvents = tuple[CareEvent, ...]
 
 
 @dataclass(frozen=True)
+class CentralCauses:
+    """Central causes by whether they explain the foot drop (v3 §2 central_cause).
+
+    `explains`: the foot-drop record names it, an active sequela with a deficit, an
+    acute event linked in time, or a chronic disease with a foot drop of unknown,
+    approximate or ≥ 6-month onset. `possible`: every other central condition — a
+    possible cause the work-up card names. `chronic_recent`: those of `possible` that
+    are a chronic central disease while the foot drop's known onset is under 6 months.
+    """
+
+    explains: Findings = ()
+    possible: Findings = ()
+    chronic_recent: Findings = ()
+
+
+@dataclass(frozen=True)
 class PatientFeatures:
     """Every feature of clinical-logic v2 §2 for one patient at one request time.
 
@@ -192,6 +236,8 @@ class PatientFeatures:
     lumbosacral_plexopathy: Findings = ()
     central_cause: Findings = ()
     """Stroke with deficit (not "without residual deficits"), MS, spinal cord, cerebral palsy."""
+    central: CentralCauses = CentralCauses()
+    """The central causes sorted by whether they explain the foot drop (v3 §2)."""
     multiple_sclerosis: Findings = ()
     progressive_disease: Findings = ()
     """MS or motor neuron disease, any clinical status but resolved: no palliative surgery."""
@@ -211,6 +257,9 @@ class PatientFeatures:
     urinary_retention: Findings = ()
     bowel_dysfunction: Findings = ()
     saddle_anesthesia: Findings = ()
+    red_flag_noted: Findings = ()
+    """A red-flag finding named only in the note of a recent foot-drop, weakness or
+    radiculopathy Condition: the warning tier at most (v3 §2 red_flag findings)."""
     progression: Progression = Progression()
     leg_crossing: Findings = ()
 
