@@ -66,6 +66,7 @@ from service.clinical.features.model import (
 from service.clinical.features.onset import earliest
 from service.clinical.recommendation import (
     Indicator,
+    Outcome,
     Recommendation,
     SuggestedAction,
 )
@@ -79,6 +80,7 @@ from service.clinical.shared import (
     recommendation,
     renal_tests,
     seizure_verify,
+    stop,
 )
 from service.clinical.thresholds import ClinicalThresholds
 from service.clinical.trace import (
@@ -408,11 +410,11 @@ def _plain(x: Finding) -> str:
     return f"{e.display} ({e.date})" if e.date else e.display
 
 
-def red_flag_urgent_evaluation(ctx: _Context) -> Recommendation | None:
+def red_flag_urgent_evaluation(ctx: _Context) -> Outcome:
     """Red flags with foot drop: tiers of §3 and A1; never on incontinence codes."""
     tiers = _red_flag_tiers(ctx)
     if not tiers.critical and not tiers.warning:
-        return None
+        return stop("no-red-flag-finding")
     f = ctx.f
     peripheral, central = _routing_flags(ctx, tiers)
     spinal = tiers.ces_type or bool(ctx.spinal_causes) or not (central or peripheral)
@@ -454,16 +456,18 @@ def red_flag_urgent_evaluation(ctx: _Context) -> Recommendation | None:
 # ── first-line care ────────────────────────────────────────────────────────────────
 
 
-def orthosis(ctx: _Context) -> Recommendation | None:
+def orthosis(ctx: _Context) -> Outcome:
     """AFO via an orthotist; FES only for a central cause with no peripheral lesion (A5).
 
     Per side (v3 §1 Time): the sides whose current episode no orthosis or FES covers."""
     f = ctx.f
-    if ctx.fd.proxy or f.non_ambulatory:
-        return None
+    if ctx.fd.proxy:
+        return stop(PERONEAL_PALSY_ONLY)
+    if f.non_ambulatory:
+        return stop("non-ambulatory", f.non_ambulatory)
     sides = ctx.sides_without(f.orthosis_in_use + f.fes_in_use)
     if not sides:
-        return None
+        return stop("orthosis-in-use", f.orthosis_in_use, f.fes_in_use)
     peripheral = ctx.peripheral_lesions + ctx.spinal_causes + f.insensate_feet
     fes = ctx.central_explains and not peripheral
     suggestions = [
@@ -498,11 +502,15 @@ def _orthosis_from_text(f: PatientFeatures) -> list[str]:
     return ["orthosis_from_text"] if devices and all(e.from_text for e in devices) else []
 
 
-def physical_therapy(ctx: _Context) -> Recommendation | None:
+def physical_therapy(ctx: _Context) -> Outcome:
     """PT since onset for every ambulatory patient (A10)."""
     f = ctx.f
-    if ctx.fd.proxy or f.non_ambulatory or f.pt_since_onset:
-        return None
+    if ctx.fd.proxy:
+        return stop(PERONEAL_PALSY_ONLY)
+    if f.non_ambulatory:
+        return stop("non-ambulatory", f.non_ambulatory)
+    if f.pt_since_onset:
+        return stop("pt-since-onset", f.pt_since_onset)
     return _card(
         ctx,
         "physical-therapy",
@@ -528,14 +536,14 @@ def _workup_items(ctx: _Context, no_cause: bool) -> list[str]:
     return items
 
 
-def localization_workup(ctx: _Context) -> Recommendation | None:
+def localization_workup(ctx: _Context) -> Outcome:
     """NCS/EMG and imaging at the right level, unless a central cause explains it (A9, v3
     §2): an unlinked central condition is named as a possible cause; a chronic central
     disease beside a foot drop of known onset under 6 months is named first (info)."""
     f = ctx.f
     spinal, peripheral = ctx.spinal_causes, ctx.peripheral_lesions
     if ctx.central_explains and not (spinal or peripheral):
-        return None
+        return stop("central-cause-explains", f.central.explains)
     possible = () if ctx.central_explains else f.central.possible
     chronic_first = bool(f.central.chronic_recent) and not ctx.central_explains
     no_cause = not (spinal or peripheral or ctx.central_explains)
@@ -543,7 +551,8 @@ def localization_workup(ctx: _Context) -> Recommendation | None:
     if chronic_first and not f.neurology_referral:
         items.insert(0, "neurology-referral")
     if not items:
-        return None
+        done = [*f.ncs_emg, *f.lumbar_mri, *f.plexus_mri, *f.nerve_imaging]
+        return stop("work-up-complete", done, f.neurology_referral)
     only_peroneal = bool(f.peroneal_neuropathy) and not (
         spinal or f.sciatic_neuropathy or f.lumbosacral_plexopathy or f.nerve_trauma
     )
@@ -573,17 +582,21 @@ def _names(findings: Sequence[Finding]) -> str:
 # ── referrals ──────────────────────────────────────────────────────────────────────
 
 
-def peroneal_decompression(ctx: _Context) -> Recommendation | None:
+def peroneal_decompression(ctx: _Context) -> Outcome:
     """Non-traumatic peroneal palsy within 12 months (or onset unknown), not decompressed."""
     f, fd = ctx.f, ctx.fd
-    if fd.proxy or not f.peroneal_neuropathy or f.peroneal_decompression:
-        return None
+    if fd.proxy:
+        return stop(PERONEAL_PALSY_ONLY)
+    if not f.peroneal_neuropathy:
+        return stop("no-peroneal-neuropathy")
+    if f.peroneal_decompression:
+        return stop("nerve-surgery-done", f.peroneal_decompression)
     if f.nerve_trauma or f.fibular_fracture:
-        return None
+        return stop("traumatic-cause", f.nerve_trauma, f.fibular_fracture)
     if fd.onset.date is not None and not ctx.onset_within_months(
         ctx.t.peroneal_decompression_max_months
     ):
-        return None
+        return stop("onset-over-12-months", fd.findings)
     crossing = bool(f.leg_crossing)
     return _card(
         ctx,
@@ -596,15 +609,17 @@ def peroneal_decompression(ctx: _Context) -> Recommendation | None:
     )
 
 
-def nerve_injury_referral(ctx: _Context) -> Recommendation | None:
+def nerve_injury_referral(ctx: _Context) -> Outcome:
     """A nerve injury within 12 months and no nerve surgery: early referral (A11)."""
     f, fd = ctx.f, ctx.fd
-    if fd.proxy or f.peroneal_decompression:
-        return None
+    if fd.proxy:
+        return stop(PERONEAL_PALSY_ONLY)
+    if f.peroneal_decompression:
+        return stop("nerve-surgery-done", f.peroneal_decompression)
     since = ctx.months_ago(ctx.t.nerve_trauma_months)
     recent = [x for x in f.nerve_trauma if (d := x.date or fd.onset.date) and d >= since]
     if not recent:
-        return None
+        return stop("no-recent-nerve-injury", f.nerve_trauma)
     dated = [d for x in recent if (d := x.date) is not None]
     when = f"{duration_text(max(dated), ctx.today)} ago" if dated else "date not recorded"
     return _card(
@@ -617,22 +632,28 @@ def nerve_injury_referral(ctx: _Context) -> Recommendation | None:
     )
 
 
-def disc_surgery_referral(ctx: _Context) -> Recommendation | None:
+def disc_surgery_referral(ctx: _Context) -> Outcome:
     """Foot drop 4 weeks–12 months with a recent disc herniation and no other cause (A12)."""
     f, fd, t = ctx.f, ctx.fd, ctx.t
-    if fd.proxy or ctx.red_flag or not f.recent_disc_herniation or fd.onset.date is None:
-        return None
+    if fd.proxy:
+        return stop(PERONEAL_PALSY_ONLY)
+    if ctx.red_flag:
+        return stop("red-flag-first")
+    if not f.recent_disc_herniation:
+        return stop("no-recent-disc-herniation", f.disc_herniation)
+    if fd.onset.date is None:
+        return stop("onset-unknown", fd.findings)
     if fd.onset.date > ctx.today - timedelta(weeks=t.disc_surgery_min_weeks):
-        return None
+        return stop("under-4-weeks", fd.findings)
     if not ctx.onset_within_months(t.disc_surgery_max_months):
-        return None
+        return stop("over-12-months", fd.findings)
     disc_day = min(x.date for x in f.recent_disc_herniation if x.date is not None)
     if _decompressed_since(ctx, disc_day) or f.spine_surgery_referral:
-        return None
-    if ctx.central_explains or (
-        f.peroneal_neuropathy and any(e.state == "done" for e in f.ncs_emg)
-    ):
-        return None
+        surgery = [*f.discectomy, *f.lumbar_decompression]
+        return stop("spine-surgery-done-or-referred", surgery, f.spine_surgery_referral)
+    proven_peroneal = [e for e in f.ncs_emg if e.state == "done"] if f.peroneal_neuropathy else []
+    if ctx.central_explains or proven_peroneal:
+        return stop("other-cause-proven", f.central.explains, f.peroneal_neuropathy)
     return _card(
         ctx,
         "disc-surgery-referral",
@@ -642,24 +663,28 @@ def disc_surgery_referral(ctx: _Context) -> Recommendation | None:
     )
 
 
-def palliative_surgery(ctx: _Context) -> Recommendation | None:
+def palliative_surgery(ctx: _Context) -> Outcome:
     """Tendon transfer to discuss for long-standing peripheral foot drop (A6), per side:
     a side whose current episode has a true onset 12 months ago or more and no tendon
     transfer or arthrodesis on that side (v3 §1 Time)."""
     f, fd = ctx.f, ctx.fd
     if fd.proxy:
-        return None
+        return stop(PERONEAL_PALSY_ONLY)
     peripheral = ctx.peripheral_lesions + f.l5_radiculopathy + f.disc_herniation
-    if not peripheral or f.central_cause or f.spasticity or f.progressive_disease:
-        return None
+    if not peripheral:
+        return stop("no-peripheral-cause")
+    if f.central_cause or f.spasticity or f.progressive_disease:
+        return stop("central-or-progressive", f.central_cause, f.spasticity, f.progressive_disease)
+    known = [e for e in fd.episodes if e.onset.known and e.onset.date is not None]
+    if not known:
+        return stop("onset-not-known", fd.findings)
     since = ctx.months_ago(ctx.t.palliative_min_months)
-    sides = [
-        e
-        for e in ctx.sides_without(f.palliative_surgery)
-        if e.onset.known and e.onset.date is not None and e.onset.date <= since
-    ]
+    long_standing = [e for e in known if e.onset.date is not None and e.onset.date <= since]
+    if not long_standing:
+        return stop("under-12-months", fd.findings)
+    sides = [e for e in ctx.sides_without(f.palliative_surgery) if e in long_standing]
     if not sides:
-        return None
+        return stop("palliative-surgery-done", f.palliative_surgery)
     return _card(
         ctx,
         "palliative-surgery",
@@ -671,13 +696,17 @@ def palliative_surgery(ctx: _Context) -> Recommendation | None:
     )
 
 
-def spasticity_botulinum(ctx: _Context) -> Recommendation | None:
+def spasticity_botulinum(ctx: _Context) -> Outcome:
     """Lower-limb or central spasticity, no botulinum toxin in 6 months (A13)."""
     f = ctx.f
-    if ctx.fd.proxy or not (f.lower_limb_spasticity or (f.spasticity and f.central_cause)):
-        return None
-    if f.botulinum_recent or _pending(f.rehabilitation_referral):
-        return None
+    if ctx.fd.proxy:
+        return stop(PERONEAL_PALSY_ONLY)
+    if not (f.lower_limb_spasticity or (f.spasticity and f.central_cause)):
+        return stop("no-spasticity", f.spasticity)
+    if f.botulinum_recent:
+        return stop("botulinum-recent", f.botulinum_recent)
+    if pending := _pending(f.rehabilitation_referral):
+        return stop("rehabilitation-referral-pending", pending)
     return _card(
         ctx,
         "spasticity-botulinum",
@@ -726,7 +755,7 @@ def ms_dalfampridine(ctx: _Context) -> Recommendation | None:
 
 
 #: Every card but the red flag, in the order of §3 (the order within one indicator).
-CARDS: tuple[Callable[[_Context], Recommendation | None], ...] = (
+CARDS: tuple[Callable[[_Context], Outcome | None], ...] = (
     orthosis,
     physical_therapy,
     localization_workup,

@@ -101,12 +101,12 @@ def test_a_rule_lists_the_features_it_read_and_their_records() -> None:
     }
     decided = decisions(foot_drop(rid="fd-9"), device)
     orthosis = decided["orthosis"]
-    assert not orthosis.fired
+    assert orthosis.stopped_by == "orthosis-in-use"
     assert orthosis.read[:2] == ("foot_drop", "age_years")
     assert "orthosis_in_use" in orthosis.read
     assert "multiple_sclerosis" not in orthosis.read  # read by another rule, not this one
-    assert orthosis.records[:2] == ("Condition/fd-9", "Patient/pat-1")
-    assert "DeviceUseStatement/afo-1" in orthosis.records
+    # What stopped it first, then the rest of what it read.
+    assert orthosis.records == ("DeviceUseStatement/afo-1", "Condition/fd-9", "Patient/pat-1")
 
 
 def test_watching_changes_no_value_and_notes_each_read_once() -> None:
