@@ -74,6 +74,7 @@ from service.clinical.shared import (
     Cited,
     Context,
     cited,
+    contraindicating_oct2_inhibitors,
     crcl_fact,
     duration_text,
     onset_notes,
@@ -717,7 +718,13 @@ def spasticity_botulinum(ctx: _Context) -> Outcome:
 
 
 def ms_dalfampridine(ctx: _Context) -> Recommendation | None:
-    """Dalfampridine to discuss in MS, only with no contraindication found (A7, A8)."""
+    """Dalfampridine to discuss in MS, only with no contraindication found (A7, A8, v3 §3).
+
+    No card when contraindicated: seizure history, allergy, CrCl at the label's limit
+    (dialysis or ESRD included; the EU label's < 80 too) or probably so, or, under the EU
+    label, a concurrent OCT2 inhibitor. A "verify" seizure record withholds the drug
+    suggestion: the card asks for the record to be verified first.
+    """
     f = ctx.f
     if ctx.fd.proxy or not f.multiple_sclerosis:
         return None
@@ -726,7 +733,12 @@ def ms_dalfampridine(ctx: _Context) -> Recommendation | None:
     renal = f.renal
     if f.seizure_history or f.dalfampridine_allergy or renal.contraindicated:
         return None
-    flags: list[str] = []
+    if contraindicating_oct2_inhibitors(f, ctx.t):
+        return None
+    verify_notes, verify = seizure_verify(f)
+    flags: list[str] = ["label_eu"] if ctx.t.eu_label else []
+    flags += ["seizure_verify"] if verify else []
+    flags += ["oct2_inhibitor"] if f.oct2_inhibitor else []
     facts: dict[str, str] = {}
     suggestions: list[SuggestedAction] = []
     if renal.status == "known" and renal.value is not None:
@@ -735,19 +747,18 @@ def ms_dalfampridine(ctx: _Context) -> Recommendation | None:
         flags += ["crcl_51_80"] if renal.mild else []
         if renal.borderline:
             flags.append("crcl_borderline")
-        else:
+        elif not verify:
             suggestions.append(SuggestedAction("dalfampridine-er-10mg"))
     else:
         flags.append("crcl_unknown")
         facts["missing_inputs"] = ", ".join(renal.missing_inputs) or "creatinine clearance"
         suggestions += renal_tests(renal)
-    verify_notes, verify = seizure_verify(f)
     return _card(
         ctx,
         "ms-dalfampridine",
         "info",
         suggestions,
-        [*f.multiple_sclerosis, *renal.evidence, *verify],
+        [*f.multiple_sclerosis, *renal.evidence, *verify, *f.oct2_inhibitor],
         flags,
         notes=[*renal.notes, *verify_notes],
         facts=facts,

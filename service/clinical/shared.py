@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from service.clinical.features.model import (
+    CareEvent,
     Evidence,
     Finding,
     FootDrop,
@@ -126,12 +128,32 @@ def renal_tests(renal: RenalAssessment) -> list[SuggestedAction]:
     return tests
 
 
+def number(value: Decimal) -> str:
+    """42 -> "42", 44.25 -> "44.3": a measured value as a clinician quotes it."""
+    return f"{value.quantize(Decimal('0.1')).normalize():f}"
+
+
 def crcl_fact(renal: RenalAssessment) -> str:
     """A known creatinine clearance as cards quote it, with how it was obtained."""
-    return f"{renal.value:.1f} mL/min ({renal.computation})"
+    return renal.quoted
 
 
 def seizure_verify(f: PatientFeatures) -> tuple[list[str], list[Finding]]:
-    """F44.5-type entries are "verify", not a contraindication (A7): the note and the
-    entries every dalfampridine card carries."""
+    """Non-epileptic events (F44.5, dissociative convulsions, convulsive syncope, or such
+    words) are "verify", not a contraindication (A7, clinical-logic v3 §2): the note and
+    the entries every dalfampridine card carries."""
     return (["seizure_verify"], list(f.seizure_verify)) if f.seizure_verify else ([], [])
+
+
+def contraindicating_oct2_inhibitors(f: PatientFeatures, t: ClinicalThresholds) -> list[CareEvent]:
+    """A concurrent OCT2 inhibitor such as cimetidine: a contraindication under the EU
+    label (Fampyra SmPC), a caution under the US label (clinical-logic v3 §2 (3))."""
+    return list(f.oct2_inhibitor) if t.eu_label else []
+
+
+def febrile_neonatal_seizures_only(f: PatientFeatures) -> bool:
+    """Every seizure-history record is a coded febrile, neonatal or provoked seizure: the
+    contraindication stands, and the card may offer the override reason "reviewed:
+    febrile/neonatal seizure only; prescriber accepts risk" (clinical-logic v3 §2)."""
+    special = {x.reference for x in f.seizure_febrile_neonatal_provoked}
+    return bool(f.seizure_history) and all(x.reference in special for x in f.seizure_history)

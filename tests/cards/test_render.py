@@ -242,7 +242,7 @@ def test_a_suggestion_without_its_target_is_left_out(
         topic="dalfampridine-contraindicated",
         indicator="critical",
         suggestions=(SuggestedAction(suggestion, target=target),),
-        facts={"contraindication": "epilepsy (Condition/c9)"},
+        facts={"contraindication": "epilepsy (Condition/c9)", "reason": "seizure history recorded"},
     )
     body = _json(_render_one(rec, catalogue))
     assert "suggestions" not in body and "selectionBehavior" not in body
@@ -271,7 +271,10 @@ def test_a_missing_fact_of_a_flagged_paragraph_raises(catalogue: CardCatalogue) 
     rec = Recommendation(
         topic="dalfampridine-contraindicated",
         indicator="critical",
-        facts={"contraindication": "eGFR 42 mL/min/1.73 m²"},
+        facts={
+            "contraindication": "eGFR 42 mL/min/1.73 m²",
+            "reason": "eGFR 42 mL/min/1.73 m², no CrCl on record",
+        },
         flags=frozenset({"probable_contraindication"}),
     )
     with pytest.raises(RenderError, match="missing_inputs"):
@@ -393,15 +396,18 @@ def test_record_ids_never_reach_the_text(catalogue: CardCatalogue) -> None:
         topic="dalfampridine-contraindicated",
         indicator="critical",
         evidence=(Evidence("Condition", "cond-e-ep", "Epilepsy", "2001-05-01"),),
-        facts={"contraindication": "seizure history: Epilepsy (Condition/cond-e-ep, 2001-05-01)"},
+        facts={
+            "contraindication": "seizure history: Epilepsy (Condition/cond-e-ep, 2001-05-01)",
+            "reason": "seizure history recorded",
+        },
         suggestions=(SuggestedAction("remove-dalfampridine"),),
         about_order="MedicationRequest/dalf-draft",
     )
     card = _render_one(rec, catalogue, hook="order-sign")
     assert card.summary == (
-        "Dalfampridine being signed is contraindicated (seizure history: Epilepsy (2001-05-01)):"
-        " remove the draft"
+        "Dalfampridine being signed is contraindicated: seizure history recorded — remove the draft"
     )
+    assert "seizure history: Epilepsy (2001-05-01)" in (card.detail or "")
     assert "cond-e-ep" not in (card.detail or "") and "dalf-draft" not in (card.detail or "")
     assert card.extension == {
         BASIS_EXTENSION: ["Condition/cond-e-ep", "MedicationRequest/dalf-draft"]
@@ -559,7 +565,7 @@ def test_without_a_target_the_card_order_is_acted_on(catalogue: CardCatalogue) -
         topic="dalfampridine-contraindicated",
         indicator="critical",
         suggestions=(SuggestedAction("remove-dalfampridine"),),
-        facts={"contraindication": "epilepsy (Condition/c9)"},
+        facts={"contraindication": "epilepsy (Condition/c9)", "reason": "seizure history recorded"},
         about_order="MedicationRequest/dalf-draft",
     )
     action = ((_render_one(rec, catalogue).suggestions or [])[0].actions or [])[0]

@@ -167,22 +167,11 @@ def test_every_other_value_set_has_codes(index: ValueSetIndex) -> None:
         assert index.codes(f), f
 
 
-def test_esrd_overlaps_probable_impairment_only_by_the_transitional_codes(
-    index: ValueSetIndex,
-) -> None:
-    """Until the features code reads dialysis_or_esrd, its v2 codes stay in the probable set.
-
-    They keep contraindicating dalfampridine meanwhile; delete them from
-    renal_probable_impairment (and this test) once the features code reads dialysis_or_esrd.
-    """
-    overlap = set(index.codes("dialysis_or_esrd")) & set(index.codes("renal_probable_impairment"))
-    assert overlap == {
-        (ICD10CM, "N18.5"),
-        (ICD10CM, "N18.6"),
-        (ICD10CM, "Z99.2"),
-        (SNOMED, "433146000"),
-        (SNOMED, "46177005"),
-    }
+def test_esrd_and_dialysis_are_never_merely_probable_impairment(index: ValueSetIndex) -> None:
+    """ESRD, CKD 5 and dialysis are a definite contraindication (dialysis_or_esrd), never
+    "probable": a later kidney transplant must be able to set them aside (clinical-logic v3
+    §2 dialysis_or_esrd), which a code also in the probable set would defeat."""
+    assert not set(index.codes("dialysis_or_esrd")) & set(index.codes("renal_probable_impairment"))
 
 
 def test_generic_spine_mri_is_no_lumbar_mri_code(index: ValueSetIndex) -> None:

@@ -18,9 +18,17 @@ from typing import Any, Literal
 
 import yaml
 from fhir.resources.R4B import get_fhir_model_class
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from cards.catalogue import CardCatalogue
+from service.clinical.thresholds import ClinicalThresholds
 from tests.conftest import PREFETCH_KEYS
 from tests.support.clinical import PATIENT_ID, TODAY
 
@@ -92,7 +100,16 @@ class Vignette(_Strict):
     patient: Json
     record: tuple[Json, ...] = ()
     context: Context = Context()
+    clinical: dict[str, Any] = {}
+    """Clinical settings of the site (`CDS_CLINICAL__<NAME>`, by lower-case name) for this
+    vignette, e.g. `{label_jurisdiction: EU}`; none: the defaults."""
     expect: Expectation
+
+    @field_validator("clinical")
+    @classmethod
+    def _clinical_settings(cls, value: dict[str, Any]) -> dict[str, Any]:
+        ClinicalThresholds(**value)  # an unknown name or a bad value fails here
+        return value
 
     @model_validator(mode="after")
     def _fits_hook(self) -> Vignette:

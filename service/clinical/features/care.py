@@ -20,10 +20,13 @@ counts. Each event carries the side its bodySite or words name (v3 §1 Time: an
 orthosis "left" covers the left foot drop only; without a side it covers every
 side). A botulinum toxin drug counts as limb chemodenervation only when a
 MedicationAdministration gives it at a lower-limb site (v3 §2 botulinum_recent).
-Draft orders of the request count as ordered, whatever their status.
+Draft orders of the request count as ordered, whatever their status, unless it
+cancels them (revoked, cancelled, entered-in-error).
 Items without a recognised code are also recognised from their text (orthosis
 and FES device names, tendon transfer, peroneal decompression, dalfampridine /
-4-aminopyridine).
+4-aminopyridine, and the OCT2 inhibitor cimetidine, which has no verified code); a draft
+order by its name, read without finding-negation (`TextPatterns.order_features`: also
+lumbar MRI, AFO, PT referral, NCS/EMG).
 
 Some codes name care only together with words (v3 §2 lumbar_mri_done…, §4
 stat-referral), see `QUALIFIED`: a generic spine MRI is a lumbar MRI only with
@@ -63,6 +66,7 @@ TEXT_FEATURES = {
     "other_4ap": "other_4ap",
     "tendon_transfer": "tendon_transfer",
     "peroneal_decompression": "peroneal_decompression",
+    "cimetidine": "oct2_inhibitor",
     "botulinum_drug": "botulinum_toxin_drug",
 }
 
@@ -79,6 +83,9 @@ QUALIFIED: dict[str, tuple[tuple[str, str], ...]] = {
 DRAFT_QUALIFIED = {"mri_spine_generic": "mri_lumbar"}
 MRI_LUMBAR = "mri_lumbar"
 
+#: Statuses that cancel a draft order: it is neither checked nor counted as ordered
+#: (clinical-logic v3 §4: cancellation comes only from the order's status).
+CANCELLED_DRAFT = frozenset({"revoked", "cancelled", "entered-in-error"})
 DALFAMPRIDINE = "dalfampridine"
 OTHER_4AP = "other_4ap"
 #: Products whose words always count, coded or not: there the order itself is the risk (§1).
@@ -339,7 +346,7 @@ class CareReader:
         # Records repeat themselves (text = display): each piece is read once.
         text = words(*dict.fromkeys(pieces))
         coded = self._qualified(coded, text, kind, reader, draft=draft)
-        texted = self._text_features(coded, text)
+        texted = self._order_words(coded, text) if draft else self._text_features(coded, text)
         if not coded and not texted and not draft:
             return None
         names = [*own_names, shown, *(c.name for c in target.concepts), *target.names]
@@ -349,7 +356,10 @@ class CareReader:
         self, resource: Resource, reader: Reader, kind: _Kind, naming: _Naming, *, draft: bool
     ) -> CareReading:
         status = reader.code("status")
-        state: CareState | None = "ordered" if draft else kind.states.get(status or "")
+        if draft:
+            state: CareState | None = None if status in CANCELLED_DRAFT else "ordered"
+        else:
+            state = kind.states.get(status or "")
         priority = reader.code("priority") if kind.priority else None
         display = display_name(naming.own, naming.names, naming.codes)
         reading = CareReading(resource, reader, (), display, priority, naming.codes, naming.text)
@@ -460,9 +470,29 @@ class CareReader:
             and (not coded or feature in FOUR_AMINOPYRIDINES)
             and self._patterns.find(group, text)
         }
-        if DALFAMPRIDINE in coded or DALFAMPRIDINE in texted:
-            texted.discard(OTHER_4AP)
-        return texted
+        return _one_4ap(coded, texted)
+
+    def _order_words(self, coded: Collection[str], text: str) -> set[str]:
+        """Care features a draft order's name states that its codes do not (§4 v3).
+
+        An order name is read without finding-negation ("MRI L-spine w/o contrast" is an
+        orderable; cancellation comes only from the order's status), and, as for the
+        record, only when no recognised code classifies the order — except
+        4-aminopyridine products, whose words always count.
+        """
+        texted = {
+            feature
+            for feature in self._patterns.order_features(text)
+            if feature not in coded and (not coded or feature in FOUR_AMINOPYRIDINES)
+        }
+        return _one_4ap(coded, texted)
+
+
+def _one_4ap(coded: Collection[str], texted: set[str]) -> set[str]:
+    """Dalfampridine named (by code or words) is not also "another 4-aminopyridine"."""
+    if DALFAMPRIDINE in coded or DALFAMPRIDINE in texted:
+        texted.discard(OTHER_4AP)
+    return texted
 
 
 def _concepts_at(reader: Reader, path: str) -> list[Concept]:

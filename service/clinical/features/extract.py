@@ -48,6 +48,7 @@ from service.clinical.features.conditions import (
     read_conditions,
     with_feature,
 )
+from service.clinical.features.dialysis import dialysis_or_esrd
 from service.clinical.features.model import (
     CareEvent,
     CareEvents,
@@ -104,7 +105,11 @@ _EVER_DONE = {
     "palliative_surgery": ("tendon_transfer", "ankle_arthrodesis"),
     "peroneal_decompression": ("peroneal_decompression",),
 }
-_CURRENT = {"dalfampridine_active": ("dalfampridine",), "other_4ap": ("other_4ap",)}
+_CURRENT = {
+    "dalfampridine_active": ("dalfampridine",),
+    "other_4ap": ("other_4ap",),
+    "oct2_inhibitor": ("oct2_inhibitor",),
+}
 
 
 def _sided(entries: Iterable[ConditionEntry], feature: str) -> list[SidedOnset]:
@@ -269,6 +274,9 @@ def read_record(
     record_care = list(reader.record(data))
     drafts = tuple((order, reader.draft(order.resource)) for order in data.draft_orders)
     allergies = _allergies(data, index, patterns, unreadable)
+    seizure_text, seizure_verify_text = text.seizure_from_text(conditions, patterns)
+    record_events = [e for r in record_care for e in r.events]
+    dialysis = dialysis_or_esrd(conditions, observations.findings, record_events, today, thresholds)
 
     def coded(*features: str) -> tuple[Finding, ...]:
         """Active Condition entries and present Observation findings of `features`."""
@@ -357,16 +365,20 @@ def read_record(
             text=text_progression(conditions, patterns, today, thresholds),
         ),
         leg_crossing=text.leg_crossing(conditions, patterns),
-        seizure_history=findings(conditions, "seizure_history", active_only=False)
-        + text.seizure_from_text(conditions, patterns),
-        seizure_verify=findings(conditions, "seizure_verify", active_only=False),
+        seizure_history=findings(conditions, "seizure_history", active_only=False) + seizure_text,
+        seizure_febrile_neonatal_provoked=findings(
+            conditions, "seizure_febrile_neonatal_provoked", active_only=False
+        ),
+        seizure_verify=findings(conditions, "seizure_verify", active_only=False)
+        + seizure_verify_text,
         dalfampridine_allergy=allergies,
         renal=RenalAssessor(
-            observations, conditions, patient, age, sex, today, thresholds
+            observations, conditions, dialysis, patient, age, sex, today, thresholds
         ).assess(),
+        dialysis_or_esrd=dialysis,
         unavailable=data.incomplete,
     )
-    care = [*(e for r in record_care for e in r.events), *text.devices_in_use(conditions, patterns)]
+    care = [*record_events, *text.devices_in_use(conditions, patterns)]
     # Condition fields are read lazily: collect what could not be read once all are read.
     unreadable += [u for e in conditions for u in e.unreadable]
     unreadable += [*observations.unreadable, *(u for r in record_care for u in r.unreadable)]

@@ -25,12 +25,24 @@ CareState = Literal["done", "ordered", "in_use"]
 pending order, draft orders included; `in_use`: a device or medication in current use."""
 
 RenalStatus = Literal["known", "probable_impaired", "unreliable", "unknown"]
-RenalMethod = Literal["crcl_observation", "cockcroft_gault", "ckd_stage", "egfr", "none"]
+RenalMethod = Literal[
+    "crcl_measured",
+    "crcl_estimate",
+    "cockcroft_gault",
+    "dialysis_or_esrd",
+    "ckd_stage",
+    "egfr",
+    "none",
+]
+"""`crcl_measured`: a measured clearance (urine and serum); `crcl_estimate`: a stored
+Cockcroft-Gault result; `cockcroft_gault`: computed here; `dialysis_or_esrd`: definite
+without a value."""
 RenalNote = Literal[
     "egfr_in_place_of_crcl",
     "crcl_unreliable",
     "sex_unknown_female_factor",
     "weight_missing",
+    "weight_self_reported",
     "adjusted_body_weight_used",
 ]
 
@@ -167,24 +179,52 @@ class Progression:
 
 
 @dataclass(frozen=True)
+class RenalEstimate:
+    """One creatinine clearance within 12 months that is not unreliable (v3 §2 (2))."""
+
+    method: RenalMethod
+    value: Decimal
+    date: date | None
+    text: str
+    """The value, its date and, for Cockcroft-Gault, the computation."""
+    evidence: tuple[Evidence, ...]
+    source: str = ""
+    """How it was obtained, without restating the value: the text when it stands alone
+    beside the value (empty: `text`)."""
+
+
+@dataclass(frozen=True)
 class RenalAssessment:
     """Creatinine clearance for dalfampridine, as far as the record allows (§2, A8).
 
-    `value` is mL/min (CrCl), or mL/min/1.73 m² when `method` is `egfr`.
-    `contraindicated` compares the unrounded value with the label's limit; `borderline`
-    and `mild` are the 50–60 and 51–80 mL/min bands of a known CrCl.
+    `known`: the CrCl is known — every estimate (`estimates`) counts and `value` is the
+    lowest, in mL/min — or, with `method` `dialysis_or_esrd` and no value, known to be
+    ≤ 50 mL/min. `value` is mL/min/1.73 m² when `method` is `egfr`. `contraindicated`
+    compares the unrounded values with the label's limit (the jurisdiction's), and
+    `contraindication` then names it with its data; `borderline` and `mild` are the
+    50–60 and 51–80 mL/min bands of a known CrCl under the US label.
     """
 
     status: RenalStatus
     method: RenalMethod
     value: Decimal | None = None
     computation: str = ""
+    estimates: tuple[RenalEstimate, ...] = ()
+    contraindication: str = ""
     notes: tuple[RenalNote, ...] = ()
     evidence: tuple[Evidence, ...] = ()
     missing_inputs: tuple[str, ...] = ()
     contraindicated: bool = False
     borderline: bool = False
     mild: bool = False
+
+    @property
+    def quoted(self) -> str:
+        """The value as cards quote it, then how it was obtained."""
+        if self.value is None:
+            return self.computation
+        unit = "mL/min/1.73 m²" if self.method == "egfr" else "mL/min"
+        return f"{self.value:.1f} {unit} ({self.computation})"
 
 
 Findings = tuple[Finding, ...]
@@ -265,13 +305,28 @@ class PatientFeatures:
 
     # Dalfampridine
     seizure_history: Findings = ()
-    """Any clinical status: a resolved seizure disorder still counts (codes.md §9)."""
+    """Any clinical status: a resolved seizure disorder still counts (codes.md §9). Coded
+    (the published eCQM set, the ICD-10-CM G40 family, 703151001, febrile, neonatal and
+    provoked seizures), or read from the words of Z86.69 or of a Condition with no
+    recognised code (`from_text`)."""
+    seizure_febrile_neonatal_provoked: Findings = ()
+    """The coded febrile, neonatal, provoked or withdrawal seizures among seizure_history:
+    still a contraindication; the card may offer "febrile/neonatal seizure only"."""
     seizure_verify: Findings = ()
+    """Non-epileptic events (F44.5, 191714002, 438113009) and, from words, non-epileptic,
+    psychogenic or functional seizures and hypotheticals ("seizure precautions"): verify
+    seizure history before prescribing, not a contraindication."""
     dalfampridine_allergy: Findings = ()
     dalfampridine_active: CareEvents = ()
     dalfampridine_past_course: CareEvents = ()
     other_4ap: CareEvents = ()
+    oct2_inhibitor: CareEvents = ()
+    """A current OCT2 inhibitor such as cimetidine (named in text: no code is verified): a
+    contraindication under the EU label, a caution under the US label (§2 (3))."""
     renal: RenalAssessment = RenalAssessment(status="unknown", method="none")
+    dialysis_or_esrd: Findings = ()
+    """On dialysis or with end-stage renal disease now (§2 dialysis_or_esrd): a definite
+    CrCl ≤ 50 mL/min, whatever a creatinine says."""
 
     # Care already in place
     orthosis_in_use: CareEvents = ()

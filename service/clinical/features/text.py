@@ -2,7 +2,8 @@
 
 Only what no code expresses well (codes.md §9): habitual leg crossing, saddle
 anaesthesia coded as an unsited skin-sensation finding (R20.x) with a saddle or
-perineal word, a generic nervous-system history (Z86.69) that names seizures, an
+perineal word, seizure history or a "verify" seizure record named in a generic
+nervous-system history (Z86.69) or in a Condition with no recognised code, an
 orthosis or FES device mentioned as in use, spasticity placed in the lower limb, and
 red-flag findings on an uncoded problem-list entry or in a recent note (v3 §2). Every
 finding is marked `from_text`, so cards can say so.
@@ -67,12 +68,38 @@ def saddle_from_text(
     return mentioned(unsited, patterns, "saddle", "saddle_anesthesia")
 
 
+#: Seizure readings (mappings/text_patterns.json, group "seizure") and what they mean.
+_SEIZURE_HISTORY_READINGS = frozenset({"affirmed", "historical"})
+_SEIZURE_VERIFY_READINGS = frozenset({"verify", "suspected", "hypothetical"})
+
+
 def seizure_from_text(
     entries: Sequence[ConditionEntry], patterns: TextPatterns
-) -> tuple[Finding, ...]:
-    """Z86.69 (any status) counts as seizure history only when its words name seizures."""
+) -> tuple[tuple[Finding, ...], tuple[Finding, ...]]:
+    """Seizure history and "verify" entries read from words (clinical-logic v3 §2), any status.
+
+    Read: Z86.69 (its code text and notes), and every Condition none of whose codings is
+    recognised (its display or text only). The decisive reading of the "seizure" group
+    decides: the patient's own seizure, epilepsy or convulsion — including time-bounded
+    and control phrases ("no seizures since 2010", "in remission") — is seizure history;
+    non-epileptic events and hypotheticals ("seizure precautions", "r/o seizure") mean
+    verify; plain denials and family history give nothing.
+    """
+    screen = patterns.screen(["seizure"])
     generic = with_feature(entries, "seizure_history_nonspecific", active_only=False)
-    return mentioned(generic, patterns, "seizure", "seizure_history")
+    sources = [(e, e.all_text) for e in generic]
+    sources += [(e, e.code_text) for e in entries if not e.matches]
+    history: list[Finding] = []
+    verify: list[Finding] = []
+    for entry, words in sources:
+        match = patterns.read("seizure", words) if screen(words) else None
+        if match is None:
+            continue
+        if match.reading in _SEIZURE_HISTORY_READINGS:
+            history.append(_text_finding(entry, "seizure_history", match.clause))
+        elif match.reading in _SEIZURE_VERIFY_READINGS:
+            verify.append(_text_finding(entry, "seizure_verify", match.clause))
+    return tuple(history), tuple(verify)
 
 
 def lower_limb(entries: Sequence[ConditionEntry], patterns: TextPatterns) -> tuple[Finding, ...]:
