@@ -717,7 +717,7 @@ def spasticity_botulinum(ctx: _Context) -> Outcome:
     )
 
 
-def ms_dalfampridine(ctx: _Context) -> Recommendation | None:
+def ms_dalfampridine(ctx: _Context) -> Outcome:
     """Dalfampridine to discuss in MS, only with no contraindication found (A7, A8, v3 §3).
 
     No card when contraindicated: seizure history, allergy, CrCl at the label's limit
@@ -726,15 +726,20 @@ def ms_dalfampridine(ctx: _Context) -> Recommendation | None:
     suggestion: the card asks for the record to be verified first.
     """
     f = ctx.f
-    if ctx.fd.proxy or not f.multiple_sclerosis:
-        return None
+    if ctx.fd.proxy:
+        return stop(PERONEAL_PALSY_ONLY)
+    if not f.multiple_sclerosis:
+        return stop("no-multiple-sclerosis")
     if f.dalfampridine_active or f.dalfampridine_past_course or f.other_4ap:
-        return None
+        taken = [*f.dalfampridine_active, *f.dalfampridine_past_course, *f.other_4ap]
+        return stop("dalfampridine-known", taken)
     renal = f.renal
     if f.seizure_history or f.dalfampridine_allergy or renal.contraindicated:
-        return None
-    if contraindicating_oct2_inhibitors(f, ctx.t):
-        return None
+        renal_limit = renal.evidence if renal.contraindicated else ()
+        named = [*f.seizure_history, *f.dalfampridine_allergy]
+        return stop("contraindication-recorded", named, renal_limit)
+    if oct2 := contraindicating_oct2_inhibitors(f, ctx.t):
+        return stop("oct2-inhibitor", oct2)
     verify_notes, verify = seizure_verify(f)
     flags: list[str] = ["label_eu"] if ctx.t.eu_label else []
     flags += ["seizure_verify"] if verify else []
@@ -766,7 +771,7 @@ def ms_dalfampridine(ctx: _Context) -> Recommendation | None:
 
 
 #: Every card but the red flag, in the order of §3 (the order within one indicator).
-CARDS: tuple[Callable[[_Context], Outcome | None], ...] = (
+CARDS: tuple[Callable[[_Context], Outcome], ...] = (
     orthosis,
     physical_therapy,
     localization_workup,

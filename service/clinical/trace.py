@@ -46,8 +46,6 @@ PERONEAL_PALSY_ONLY = "peroneal-palsy-only"
 WITHHELD_BESIDE_CRITICAL = "withheld-beside-critical"
 SNOOZED = "snoozed"
 SHOWN_AT_ORDER_SELECT = "shown-at-order-select"
-NOT_NAMED = "not-named"
-"""A rule that returned None: until every rule names its conditions."""
 
 #: Features a rule may read (not the request time).
 FEATURES = frozenset(f.name for f in fields(PatientFeatures)) - {"now"}
@@ -126,7 +124,7 @@ def rule_topic(rule: Callable[..., Any]) -> str:
 def traced(
     topic: str,
     features: PatientFeatures,
-    decide: Callable[[], Outcome | None],
+    decide: Callable[[], Outcome],
     *,
     before: Sequence[str] = (),
     order: str | None = None,
@@ -137,13 +135,7 @@ def traced(
     mark = watched.mark if watched is not None else 0
     outcome = decide()
     read = watched.reads_since(mark) if watched is not None else ()
-    return Decision(
-        topic,
-        outcome if outcome is not None else Stopped(NOT_NAMED),
-        features,
-        tuple(dict.fromkeys([*before, *read])),
-        order,
-    )
+    return Decision(topic, outcome, features, tuple(dict.fromkeys([*before, *read])), order)
 
 
 def stopped(

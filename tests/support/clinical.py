@@ -374,15 +374,12 @@ def card(topic: str, *resources: Json, **kw: Any) -> Recommendation | None:
     return next((r for r in recommendations(*resources, **kw) if r.topic == topic), None)
 
 
-def decisions(*resources: Json, **kw: Any) -> dict[str, Decision]:
+def decisions(
+    *resources: Json, thresholds: ClinicalThresholds = THRESHOLDS, **kw: Any
+) -> dict[str, Decision]:
     """Every patient-view topic's decision (the rule trace), by topic."""
-    decided = decide(features_of(*resources, **kw), NOW, THRESHOLDS, observe=True)
-    return {d.topic: d for d in decided}
-
-
-def stopped_by(topic: str, *resources: Json, **kw: Any) -> str | None:
-    """The condition that stopped `topic` (None when its card fired)."""
-    return decisions(*resources, **kw)[topic].stopped_by
+    features = features_of(*resources, thresholds=thresholds, **kw)
+    return {d.topic: d for d in decide(features, NOW, thresholds, observe=True)}
 
 
 def suggestion_ids(rec: Recommendation | None) -> list[str]:

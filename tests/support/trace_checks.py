@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import inspect
 import textwrap
+from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 from cards.catalogue import CardCatalogue
@@ -32,27 +34,38 @@ def agrees_with_cards(response: dict[str, Any]) -> None:
 
 
 def rule_conditions() -> dict[str, set[str]]:
-    """Each rule's topic -> the stopping conditions its body names (`stop(CODE, ...)`, the
-    code a literal or a module constant), read from the source: what the trace can say."""
+    """Each rule's topic -> the stopping conditions it names (`stop(CODE, ...)`, the code
+    a literal or a module constant), read from its source and that of the module's own
+    helpers it calls: what the trace can say. Population conditions are the trace's."""
     rules = [
         (patient_view, [patient_view.red_flag_urgent_evaluation, *patient_view.CARDS]),
         (order_checks, list(order_checks.RULES)),
     ]
-    named: dict[str, set[str]] = {}
-    for module, functions in rules:
-        for rule in functions:
-            codes = named.setdefault(rule_topic(rule), set())
-            for node in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(rule)))):
-                if not (isinstance(node, ast.Call) and _called(node) == "stop" and node.args):
-                    continue
-                code = node.args[0]
-                if isinstance(code, ast.Constant) and isinstance(code.value, str):
-                    codes.add(code.value)
-                elif isinstance(code, ast.Name):
-                    codes.add(getattr(module, code.id))
-    return named
+    return {
+        rule_topic(rule): _named_in(module, rule, set())
+        for module, functions in rules
+        for rule in functions
+    }
 
 
-def _called(call: ast.Call) -> str | None:
-    func = call.func
-    return func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+def _named_in(module: ModuleType, function: Callable[..., Any], seen: set[str]) -> set[str]:
+    seen.add(function.__name__)
+    codes: set[str] = set()
+    for node in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(function)))):
+        if not isinstance(node, ast.Call):
+            continue
+        called = node.func.id if isinstance(node.func, ast.Name) else None
+        if called == "stop" and node.args:
+            code = node.args[0]
+            if isinstance(code, ast.Constant) and isinstance(code.value, str):
+                codes.add(code.value)
+            elif isinstance(code, ast.Name):
+                codes.add(getattr(module, code.id))
+        helper = getattr(module, called or "", None)
+        if (
+            called not in seen
+            and inspect.isfunction(helper)
+            and helper.__module__ == module.__name__
+        ):
+            codes |= _named_in(module, helper, seen)
+    return codes

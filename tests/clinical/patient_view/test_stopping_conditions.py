@@ -14,17 +14,21 @@ from typing import Any
 import pytest
 
 from service.clinical import trace
+from service.clinical.thresholds import ClinicalThresholds
 from tests.support.clinical import (
     CPT,
     HCPCS,
     PERONEAL,
     SCT,
+    THRESHOLDS,
     condition,
     crcl,
     days_ago,
     decisions,
     device_request,
     foot_drop,
+    medication_request,
+    medication_statement,
     procedure,
     service_request,
     weeks_ago,
@@ -40,6 +44,7 @@ class Case:
     condition: str | None
     """None: the card fires."""
     record: Callable[[], list[Json]]
+    thresholds: ClinicalThresholds = THRESHOLDS
 
     @property
     def id(self) -> str:
@@ -205,12 +210,30 @@ CASES = [
     ),
     Case("spasticity-botulinum", "peroneal-palsy-only", lambda: [palsy()]),
     Case("ms-dalfampridine", None, lambda: [acute(), ms(), crcl(90)]),
+    Case("ms-dalfampridine", "no-multiple-sclerosis", lambda: [acute(), crcl(90)]),
+    Case(
+        "ms-dalfampridine",
+        "dalfampridine-known",
+        lambda: [acute(), ms(), crcl(90), medication_request("897021", status="stopped")],
+    ),
+    Case(
+        "ms-dalfampridine",
+        "contraindication-recorded",
+        lambda: [acute(), ms(), condition("G40.909", status="resolved", onset="1990-01-01")],
+    ),
+    Case(
+        "ms-dalfampridine",
+        "oct2-inhibitor",
+        lambda: [acute(), ms(), crcl(95), medication_statement("cimetidine 400 mg")],
+        ClinicalThresholds(label_jurisdiction="EU"),
+    ),
+    Case("ms-dalfampridine", "peroneal-palsy-only", lambda: [palsy()]),
 ]
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
 def test_the_trace_names_what_stopped_the_topic_or_that_it_fired(case: Case) -> None:
-    decision = decisions(*case.record())[case.topic]
+    decision = decisions(*case.record(), thresholds=case.thresholds)[case.topic]
     assert decision.stopped_by == case.condition, decision.outcome
     assert decision.fired is (case.condition is None)
     assert decision.read[:1] == ("foot_drop",)
