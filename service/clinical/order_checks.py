@@ -288,10 +288,8 @@ def dalfampridine_dose(ctx: _Context, order: SelectedOrder) -> Outcome:
     dose = order.dose
     if not order.is_dalfampridine:
         return stop(NOT_THIS_ORDER)
-    if dose is None:
-        return stop("dose-unreadable")
-    if dose.as_labelled:
-        return stop("dose-as-labelled")
+    if dose is None or dose.as_labelled:
+        return stop("no-dose-problem")
     if _contraindicated(ctx, order):
         return stop(ONE_MESSAGE_PER_DRAFT)
     verify_notes, verify = shared.seizure_verify(ctx.f)
