@@ -86,3 +86,26 @@ def test_help_lists_explain() -> None:
         ["footdrop-cds", "--help"], env=environment(), capture_output=True, text=True, check=False
     )
     assert "explain" in result.stdout
+
+
+def test_the_no_card_example_is_explained_as_its_readme_says(tmp_path: Path) -> None:
+    trace = trace_json(str(EXAMPLES / "patient-view-no-card.json"))
+    topics = {t["topic"]: t for t in trace["topics"]}
+    readme = (EXAMPLES / "README.md").read_text()
+    expected = {
+        "orthosis": "orthosis-in-use",
+        "physical-therapy": "pt-since-onset",
+        "localization-workup": "work-up-complete",
+        "palliative-surgery": "under-12-months",
+    }
+    for topic, condition in expected.items():
+        assert topics[topic]["stopped_by"] == condition
+        assert f"✘ {topic} stopped by {condition}: " in readme
+    assert topics["orthosis"]["records"][0] == "DeviceUseStatement/afo-in-use"
+
+    body = json.loads((EXAMPLES / "patient-view-no-card.json").read_text())
+    body["prefetch"]["deviceUseStatements"]["entry"] = []
+    without = tmp_path / "without-orthosis.json"
+    without.write_text(json.dumps(body))
+    fired = [t["topic"] for t in trace_json(str(without))["topics"] if t["fired"]]
+    assert fired == ["orthosis"], "remove the DeviceUseStatement and orthosis fires"
