@@ -15,7 +15,11 @@ rest, so it is never its own duplicate, nor its own physical therapy.
         (warning) · premature-palliative-surgery · fusion-not-indicated ·
         duplicate-order (info)
 
-Every card names its order in `about_order`; update and delete suggestions target it.
+Each rule returns a `Recommendation` or the `Stopped` condition that kept it from
+firing (first the order's kind, `NOT_THIS_ORDER`, then the population, then its own);
+`decide` keeps every rule's decision for every order (the rule trace), `check_orders`
+the cards among them. Every card names its order in `about_order`; update and delete
+suggestions target it.
 Cards come most urgent first, then in the order of the selections and of the rules
 below, so the same request always gives the same list.
 

@@ -1,13 +1,17 @@
 """Patient-view rules: PatientFeatures -> Recommendations (clinical-logic v3 §1, §3).
 
-One pure function per card; each returns a `Recommendation` or None. Rules decide
-(topic, indicator, suggestions, flags, facts, notes, evidence); the card templates
-word. `recommend` applies the principles of §1 around them:
+One pure function per card; each returns a `Recommendation`, or a `Stopped` naming the
+first condition that kept it from firing (`stop("code", records)`, worded in
+cards/stop_reasons.toml). Rules decide (topic, indicator, suggestions, flags, facts,
+notes, evidence); the card templates word. `decide` applies the principles of §1
+around them, keeping every topic's decision (the rule trace); `recommend` is the
+cards among them:
 
-    no foot drop (nor a coded peroneal palsy)      -> []
-    under 18                                        -> []
+    no foot drop (nor a coded peroneal palsy)      -> every topic stopped: no-foot-drop
+    under 18                                        -> every topic stopped: not-adult
     each card; a peroneal-palsy proxy feeds only the red-flag and work-up cards
-    most urgent first; a critical card withholds the others (flag critical_withheld_others)
+    most urgent first; a critical card withholds the others (flag critical_withheld_others;
+    the others stopped: withheld-beside-critical)
 
 Choices where the spec is silent, for the docs:
 - Unknown age (no birth date): only the red-flag card can fire. The population is
