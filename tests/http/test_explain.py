@@ -7,23 +7,30 @@ says where each prefetch key's data came from.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from mappings.fhirjson import without_empty_values
 from service.cds.explain import EXPLAIN
 from service.cds.pipeline import SUPPRESS_REPEATS
+from service.cli.demo import EXAMPLE_DATE
+from service.cli.explain import explain_file
 from service.storage.store import Store
 from tests.conftest import FOOT_DROP, condition, full_prefetch, hook_request, serve_record
 from tests.http.test_order_hooks import afo_draft, order_request
 from tests.http.test_snooze import override
 from tests.support import fhir_server
 from tests.support.ehr import SignedClient
+from tests.support.processes import ROOT
 from tests.support.spec_checks import check_response
 from tests.support.trace_checks import STOPS, agrees_with_cards, trace_of
 
+EXAMPLES = ROOT / "examples"
 PATIENT_VIEW = "/cds-services/footdrop-patient-view"
 ORDER_SELECT = "/cds-services/footdrop-order-select"
 ORDER_SIGN = "/cds-services/footdrop-order-sign"
@@ -195,3 +202,15 @@ def test_a_database_out_of_reach_is_named_and_every_card_shown(
     agrees_with_cards(during)
     assert trace_of(during)["cross_call_state"] == "database-unavailable"
     assert [c["summary"] for c in during["cards"]] == [c["summary"] for c in healthy["cards"]]
+
+
+def test_the_extension_carries_the_same_trace_as_footdrop_cds_explain(
+    client_factory: Callable[..., TestClient],
+) -> None:
+    path = EXAMPLES / "order-select.json"
+    body = json.loads(path.read_text())
+    noon = datetime.combine(date.fromisoformat(body["extension"][EXAMPLE_DATE]), time(12), UTC)
+    client = client_factory(lambda: noon, explain=True)
+    response = answer(client, ORDER_SELECT, {**body, "extension": {EXPLAIN: True}})
+    explained = explain_file(path, None, noon).model_dump(mode="json")
+    assert trace_of(response) == without_empty_values(explained)
