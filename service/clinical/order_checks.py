@@ -371,11 +371,11 @@ def record_incomplete(ctx: _Context, order: SelectedOrder) -> Outcome:
 
 def renal_function_needed(ctx: _Context, order: SelectedOrder) -> Outcome:
     """CrCl unknown, unreliable or borderline, and no contraindication found (§4, A8)."""
-    renal = ctx.f.renal
     if not order.is_dalfampridine:
         return stop(NOT_THIS_ORDER)
     if _contraindicated(ctx, order):
         return stop(ONE_MESSAGE_PER_DRAFT)
+    renal = ctx.f.renal
     facts: dict[str, str] = {}
     flags: list[str] = []
     suggestions: list[SuggestedAction] = []
