@@ -74,7 +74,13 @@ def demo(
     raise typer.Exit(run_demo(url.rstrip("/"), examples, signer, audience_base, color))
 
 
-@app.command()
+@app.command(
+    help="Say why each card fired, or which condition stopped it, for a hook request.\n\n"
+    "The request runs in this process through the service's own pipeline (CDS_* settings "
+    "from the environment): the rule trace for every topic, with the features and records "
+    "each decision read and where each prefetch key came from. No state is kept and no "
+    "card is logged."
+)
 def explain(
     request: Annotated[Path, typer.Argument(help="a hook request (JSON), as an EHR sends it")],
     service: Annotated[
@@ -91,8 +97,7 @@ def explain(
         bool | None, typer.Option("--color/--no-color", help="default: on a terminal")
     ] = None,
 ) -> None:
-    """Run a hook request in-process and say, for every topic, why its card fired or which
-    condition stopped it (the rule trace; no state kept, no card logged)."""
+
     from service.cli.explain import run_explain
 
     raise typer.Exit(run_explain(request, service, now, as_json, color))
