@@ -152,8 +152,9 @@ async def answer_call(
         logged = _log_entries(engine, spec, request, caller, data, recommendations, cards, now)
         engine.card_log.record(logged)
     pairs = list(zip(recommendations, cards, strict=True))
-    trace = partial(explain.build, engine.catalogue.stops, spec, context, data, decisions, pairs)
-    return Answer(CdsResponse(cards=cards), partial(trace, state))
+    stops = engine.catalogue.stops
+    trace = partial(explain.build, stops, spec, context, data, decisions, pairs, state)
+    return Answer(CdsResponse(cards=cards), trace)
 
 
 def decide(
