@@ -9,6 +9,8 @@ lists them all, so the trace and the page say the same thing.
 from __future__ import annotations
 
 import re
+import string
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
@@ -52,9 +54,19 @@ class StopReasons(RootModel[dict[str, StopReason]]):
             raise ValueError(f"only a rule's condition names topics: {misplaced}")
         return value
 
-    def reason(self, code: str) -> str:
-        """The sentence of `code`; KeyError for a condition no content words."""
-        return self.root[code].reason
+    def reason(self, code: str, settings: Mapping[str, object]) -> str:
+        """The sentence of `code`, its `{setting}` placeholders filled in from `settings`
+        (the clinical thresholds); KeyError for a condition no content words."""
+        return self.root[code].reason.format_map(settings)
+
+    def placeholders(self) -> set[str]:
+        """Every setting the sentences name."""
+        return {
+            name
+            for stop in self.root.values()
+            for _, name, _, _ in string.Formatter().parse(stop.reason)
+            if name
+        }
 
     def of_kind(self, kind: StopKind) -> dict[str, StopReason]:
         return {code: stop for code, stop in self.root.items() if stop.kind == kind}

@@ -24,6 +24,7 @@ from service.cds.models import HookRequest, PatientViewContext
 from service.cds.prefetch import fill_template
 from service.cds.services import ServiceSpec
 from service.clinical.recommendation import Indicator, Recommendation
+from service.clinical.thresholds import ClinicalThresholds
 from service.clinical.trace import Decision
 from service.fhir.patient_data import PatientData
 
@@ -88,6 +89,7 @@ def requested(request: HookRequest) -> bool:
 
 def build(
     stops: StopReasons,
+    thresholds: ClinicalThresholds,
     spec: ServiceSpec,
     context: PatientViewContext,
     data: PatientData,
@@ -95,7 +97,9 @@ def build(
     shown: Sequence[tuple[Recommendation, Card]],
     cross_call_state: CrossCallState,
 ) -> Trace:
-    """The trace of one call from what the pipeline decided and showed."""
+    """The trace of one call from what the pipeline decided and showed; the conditions'
+    sentences name the configured thresholds."""
+    settings = setting_values(thresholds)
 
     def topic(decision: Decision) -> TopicTrace:
         outcome = decision.outcome
@@ -107,7 +111,7 @@ def build(
             fired=card is not None,
             indicator=outcome.indicator if isinstance(outcome, Recommendation) else None,
             stopped_by=condition,
-            reason=card.summary if card is not None else stops.reason(condition or ""),
+            reason=card.summary if card is not None else stops.reason(condition or "", settings),
             features=list(decision.read),
             records=list(decision.records),
         )
@@ -125,6 +129,12 @@ def build(
         ),
         cross_call_state=cross_call_state,
     )
+
+
+def setting_values(thresholds: ClinicalThresholds) -> dict[str, object]:
+    """What a condition's sentence may name: each clinical setting, and the configured
+    label's contraindicating creatinine clearance range."""
+    return {**thresholds.model_dump(), "crcl_range": thresholds.crcl_range}
 
 
 def _key_status(

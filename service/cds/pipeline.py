@@ -152,8 +152,8 @@ async def answer_call(
         logged = _log_entries(engine, spec, request, caller, data, recommendations, cards, now)
         engine.card_log.record(logged)
     pairs = list(zip(recommendations, cards, strict=True))
-    stops = engine.catalogue.stops
-    trace = partial(explain.build, stops, spec, context, data, decisions, pairs, state)
+    stops, thresholds = engine.catalogue.stops, engine.settings.clinical
+    trace = partial(explain.build, stops, thresholds, spec, context, data, decisions, pairs, state)
     return Answer(CdsResponse(cards=cards), trace)
 
 

@@ -602,7 +602,7 @@ def peroneal_decompression(ctx: _Context) -> Outcome:
     if fd.onset.date is not None and not ctx.onset_within_months(
         ctx.t.peroneal_decompression_max_months
     ):
-        return stop("onset-over-12-months", fd.findings)
+        return stop("onset-too-long-ago", fd.findings)
     crossing = bool(f.leg_crossing)
     return _card(
         ctx,
@@ -650,9 +650,9 @@ def disc_surgery_referral(ctx: _Context) -> Outcome:
     if fd.onset.date is None:
         return stop("onset-unknown", fd.findings)
     if fd.onset.date > ctx.today - timedelta(weeks=t.disc_surgery_min_weeks):
-        return stop("under-4-weeks", fd.findings)
+        return stop("too-early", fd.findings)
     if not ctx.onset_within_months(t.disc_surgery_max_months):
-        return stop("over-12-months", fd.findings)
+        return stop("too-late", fd.findings)
     disc_day = min(x.date for x in f.recent_disc_herniation if x.date is not None)
     if _decompressed_since(ctx, disc_day) or f.spine_surgery_referral:
         surgery = [*f.discectomy, *f.lumbar_decompression]
@@ -687,7 +687,7 @@ def palliative_surgery(ctx: _Context) -> Outcome:
     since = ctx.months_ago(ctx.t.palliative_min_months)
     long_standing = [e for e in known if e.onset.date is not None and e.onset.date <= since]
     if not long_standing:
-        return stop("under-12-months", fd.findings)
+        return stop("not-yet-long-standing", fd.findings)
     sides = [e for e in ctx.sides_without(f.palliative_surgery) if e in long_standing]
     if not sides:
         return stop("palliative-surgery-done", f.palliative_surgery)

@@ -8,6 +8,7 @@ listed are theirs.
 from __future__ import annotations
 
 from cards.catalogue import CardCatalogue
+from service.cds.explain import setting_values
 from service.clinical import order_checks, patient_view, trace
 from service.clinical.features.model import Evidence
 from service.clinical.recommendation import Recommendation, Stopped
@@ -159,6 +160,16 @@ def _named_conditions() -> set[str]:
 
 def test_every_condition_named_is_worded_and_every_worded_one_is_named() -> None:
     assert _named_conditions() == set(CATALOGUE.stops.root)
+
+
+def test_every_sentence_names_only_settings_and_shows_the_configured_values() -> None:
+    assert CATALOGUE.stops.placeholders() <= set(setting_values(THRESHOLDS))
+    for code in CATALOGUE.stops.root:
+        assert "{" not in CATALOGUE.stops.reason(code, setting_values(THRESHOLDS)), code
+    later = setting_values(THRESHOLDS.model_copy(update={"disc_surgery_min_weeks": 6}))
+    assert "under 6 weeks old" in CATALOGUE.stops.reason("too-early", later)
+    eu = setting_values(THRESHOLDS.model_copy(update={"label_jurisdiction": "EU"}))
+    assert "below 80 mL/min" in CATALOGUE.stops.reason("contraindication-recorded", eu)
 
 
 def test_each_rule_condition_lists_the_topics_whose_rules_name_it() -> None:

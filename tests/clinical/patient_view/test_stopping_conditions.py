@@ -119,7 +119,7 @@ CASES = [
     ),
     Case(
         "peroneal-decompression",
-        "onset-over-12-months",
+        "onset-too-long-ago",
         lambda: [foot_drop(onset="2025-05-01"), palsy()],
     ),
     Case("peroneal-decompression", "peroneal-palsy-only", lambda: [palsy()]),
@@ -152,10 +152,8 @@ CASES = [
         lambda: [foot_drop(onset=weeks_ago(8)), condition("M51.16", onset="2023-01-01")],
     ),
     Case("disc-surgery-referral", "onset-unknown", lambda: [condition("M21.371"), disc()]),
-    Case("disc-surgery-referral", "under-4-weeks", lambda: [foot_drop(onset=weeks_ago(3)), disc()]),
-    Case(
-        "disc-surgery-referral", "over-12-months", lambda: [foot_drop(onset="2025-01-01"), disc()]
-    ),
+    Case("disc-surgery-referral", "too-early", lambda: [foot_drop(onset=weeks_ago(3)), disc()]),
+    Case("disc-surgery-referral", "too-late", lambda: [foot_drop(onset="2025-01-01"), disc()]),
     Case(
         "disc-surgery-referral",
         "spine-surgery-done-or-referred",
@@ -184,7 +182,9 @@ CASES = [
         lambda: [foot_drop(recorded="2020-01-01"), palsy("2020-01-01")],
     ),
     Case(
-        "palliative-surgery", "under-12-months", lambda: [foot_drop(onset=days_ago(300)), palsy()]
+        "palliative-surgery",
+        "not-yet-long-standing",
+        lambda: [foot_drop(onset=days_ago(300)), palsy()],
     ),
     Case(
         "palliative-surgery",
