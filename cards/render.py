@@ -239,13 +239,15 @@ def _detail(
     """The shown paragraphs, action first, then "Why this card" ending in the disclaimer."""
     escaped = {name: _markdown_text(value) for name, value in facts.items()}
 
-    def shown(text: str) -> str:
-        return template.citing(text, rec.flags).format_map(escaped)
+    def citing(text: str) -> str:
+        return template.citing(text, rec.flags)
 
-    body = [shown(block.text) for block in blocks if block.section == "body"]
-    basis = [shown(block.text) for block in blocks if block.section == "basis"]
-    rule = shown(template.rule)
-    cited = [ref for text in [*body, *basis, rule] for ref in citations(text)]
+    body = [citing(b.text).format_map(escaped) for b in blocks if b.section == "body"]
+    basis = [citing(b.text).format_map(escaped) for b in blocks if b.section == "basis"]
+    rule = citing(template.rule).format_map(escaped)
+    # Citations come from the content, never from filled-in patient text ("[None]" is no reference).
+    shown = [*(citing(block.text) for block in blocks), citing(template.rule)]
+    cited = [ref for text in shown for ref in citations(text)]
     snoozes = snooze_days is not None and template.snoozes_at(rec.indicator)
     snooze = [catalogue.content.snooze.format(days=snooze_days)] if snoozes else []
     why = _why(template, rec, basis, rule, cited, snooze, catalogue)
