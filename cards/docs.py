@@ -29,6 +29,9 @@ from cards.catalogue import (
 from cards.stops import StopKind
 from cards.web import html_page, markdown_html
 
+#: The anchor of the section the topics' "not shown when" lists point to (the page's
+#: HTML gives headings no ids of their own).
+STOPS_ANCHOR = "why-a-card-did-not-fire"
 #: Where the page lives in a source checkout (beside the `cards` package).
 DOCS_PATH = Path(__file__).resolve().parents[1] / "docs" / "clinical.md"
 
@@ -84,7 +87,7 @@ def generate(catalogue: CardCatalogue) -> str:
         "## Order-select and order-sign checks",
         doc.order_select,
         *(_card(t, catalogue) for t in order_checks),
-        "## Why a card did not fire",
+        f'## <a id="{STOPS_ANCHOR}"></a>Why a card did not fire',
         doc.stops,
         _stops(catalogue),
         "## Sources named on cards (source.label)",
@@ -357,7 +360,7 @@ def _not_shown(template: CardTemplate, catalogue: CardCatalogue) -> list[str]:
         return []
     return [
         "- **Not shown when** (the rule trace names the first that applies; see "
-        "[Why a card did not fire](#why-a-card-did-not-fire)):",
+        f"[Why a card did not fire](#{STOPS_ANCHOR})):",
         *(f"  - `{code}`: {stop.reason}" for code, stop in stops.items()),
     ]
 

@@ -10,10 +10,10 @@ import pytest
 
 from cards.__main__ import main
 from cards.catalogue import CardCatalogue
-from cards.docs import as_html, generate
+from cards.docs import STOPS_ANCHOR, as_html, generate
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "clinical.md"
-ANCHOR = re.compile(r'<a id="(topic-[a-z0-9-]+)"></a>')
+ANCHOR = re.compile(r'<a id="([a-z0-9-]+)"></a>')
 
 
 def test_committed_docs_match_the_content(catalogue: CardCatalogue) -> None:
@@ -39,10 +39,12 @@ def test_docs_describe_every_card_order_and_code_gap(catalogue: CardCatalogue) -
 
 
 def test_each_topic_has_one_anchor_and_no_other_html(catalogue: CardCatalogue) -> None:
-    """The target of every card's link (`#topic-<code>`); the page has no other raw HTML."""
+    """The target of every card's link (`#topic-<code>`), and of the topics' "not shown
+    when" lists; the page has no other raw HTML."""
     text = generate(catalogue)
     anchors = ANCHOR.findall(text)
-    assert sorted(anchors) == sorted(f"topic-{topic}" for topic in catalogue.templates)
+    topics = [f"topic-{topic}" for topic in catalogue.templates]
+    assert sorted(anchors) == sorted([*topics, STOPS_ANCHOR])
     assert not re.search(r"<[A-Za-z/!?]", ANCHOR.sub("", text))
 
 
