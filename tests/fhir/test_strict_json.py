@@ -20,10 +20,14 @@ from service.fhir.strict_json import DEFAULT_MAX_DEPTH, JsonRejected, load_objec
 #: Strings made of what a text check could trip on.
 TRICKY_TEXT = st.text(alphabet='"\\[]{}:,ab\n\u00e9\U0001f9b6', max_size=8)
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | TRICKY_TEXT
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | TRICKY_TEXT
     | st.floats(allow_nan=False, allow_infinity=False),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(TRICKY_TEXT, children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(TRICKY_TEXT, children, max_size=4)
+    ),
     max_leaves=30,
 )
 
@@ -54,7 +58,9 @@ def test_any_json_document_reads_as_json_reads_it(value: Any) -> None:
 def test_a_duplicate_key_anywhere_is_refused(obj: dict[str, Any], other: Any, data: Any) -> None:
     key = data.draw(st.sampled_from(sorted(obj)))
     members = [f"{json.dumps(k)}: {json.dumps(v)}" for k, v in obj.items()]
-    members.insert(data.draw(st.integers(0, len(members))), f"{json.dumps(key)}: {json.dumps(other)}")
+    members.insert(
+        data.draw(st.integers(0, len(members))), f"{json.dumps(key)}: {json.dumps(other)}"
+    )
     duplicated = "{" + ", ".join(members) + "}"
     for document in (duplicated, f'[1, {{"x": [{duplicated}]}}, "\\\\"]'):
         assert reason(document) == "duplicate key"
