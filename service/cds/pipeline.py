@@ -5,7 +5,8 @@
       ─cards.render→ list[Card] ─card log→ CdsResponse
 
 Only `prefetch.resolve` and the cross-call state do I/O; everything between is a
-pure function of the data and the request time, run off the event loop. What
+pure function of the data and the request time, run off the event loop
+for a large record (on it for a small one, where a thread hand-off costs more). What
 differs between services (which rules, which drafts, the shown-card memory)
 comes from the service definition, not from the hook's name.
 
@@ -30,8 +31,9 @@ queue, which costs microseconds and never fails the call.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -61,6 +63,10 @@ from service.storage.records import IssuedCardRecord, keyed_hash, patient_key
 #: Request extension (CDS Hooks `extension`, reverse-domain key) by which an EHR
 #: asks order-sign not to repeat cards already shown at order-select.
 SUPPRESS_REPEATS = "org.footdrop-cds.suppress-repeated-cards"
+#: Records of up to this many resources are decided and rendered on the event loop.
+INLINE_RESOURCES = 100
+
+_Result = TypeVar("_Result")
 
 
 def parse_context(spec: ServiceSpec, request: HookRequest) -> PatientViewContext:
@@ -88,12 +94,16 @@ async def run(
     data = await prefetch.resolve(
         spec.prefetch, request, context, engine.transport, engine.settings.fhir_limits, now
     )
-    recommendations = await run_in_threadpool(decide, engine, spec, data)
+    # A small record is decided and rendered on the event loop (well under a millisecond
+    # each); a hand-off to a worker thread and back would cost about as much as the work.
+    off_loop = sum(map(len, data.resources.values())) > INLINE_RESOURCES
+    recommendations = await _run(off_loop, decide, engine, spec, data)
     if caller.verified:
         recommendations = await _cross_call_state(
             engine, spec, request, caller, data, recommendations, now
         )
-    cards = await run_in_threadpool(
+    cards = await _run(
+        off_loop,
         render,
         recommendations,
         data,
@@ -106,6 +116,12 @@ async def run(
         logged = _log_entries(engine, spec, request, caller, data, recommendations, cards, now)
         engine.card_log.record(logged)
     return CdsResponse(cards=cards)
+
+
+async def _run(off_loop: bool, work: Callable[..., _Result], *args: Any, **kwargs: Any) -> _Result:
+    if off_loop:
+        return await run_in_threadpool(work, *args, **kwargs)
+    return work(*args, **kwargs)
 
 
 def decide(engine: Engine, spec: ServiceSpec, data: PatientData) -> list[Recommendation]:
