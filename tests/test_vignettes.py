@@ -157,7 +157,7 @@ def test_a_good_file_loads_with_its_relative_dates_expanded(tmp_path: Path) -> N
         pytest.param(("basis:", "basys:"), "basys: Extra inputs", id="unknown-key"),
         pytest.param(("hook: patient-view", "hook: order-select"), "draftOrders", id="context"),
         pytest.param(("referral]}", "referral}"), "while parsing a flow sequence", id="yaml"),
-        pytest.param(("Condition", "Encounter"), "never query ['Encounter']", id="unfetched"),
+        pytest.param(("Condition", "Claim"), "never query ['Claim']", id="unfetched"),
     ],
 )
 def test_a_bad_file_fails_with_its_name(

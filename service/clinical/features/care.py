@@ -38,6 +38,7 @@ from mappings.text import TextPatterns
 from service.clinical.features.codes import recognised_matches
 from service.clinical.features.model import CareEvent, CareState
 from service.clinical.features.records import display_name, make_evidence, words
+from service.clinical.features.sources import reads
 from service.fhir.patient_data import PatientData, Resource
 from service.fhir.readers import Concept, Reader, Reference, Unreadable
 
@@ -304,9 +305,12 @@ class CareReader:
             f", priority {priority}" if priority else ""
         )
         evidence = make_evidence(resource, display or "(no display)", when, value)
+        # A record resource's codes count only for the value sets its type's query asks for
+        # (sources.READS); its words, and a draft order of the request, whatever they name.
+        coded = [f for f in naming.coded if draft or reads(resource.type, f)]
         events = tuple(
             CareEvent(feature, evidence, state, when, priority, draft, feature in naming.texted)
-            for feature in [*naming.coded, *sorted(naming.texted)]
+            for feature in [*coded, *sorted(naming.texted)]
         )
         return replace(reading, events=events, from_text=naming.texted)
 

@@ -18,6 +18,7 @@ from mappings.text import Side, TextPatterns
 from service.clinical.features.codes import recognised_matches
 from service.clinical.features.model import Evidence, Finding
 from service.clinical.features.records import display_name, make_evidence
+from service.clinical.features.sources import reads
 from service.fhir.patient_data import Resource
 from service.fhir.readers import Reader, Unreadable
 
@@ -97,14 +98,22 @@ def _side(obs: Reader, patterns: TextPatterns) -> Side | None:
 def read_observations(
     resources: Iterable[Resource], index: ValueSetIndex, patterns: TextPatterns
 ) -> ObservationData:
-    """Measurements and findings; an Observation whose code matches nothing is not read further."""
+    """Measurements and findings; an Observation whose code matches nothing is not read further.
+
+    Only the value sets `sources.READS` names for Observations are read: the ones the
+    Observation prefetch query asks for.
+    """
     measurements: list[Measurement] = []
     found: list[Finding] = []
     unreadable: list[Unreadable] = []
     for resource in resources:
         obs = resource.reader()
         code = obs.concept("code")
-        matched = recognised_matches(index, [code] if code else [])
+        matched = tuple(
+            m
+            for m in recognised_matches(index, [code] if code else [])
+            if reads("Observation", m.feature)
+        )
         if matched and obs.code("status") not in _NOT_RESULTED:
             when = _when(obs)
             display = display_name([code] if code else [], (), matched)
