@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -167,3 +168,135 @@ def first(resources: list[Json], resource_type: str, code: str, field: str = "co
         if any(c.get("code") == code for concept in concepts for c in concept.get("coding", [])):
             return resource
     raise LookupError(f"no {resource_type} with {code}")
+
+
+# ------------------------------------------------------------------ the scenarios
+DALFAMPRIDINE = {
+    "system": RXNORM,
+    "code": "897021",
+    "display": "dalfampridine 10 MG 12HR extended-release oral tablet",
+}
+SEIZURE_CODES = ("128613002", "703151001", "84757009")  # as these charts code seizures
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A fixture chart with a foot-drop scenario injected, and the cards it must give."""
+
+    record: list[Json]
+    hook: str = "patient-view"
+    fires: frozenset[str] = frozenset()
+    silent: frozenset[str] = frozenset()
+    needs: str = ""
+    """Helper whose rule the assertion needs, while it is not on main (a strict xfail)."""
+    drafts: list[Json] = field(default_factory=list)
+
+
+def dalfampridine_draft(record: list[Json]) -> Json:
+    return {
+        "resourceType": "MedicationRequest",
+        "id": "dalf-1",
+        "status": "draft",
+        "intent": "order",
+        "subject": {"reference": f"Patient/{patient_of(record)['id']}"},
+        "medicationCodeableConcept": {"coding": [DALFAMPRIDINE], "text": DALFAMPRIDINE["display"]},
+        "dosageInstruction": [
+            {
+                "timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "d"}},
+                "doseAndRate": [{"doseQuantity": {"value": 10, "unit": "mg"}}],
+            }
+        ],
+    }
+
+
+def remeasured(record: list[Json], code: str, rid: str, value: float, days: int) -> Json:
+    """The chart's own measurement (its coding, display and unit), taken again `days` ago."""
+    measured = redated(first(record, "Observation", code), rid, days)
+    measured["effectiveDateTime"] = day(days) + "T09:00:00+00:00"
+    measured["issued"] = day(days) + "T09:00:00.000+00:00"
+    measured["valueQuantity"] = {**measured["valueQuantity"], "value": value}
+    return measured
+
+
+def seizure_as_synthea_codes_it() -> Scenario:
+    """Only 703151001 "History of single seizure" left of the chart's seizure Conditions."""
+    chart = without_codes(fixture_chart("0d2177ba"), "128613002", "84757009")
+    record = [*chart, foot_drop(chart)]
+    return Scenario(
+        record,
+        "order-select",
+        frozenset({"dalfampridine-contraindicated"}),
+        drafts=[dalfampridine_draft(record)],
+    )
+
+
+def obese_woman_adjusted_weight_crcl() -> Scenario:
+    """Woman, 67, 162.7 cm (8302-2 in the chart), 90 kg (BMI 34), creatinine 1.25 mg/dL as
+    38483-4: CrCl 62 mL/min by total weight, 47 by adjusted weight -> contraindicated."""
+    chart = fixture_chart("77b69f66")
+    record = [
+        *chart,
+        foot_drop(chart),
+        remeasured(chart, "29463-7", "injected-weight", 90.0, 10),
+        remeasured(chart, "38483-4", "injected-creatinine", 1.25, 10),
+    ]
+    return Scenario(
+        record,
+        "order-select",
+        frozenset({"dalfampridine-contraindicated"}),
+        drafts=[dalfampridine_draft(record)],
+    )
+
+
+def creatinine_as_38483_4() -> Scenario:
+    """Man, 50, 103 kg, creatinine 2.8 mg/dL as 38483-4: CrCl 46 mL/min -> contraindicated
+    (the chart's seizure Conditions taken out, so only the renal function decides)."""
+    chart = without_codes(fixture_chart("2e275d4b"), *SEIZURE_CODES)
+    record = [
+        *chart,
+        foot_drop(chart),
+        remeasured(chart, "29463-7", "injected-weight", 103.0, 5),
+        remeasured(chart, "38483-4", "injected-creatinine", 2.8, 5),
+    ]
+    return Scenario(
+        record,
+        "order-select",
+        frozenset({"dalfampridine-contraindicated"}),
+        drafts=[dalfampridine_draft(record)],
+    )
+
+
+def pt_careplan_since_onset() -> Scenario:
+    """PT as Synthea records it: the chart's 91251008 CarePlan, active, started after the
+    foot drop -> no physical-therapy card (the orthosis card still shows)."""
+    chart = fixture_chart("0d2177ba")
+    plan = redated(first(chart, "CarePlan", "91251008", "category"), "injected-pt-plan", 10)
+    plan["status"] = "active"
+    record = [*chart, foot_drop(chart, 20), plan]
+    return Scenario(
+        record,
+        fires=frozenset({"orthosis"}),
+        silent=frozenset({"physical-therapy"}),
+        needs="episodes (PT CarePlan reader)",
+    )
+
+
+def medication_documentation_is_not_botulinum() -> Scenario:
+    """Stroke (230690007 in the chart) with spasticity, and the chart's "Documentation of
+    current medications" procedure done last month: the spasticity card still shows."""
+    chart = fixture_chart("22bbe238")
+    documentation = redated(
+        first(chart, "Procedure", "428191000124101"), "injected-med-documentation", 30
+    )
+    spasticity = condition(chart, "injected-spasticity", SCT, "221360009", "Spasticity", 60)
+    record = [*chart, foot_drop(chart), spasticity, documentation]
+    return Scenario(record, fires=frozenset({"spasticity-botulinum"}))
+
+
+SCENARIOS: dict[str, Callable[[], Scenario]] = {
+    "seizure-703151001": seizure_as_synthea_codes_it,
+    "obese-woman-adjusted-crcl": obese_woman_adjusted_weight_crcl,
+    "creatinine-38483-4": creatinine_as_38483_4,
+    "pt-careplan": pt_careplan_since_onset,
+    "medication-documentation": medication_documentation_is_not_botulinum,
+}
