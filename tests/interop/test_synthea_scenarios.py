@@ -11,8 +11,8 @@ the same cards, the expected ones.
 
 Loading is the fixtures' business: every resource gets an id prefixed with the
 scenario's (two scenarios share a chart), Synthea's `urn:uuid:` references become
-`Type/id`, and each entry is a PUT (in transactions of `CHUNK` entries). The service reads the charts as they are in the
-prefetch tier (tests/realdata).
+`Type/id`, and each entry is a PUT (in transactions of `CHUNK` entries). The service
+reads the charts as they are in the prefetch tier (tests/realdata).
 """
 
 from __future__ import annotations
