@@ -146,11 +146,11 @@ def load_services(index: ValueSetIndex, path: Path = DEFINITIONS) -> dict[str, S
             data = _Definitions.model_validate(tomllib.load(handle))
         keys: dict[str, PrefetchKey] = {}
         split: dict[str, tuple[str, ...]] = {}  # a defined key -> the keys it became
-        for name, item in data.prefetch.items():
-            expanded = _expand(name, item.query, index)
+        for name, definition in data.prefetch.items():
+            expanded = _expand(name, definition.query, index)
             if set(expanded) & set(keys):
                 raise ValueError(f"prefetch {name}: its keys {sorted(expanded)} collide")
-            keys.update((k, PrefetchKey(k, q, item.essential)) for k, q in expanded.items())
+            keys.update((k, PrefetchKey(k, q, definition.essential)) for k, q in expanded.items())
             split[name] = tuple(expanded)
         services: dict[str, ServiceSpec] = {}
         for item in data.services:
