@@ -19,6 +19,7 @@ import functools
 import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -29,7 +30,13 @@ from mappings.matcher import DEFAULT_DIRECTORY, ValueSetIndex
 from mappings.text import TextPatterns, default_patterns
 from service.cds.models import HookRequest, PatientViewContext
 from service.cds.prefetch import resolve
-from service.cds.services import MAX_QUERY_BYTES, PrefetchKey, load_services, url_bytes
+from service.cds.services import (
+    DEFINITIONS,
+    MAX_QUERY_BYTES,
+    PrefetchKey,
+    load_services,
+    url_bytes,
+)
 from service.clinical.features.care import KINDS, CareReader
 from service.clinical.features.observations import read_observations
 from service.clinical.features.sources import EVERY, READS
@@ -217,6 +224,41 @@ def test_every_query_url_is_under_6_kb_and_long_filters_are_split(client: TestCl
             assert url_bytes(query) <= MAX_QUERY_BYTES < 6 * 1024, key
         procedure_keys = [key for key, _ in served(prefetch, "Procedure")]
         assert len(procedure_keys) > 1, "the Procedure filter no longer needs splitting"
+
+
+@pytest.mark.parametrize(
+    ("query", "complaint"),
+    [
+        ("Condition?patient={{context.patientId}}&code={{codes:Condition}}", "no value sets"),
+        ("Claim?patient={{context.patientId}}&code={{codes:Claim}}", "no value sets"),
+        (
+            "Observation?code={{codes:Observation}}&category={{codes:Observation}}",
+            "one code filter",
+        ),
+    ],
+)
+def test_a_code_filter_the_table_cannot_fill_stops_start_up(
+    tmp_path: Path, index: ValueSetIndex, query: str, complaint: str
+) -> None:
+    text = DEFINITIONS.read_text(encoding="utf-8").replace(
+        'query = "DiagnosticReport?patient={{context.patientId}}&code={{codes:DiagnosticReport}}"',
+        f'query = "{query}"',
+    )
+    assert text != DEFINITIONS.read_text(encoding="utf-8")
+    path = tmp_path / "services.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match=complaint):
+        load_services(index, path)
+
+
+def test_split_keys_carry_disjoint_shares_of_the_codes_in_the_key_order(
+    index: ValueSetIndex,
+) -> None:
+    keys = load_services(index)["footdrop-order-sign"].prefetch
+    split = [k for k in keys if k.startswith("procedures")]
+    assert split == ["procedures", *(f"procedures{n}" for n in range(2, len(split) + 1))]
+    shares = [tokens(parse_qs(urlsplit(keys[k].query).query)["code"][0]) for k in split]
+    assert sum(len(share) for share in shares) == len(set().union(*shares))
 
 
 # ------------------------------------------------------------------ the FHIR fallback, text-only
