@@ -270,7 +270,9 @@ class SuggestionTemplate(_Content):
     actions: tuple[ActionTemplate, ...] = Field(min_length=1)
 
 
-class OverrideReason(_Content):
+class OverrideReason(Shown):
+    """A card's own override reason, offered when its conditions hold (none: always)."""
+
     code: str = Field(pattern=_NAME)
     display: str = Field(min_length=1)
 
@@ -350,7 +352,7 @@ class CardTemplate(_Content):
     def _check_conditions(self) -> None:
         if self.summary[-1].conditional:
             raise ValueError("the last summary variant must have no condition (the default)")
-        for shown in (*self.summary, *self.detail):
+        for shown in (*self.summary, *self.detail, *self.override_reasons):
             if not set(shown.hooks) <= set(self.hooks):
                 raise ValueError(f"hooks {shown.hooks} are not all among the card's {self.hooks}")
             if not set(shown.indicators) <= set(self.indicators):
@@ -423,7 +425,8 @@ class CardTemplate(_Content):
         return next((s for s in self.suggestions if s.id == suggestion_id), None)
 
     def flags(self) -> set[str]:
-        return set().union(*(shown.flags() for shown in (*self.summary, *self.detail)))
+        shown = (*self.summary, *self.detail, *self.override_reasons)
+        return set().union(*(item.flags() for item in shown))
 
     def cited(self) -> list[str]:
         """Every reference any text of the card cites, in order of first citation."""
@@ -667,11 +670,15 @@ class CardCatalogue:
             units=Units(content.units),
         )
 
-    def override_reasons(self, template: CardTemplate) -> list[tuple[str, str, str]]:
-        """(system, code, display) of a card's override reasons: its own, then the standard."""
+    def override_reasons(
+        self, template: CardTemplate, situation: Situation | None = None
+    ) -> list[tuple[str, str, str]]:
+        """(system, code, display) of a card's override reasons: its own (those that apply
+        in `situation`; all without one), then the standard."""
         own = [
             (self.content.override_reason_system, reason.code, reason.display)
             for reason in template.override_reasons
+            if situation is None or reason.applies(situation)
         ]
         standard = [
             (self.reasons.standard_system, code, self.reasons.standard[code].display)

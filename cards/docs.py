@@ -186,7 +186,10 @@ def _card(template: CardTemplate, catalogue: CardCatalogue) -> str:
             actions = "; ".join(_action(action, catalogue) for action in suggestion.actions)
             lines.append(f"  - `{suggestion.id}`: {suggestion.label}{mark}. {actions}")
     if template.override_reasons:
-        reasons = "; ".join(f"{r.display} (`{r.code}`)" for r in template.override_reasons)
+        reasons = "; ".join(
+            f"{r.display} (`{r.code}`" + (f", {r.describe()}" if r.conditional else "") + ")"
+            for r in template.override_reasons
+        )
         lines.append(f"- **Override reasons** ({content.override_reason_system}): {reasons}")
     if template.snoozable:
         days = content.snooze.format(days="CDS_SNOOZE_DAYS")

@@ -107,7 +107,7 @@ def _card(
     )
     reasons = [
         Coding(system=system, code=code, display=display)
-        for system, code, display in catalogue.override_reasons(template)
+        for system, code, display in catalogue.override_reasons(template, situation)
     ]
     suggestions = _suggestions(template, rec, data, catalogue)
     basis = _basis(rec)

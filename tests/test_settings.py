@@ -120,3 +120,14 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     documented = set(re.findall(r"^\| `(CDS_[A-Z_]+?)(?:__<NAME>)?` \|", readme, re.MULTILINE))
     names = {f"CDS_{name.upper()}" for name in Settings.model_fields}
     assert names - documented == set()
+
+
+def test_label_jurisdiction_is_us_by_default_eu_by_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """clinical-logic v3 §2 (3): CDS_CLINICAL__LABEL_JURISDICTION, US (default) or EU."""
+    monkeypatch.delenv("CDS_CLINICAL__LABEL_JURISDICTION", raising=False)
+    assert Settings().clinical.label_jurisdiction == "US"
+    monkeypatch.setenv("CDS_CLINICAL__LABEL_JURISDICTION", "EU")
+    assert Settings().clinical.eu_label
+    monkeypatch.setenv("CDS_CLINICAL__LABEL_JURISDICTION", "FR")
+    with pytest.raises(ValidationError):
+        Settings()

@@ -9,6 +9,7 @@ what the file expects. The file format is in tests/vignettes/README.md.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.app import create_app
+from service.clinical.thresholds import ClinicalThresholds
 from tests.conftest import full_prefetch, hook_request, make_settings, serve_record
 from tests.support import fhir_server
 from tests.support.clinical import NOW
@@ -55,6 +57,19 @@ def client(shared_fhir: FhirServer) -> Iterator[TestClient]:
         yield started
 
 
+@contextlib.contextmanager
+def client_for(vignette: Vignette, shared: TestClient, fhir: FhirServer) -> Iterator[TestClient]:
+    """The shared app, or, for a vignette with its own clinical settings, an app of them."""
+    if not vignette.clinical:
+        yield shared
+        return
+    settings = make_settings(
+        fhir_allowlist=[fhir.base_url], clinical=ClinicalThresholds(**vignette.clinical)
+    )
+    with TestClient(create_app(settings, lambda: NOW), raise_server_exceptions=False) as own:
+        yield own
+
+
 def cards_of(response: Any) -> list[Json]:
     assert response.status_code == 200, response.text
     body: Json = response.json()
@@ -84,17 +99,17 @@ def test_vignette_via_prefetch_and_via_fhir_server(
     url = f"/cds-services/{SERVICE[vignette.hook]}"
     context = vignette.request_context()
     prefetch = full_prefetch(*vignette.record, patient_resource=vignette.patient)
-    via_prefetch = cards_of(
-        client.post(url, json=hook_request(vignette.hook, prefetch=prefetch, context=context))
-    )
-
     shared_fhir.routes.clear()
     shared_fhir.requests.clear()
     serve_record(shared_fhir, *vignette.record, patient_resource=vignette.patient)
     body = hook_request(
         vignette.hook, fhir_server_url=shared_fhir.base_url, token=TOKEN, context=context
     )
-    via_server = cards_of(client.post(url, json=body))
+    with client_for(vignette, client, shared_fhir) as app:
+        via_prefetch = cards_of(
+            app.post(url, json=hook_request(vignette.hook, prefetch=prefetch, context=context))
+        )
+        via_server = cards_of(app.post(url, json=body))
 
     assert shared_fhir.requests, "the FHIR server path was not exercised"
     assert {r.authorization for r in shared_fhir.requests} == {f"Bearer {TOKEN}"}

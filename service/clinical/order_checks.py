@@ -1,15 +1,17 @@
 """Order-select / order-sign rules: selected orders + PatientFeatures -> Recommendations.
 
-clinical-logic v2 §4 (and safety-review A6, A7, A8, A14, A15). Each rule reacts to one
+clinical-logic v3 §4 (and safety-review A6, A7, A8, A14, A15). Each rule reacts to one
 selected order (order-sign: every draft) and reads the features of the rest of the
 record (`orders.OrderUnderReview.rest`): the record and the other drafts, which count
 as already ordered (pending care, `CareEvent.draft`). The order itself is not in its
 rest, so it is never its own duplicate, nor its own physical therapy.
 
     dalfampridine (any patient: the order itself is the risk)
-        contraindicated (critical) · dose (warning) · renal-function-needed (warning)
+        contraindicated (critical) · seizure-history-verify · record-incomplete · dose ·
+        renal-function-needed (warning)
     foot-drop orders (an active foot drop, adult)
-        stat-imaging (critical) · add-physical-therapy · localize-before-decompression
+        stat-imaging · stat-referral (critical; a red flag needs no adult foot drop
+        beyond the red-flag card's own) · add-physical-therapy · localize-before-decompression
         (warning) · premature-palliative-surgery · fusion-not-indicated ·
         duplicate-order (info)
 
@@ -29,9 +31,10 @@ Choices where the spec is silent, for the docs:
   gets the same checks. "Another 4-aminopyridine product" is an active product of the
   other kind (dalfampridine vs other 4-AP), or another draft of either kind; the same
   product still active in the record is read as a renewal, not a contraindication.
-- The dose card fires alongside a contraindication (overriding a *probable* renal
-  contraindication must not hide a 15 mg dose), and for a dose the draft does not
-  state: unknown is never read as right.
+- One message per draft (v3 §4): beside a contraindication the dose finding is a
+  paragraph of the contraindication card (overriding a *probable* renal
+  contraindication must not hide a 20 mg dose), not a card of its own. A dose the
+  service cannot read gets no dose card (it would assert an error nobody saw).
 - renal-function-needed also fires for a borderline CrCl (50–60 mL/min, A8), with no
   creatinine suggestion (a measured CrCl or cystatin C is what A8 asks for).
 - add-physical-therapy is not shown for a non-ambulatory patient, as the patient-view
@@ -42,7 +45,8 @@ Choices where the spec is silent, for the docs:
 - A draft without an id (order-sign) is still checked, is never its own duplicate, and
   gets its cards without update or delete suggestions, which need `Type/id` (C-10, H-3).
 - premature-palliative-surgery needs a true onset date: a recordedDate only bounds the
-  onset from above, so the foot drop is not *known* to be under 12 months.
+  onset from above, so the foot drop is not *known* to be under 12 months. It is decided
+  per side (v3 §1 Time): the episode of the side the order names, every side without one.
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ from datetime import datetime
 
 from service.clinical import shared
 from service.clinical.features.care import DALFAMPRIDINE, OTHER_4AP
-from service.clinical.features.model import CareEvent, FootDrop
+from service.clinical.features.model import CareEvent, FootDrop, RenalAssessment
 from service.clinical.orders import (
     ANKLE_ARTHRODESIS,
     FES,
@@ -76,6 +80,7 @@ from service.clinical.recommendation import (
 )
 from service.clinical.shared import Cited
 from service.clinical.thresholds import ClinicalThresholds
+from service.fhir.patient_data import UNKNOWN_TYPE
 
 #: Orders that may duplicate care the patient already has (§4 duplicate-order).
 DUPLICABLE = (ORTHOSIS, PHYSICAL_THERAPY, NCS_EMG, MRI_LUMBAR)
@@ -160,47 +165,83 @@ def _conflicting_4ap(ctx: _Context, order: SelectedOrder) -> list[CareEvent]:
     return [*other, *(e for e in same if e.draft)]
 
 
+def _renal_reason(renal: RenalAssessment) -> str:
+    """The renal contraindication in a few words, for the summary."""
+    if renal.status == "known":
+        if renal.method == "dialysis_or_esrd":
+            return "dialysis or end-stage renal disease recorded"
+        if renal.value is None:
+            return "creatinine clearance 50 mL/min or less"
+        return f"creatinine clearance {shared.number(renal.value)} mL/min"
+    if renal.method == "egfr" and renal.value is not None:
+        return f"eGFR {shared.number(renal.value)} mL/min/1.73 m², no CrCl on record"
+    named = renal.evidence[-1].display if renal.evidence else "chronic kidney disease"
+    return f"{named} recorded, no CrCl on record"
+
+
 def dalfampridine_contraindicated(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
-    """Seizure history, allergy, another 4-AP product, or CrCl ≤ 50 (probable from eGFR/CKD)."""
+    """Seizure history, allergy, another 4-AP product, or CrCl ≤ 50 (probable from eGFR/CKD).
+
+    One message per draft (v3 §4): it carries the dose card's finding and, for a
+    probable renal contraindication, the tests that would settle it.
+    """
     if not order.is_dalfampridine:
         return None
     f, renal = ctx.f, ctx.f.renal
     named: list[str] = []
+    reasons: list[str] = []
     evidence: list[Cited] = []
     notes: list[str] = []
     flags: list[str] = []
     facts: dict[str, str] = {}
-    for label, items in (
-        ("seizure history", f.seizure_history),
-        ("allergy to dalfampridine or 4-aminopyridine", f.dalfampridine_allergy),
+    suggestions = _on_order(order, "remove-dalfampridine")
+    for label, reason, items in (
+        ("seizure history", "seizure history recorded", f.seizure_history),
+        (
+            "allergy to dalfampridine or 4-aminopyridine",
+            "allergy to dalfampridine or 4-aminopyridine recorded",
+            f.dalfampridine_allergy,
+        ),
     ):
         named += [f"{label}: {x.evidence.describe()}" for x in items]
+        reasons += [reason] if items else []
         evidence += items
         notes += ["finding_from_text"] if any(x.from_text for x in items) else []
     conflicting = _conflicting_4ap(ctx, order)
     named += [f"another 4-aminopyridine product: {e.evidence.describe()}" for e in conflicting]
+    reasons += ["another 4-aminopyridine product on record"] if conflicting else []
     evidence += conflicting
+    oct2 = shared.contraindicating_oct2_inhibitors(ctx.f, ctx.t)
+    named += [f"a concurrent OCT2 inhibitor (EU label): {e.evidence.describe()}" for e in oct2]
+    reasons += ["a concurrent OCT2 inhibitor recorded (EU label)"] if oct2 else []
+    evidence += oct2
     if renal.contraindicated:
-        if renal.status == "known":
-            named.append(f"creatinine clearance of 50 mL/min or less: {renal.computation}")
-        else:
-            named.append(f"probable creatinine clearance of 50 mL/min or less: {renal.computation}")
+        reasons.append(_renal_reason(renal))
+        named.append(renal.contraindication)
+        if renal.status != "known":
             flags.append("probable_contraindication")
             measured = "creatinine clearance (measured, or estimated by Cockcroft-Gault)"
             facts["missing_inputs"] = "; ".join([measured, *renal.missing_inputs])
+            suggestions += [*shared.renal_tests(renal), SuggestedAction("measured-crcl")]
         evidence += renal.evidence
         notes += renal.notes
     if not named:
         return None
+    if shared.febrile_neonatal_seizures_only(f) and len(named) == len(f.seizure_history):
+        # The only contraindication: febrile, neonatal or provoked seizures (v3 §2).
+        flags.append("seizure_febrile_neonatal_only")
+    if order.dose is not None and not order.dose.as_labelled:
+        flags.append("dose_outside_label")
+        facts["dose_problem"] = "; ".join(order.dose.issues)
     verify_notes, verify = shared.seizure_verify(f)
     return _card(
         ctx,
         order,
         "dalfampridine-contraindicated",
         "critical",
-        _on_order(order, "remove-dalfampridine"),
+        suggestions,
         [*evidence, *verify],
-        facts={"contraindication": "; ".join(named), **facts},
+        facts={"contraindication": "; ".join(named), "reason": ", ".join(reasons), **facts},
         flags=flags,
         notes=[*notes, *verify_notes],
     )
@@ -213,13 +254,17 @@ def _contraindicated(ctx: _Context, order: SelectedOrder) -> bool:
         or f.dalfampridine_allergy
         or f.renal.contraindicated
         or _conflicting_4ap(ctx, order)
+        or shared.contraindicating_oct2_inhibitors(f, ctx.t)
     )
 
 
 def dalfampridine_dose(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
-    """More than 10 mg a dose or 20 mg a day, not every 12 hours, not ER — or unstated."""
+    """More than 10 mg a dose or 20 mg a day, not every 12 hours, not ER; never for a
+    dose it cannot read, nor beside the contraindication card, which carries it (v3 §4)."""
     dose = order.dose
     if not order.is_dalfampridine or dose is None or dose.as_labelled:
+        return None
+    if _contraindicated(ctx, order):
         return None
     verify_notes, verify = shared.seizure_verify(ctx.f)
     return _card(
@@ -231,6 +276,60 @@ def dalfampridine_dose(ctx: _Context, order: SelectedOrder) -> Recommendation | 
         verify,
         facts={"dose_problem": "; ".join(dose.issues)},
         notes=verify_notes,
+    )
+
+
+def seizure_history_verify(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
+    """A "verify" seizure record (non-epileptic events only) and no contraindication:
+    verify the seizure history before prescribing (v3 §4)."""
+    if not order.is_dalfampridine or not ctx.f.seizure_verify or _contraindicated(ctx, order):
+        return None
+    verify_notes, verify = shared.seizure_verify(ctx.f)
+    return _card(
+        ctx,
+        order,
+        "seizure-history-verify",
+        "warning",
+        evidence=verify,
+        notes=verify_notes,
+    )
+
+
+#: Resource types whose unreadable entries may hide a dalfampridine contraindication
+#: (seizure history, allergy, another 4-AP product, a renal result), and how the card
+#: names them; the type of an entry that could not be read at all counts too.
+_MAY_HIDE_CONTRAINDICATION = {
+    "Condition": "a condition",
+    "AllergyIntolerance": "an allergy record",
+    "MedicationRequest": "a medication order",
+    "MedicationStatement": "a medication statement",
+    "MedicationAdministration": "a medication administration",
+    "Medication": "a medication",
+    "Observation": "a laboratory result or measurement",
+    UNKNOWN_TYPE: "a record of unknown type",
+}
+
+
+def record_incomplete(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
+    """Part of the record could not be read or obtained, so a contraindication cannot be
+    excluded (v3 §4); not beside a contraindication already found (one message per draft)."""
+    if not order.is_dalfampridine or _contraindicated(ctx, order):
+        return None
+    f = ctx.f
+    unread = [
+        f"{_MAY_HIDE_CONTRAINDICATION[u.resource_type]} (its {u.field})"
+        for u in f.unreadable
+        if u.resource_type in _MAY_HIDE_CONTRAINDICATION
+    ]
+    unread += [f"the “{key}” data, which could not be obtained" for key in sorted(f.unavailable)]
+    if not unread:
+        return None
+    return _card(
+        ctx,
+        order,
+        "record-incomplete",
+        "warning",
+        facts={"unreadable": "; ".join(dict.fromkeys(unread))},
     )
 
 
@@ -266,22 +365,36 @@ def renal_function_needed(ctx: _Context, order: SelectedOrder) -> Recommendation
 # ── foot-drop orders ──────────────────────────────────────────────────────────────
 
 
-def stat_imaging(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
-    """A lumbar MRI that is not stat while the red-flag card is critical (A3)."""
+def _make_stat(
+    ctx: _Context, order: SelectedOrder, topic: str, suggestion_id: str
+) -> Recommendation | None:
+    """A red-flag order that is not stat while the red-flag card is critical: update it."""
     red = ctx.red_flag
-    if not order.has(MRI_LUMBAR) or order.priority == "stat":
-        return None
-    if red is None or red.indicator != "critical":
+    if order.priority == "stat" or red is None or red.indicator != "critical":
         return None
     return _card(
         ctx,
         order,
-        "stat-imaging",
+        topic,
         "critical",
-        _on_order(order, "mri-lumbar-make-stat"),
+        _on_order(order, suggestion_id),
         red.evidence,
         notes=red.notes,
     )
+
+
+def stat_imaging(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
+    """A lumbar MRI that is not stat while the red-flag card is critical (A3)."""
+    if not order.has(MRI_LUMBAR):
+        return None
+    return _make_stat(ctx, order, "stat-imaging", "mri-lumbar-make-stat")
+
+
+def stat_referral(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
+    """A spine-surgery referral that is not stat while the red-flag card is critical (v3 §4)."""
+    if not order.is_spine_surgery_referral:
+        return None
+    return _make_stat(ctx, order, "stat-referral", "referral-make-stat")
 
 
 def add_physical_therapy(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
@@ -325,18 +438,24 @@ def premature_palliative_surgery(ctx: _Context, order: SelectedOrder) -> Recomme
     fd = ctx.foot_drop()
     if fd is None or not order.has(TENDON_TRANSFER, ANKLE_ARTHRODESIS):
         return None
-    onset = fd.onset.date
-    if not fd.onset.known or onset is None:
+    # Per side (v3 §1 Time): the episodes of the side the order names, every side without.
+    since = ctx.months_ago(ctx.t.palliative_min_months)
+    events = order.reading.events
+    recent = [
+        e.onset.date
+        for e in fd.episodes
+        if e.onset.known and e.onset.date is not None and e.onset.date > since
+        if not events or any(x.covers(e.side) for x in events)
+    ]
+    if not recent:
         return None
-    if onset <= ctx.months_ago(ctx.t.palliative_min_months):
-        return None
+    onset = max(recent)
     f = ctx.f
     suggestions = []
     if not (f.orthosis_in_use or f.fes_in_use):
         suggestions.append(SuggestedAction("orthotist-referral"))
     if not f.pt_since_onset:
         suggestions.append(SuggestedAction("pt-referral"))
-    duration = fd.duration if fd.duration is not None else ctx.today - onset
     return _card(
         ctx,
         order,
@@ -344,7 +463,7 @@ def premature_palliative_surgery(ctx: _Context, order: SelectedOrder) -> Recomme
         "info",
         suggestions,
         fd.findings,
-        facts={"duration": shared.duration_text(duration)},
+        facts={"duration": shared.duration_text(onset, ctx.today)},
     )
 
 
@@ -400,6 +519,9 @@ def duplicate_order(ctx: _Context, order: SelectedOrder) -> Recommendation | Non
 RULES: tuple[Callable[[_Context, SelectedOrder], Recommendation | None], ...] = (
     dalfampridine_contraindicated,
     stat_imaging,
+    stat_referral,
+    seizure_history_verify,
+    record_incomplete,
     dalfampridine_dose,
     renal_function_needed,
     add_physical_therapy,

@@ -29,11 +29,18 @@ Choices where the spec is silent, for the docs:
   text mentions the AFO is not an orthosis order. 4-aminopyridine words always count.
 - Two drafts with the same `Type/id` are one order (assembly keeps the first); a draft
   also found in the record is read as the draft.
-- A dose in tablets or capsules counts as mg only when the product text states one strength
-  ("10 MG"); a dose range counts at its upper end; `frequencyMax` and the shortest
+- A dose in tablets or capsules ({tbl}, {tablet}, {tab}, {pill}, the UCUM unity "1",
+  the form code TAB, or those words) counts as count × strength when the product's
+  text or its code's value-set display (RxNorm 897021 "… 10 MG …") states one
+  strength; a dose range counts at its upper end; `frequencyMax` and the shortest
   period count (the most the order allows).
 - `timing.repeat` wins over `timing.code`; the code (BID, TID, QID, QD, QOD, QnH)
-  is read only when the repeat gives no rate.
+  is read only when the repeat gives no rate, and "BID", "q12h", "twice daily" in the
+  code's or the dosage's text only when neither gives one. A period under a minute, a
+  frequency beyond 32 bits or a number of absurd size is unreadable, not a rate.
+- A dose that cannot be read (no unit at all, no strength for a tablet count, no
+  frequency) gets no dose card: the card would assert an error the service did not
+  see. What could not be read is named on a card that fires for a real departure.
 - Dosage instructions without distinct `sequence` numbers are read as concurrent:
   their daily amounts add up, and more than one concurrent instruction is itself
   listed as something to check.
@@ -70,6 +77,7 @@ LUMBAR_FUSION = "lumbar_fusion"
 TENDON_TRANSFER = "tendon_transfer"
 ANKLE_ARTHRODESIS = "ankle_arthrodesis"
 PERONEAL_DECOMPRESSION = "peroneal_decompression"
+SPINE_SURGERY_REFERRAL = "spine_surgery_referral"
 
 # Dalfampridine label (DailyMed 688eb479-…, clinical-logic §4 / A7).
 LABEL_MG_PER_DOSE = Decimal(10)
@@ -88,10 +96,12 @@ _HOURS = {
     "a": Decimal(8766),
 }
 _TO_MG = {"mg": Decimal(1), "g": Decimal(1000), "ug": Decimal("0.001"), "mcg": Decimal("0.001")}
-#: Units that count tablets or capsules: mg only with the product's stated strength.
+#: Units that count tablets or capsules (UCUM annotations, the UCUM unity "1", the
+#: orderable-drug-form code TAB and free-text spellings): mg only with a known strength.
 _UNIT_DOSE_FORMS = frozenset(
-    {"{tbl}", "tbl", "tab", "tabs", "tablet", "tablets", "{tablet}"}
-    | {"{cap}", "cap", "caps", "capsule", "capsules", "{capsule}"}
+    {"{tbl}", "tbl", "tab", "tabs", "tablet", "tablets", "{tablet}", "{tablets}", "{tab}"}
+    | {"{pill}", "{pills}", "pill", "pills", "1", "{cap}", "cap", "caps", "capsule"}
+    | {"capsules", "{capsule}"}
 )
 #: HL7 timing abbreviations (GTS) with a fixed number of doses a day.
 _TIMING_CODES = {
@@ -108,7 +118,16 @@ _TIMING_CODES = {
     "QOD": Decimal("0.5"),
     "WK": Decimal(1) / 7,
 }
-_EVERY_N_HOURS = re.compile(r"^Q(\d+)H$")
+#: QnH with a sane n (a 5,000-digit "n" is unreadable, not a 500).
+_EVERY_N_HOURS = re.compile(r"^Q(\d{1,3})H$")
+#: Twice daily written in a timing code's text or the dosage text: every 12 hours.
+_TWICE_DAILY = re.compile(
+    r"\b(?:b\.?i\.?d\.?|q\s*12\s*-?\s*(?:h|hr|hrs|hours?)|twice\s+(?:a\s+)?da(?:il)?y"
+    r"|two\s+times\s+(?:a\s+)?da(?:il)?y|every\s+12\s+(?:h|hr|hrs|hours?))(?!\w)",
+    re.IGNORECASE,
+)
+#: Fewer hours than this between doses is not an interval an EHR means: unreadable.
+_SHORTEST_PERIOD_H = Decimal(1) / 60
 
 _EXTENDED_WORDS = re.compile(
     r"\b(?:extended|prolonged|sustained)[\s-]+release\b|\bAmpyra\b|\bFampyra\b", re.IGNORECASE
@@ -135,8 +154,9 @@ def _fmt(value: Decimal) -> str:
 class DalfampridineDose:
     """A dalfampridine draft's dose read against the label.
 
-    `problems` are departures from the label; `unknown` are what the draft does not
-    say (or says in a way this service cannot read). Either makes the dose card fire.
+    `problems` are departures from the label, which make the dose card fire; `unknown`
+    are what the draft does not say (or says in a way this service cannot read), named
+    on the card beside a problem but never a card of their own.
     """
 
     mg_per_dose: Decimal | None
@@ -153,7 +173,9 @@ class DalfampridineDose:
 
     @property
     def as_labelled(self) -> bool:
-        return not self.issues
+        """No departure from the label was read. What could not be read is no departure:
+        a dose card on an unreadable dose could be a false one (clinical-logic v3 §4)."""
+        return not self.problems
 
 
 @dataclass(frozen=True)
@@ -205,6 +227,13 @@ class SelectedOrder:
 
     def has(self, *features: str) -> bool:
         return any(f in self.features for f in features)
+
+    @property
+    def is_spine_surgery_referral(self) -> bool:
+        """A neurosurgeon referral, or an orthopaedic one whose words or reasonCode name
+        the spine, back, a disc, radiculopathy or cauda equina (v3 §4 stat-referral: the
+        care reader's `QUALIFIED` codes make it a spine_surgery_referral)."""
+        return self.has(SPINE_SURGERY_REFERRAL)
 
     @property
     def is_dalfampridine(self) -> bool:
@@ -325,7 +354,7 @@ def _repeat_rate(repeat: Reader) -> tuple[Decimal | None, list[str]]:
         repeat.present("frequencyMax") and most is None
     )
     period_h = period * _HOURS[unit]
-    if unreadable or period_h <= 0:
+    if unreadable or period_h < _SHORTEST_PERIOD_H:
         return None, problems
     return Decimal(most or frequency or 1) * 24 / period_h, problems
 
@@ -346,6 +375,10 @@ def _doses_per_day(dosage: Reader) -> tuple[Decimal | None, list[str]]:
             if every and int(every.group(1)) > 0:
                 per_day = Decimal(24) / int(every.group(1))
                 break
+    if per_day is None:
+        said = [code.text if code is not None else None, dosage.string("text")]
+        if any(text and _TWICE_DAILY.search(text) for text in said):
+            per_day = LABEL_DOSES_PER_DAY
     times = sorted(repeat.times("timeOfDay")) if repeat is not None else []
     if len(times) == 2:
         first, second = times
@@ -433,7 +466,11 @@ def read_dose(dosages: Sequence[Reader], product: str) -> DalfampridineDose:
 
     problems: list[str] = []
     if mg_per_dose is not None and mg_per_dose > LABEL_MG_PER_DOSE:
-        problems.append(f"{_fmt(mg_per_dose)} mg per dose (more than {_fmt(LABEL_MG_PER_DOSE)} mg)")
+        every = f"every {_fmt(24 / doses_per_day)} hours" if doses_per_day else "per dose"
+        problems.append(
+            f"{_fmt(mg_per_dose)} mg {every} exceeds the label maximum of "
+            f"{_fmt(LABEL_MG_PER_DOSE)} mg every 12 hours"
+        )
     if mg_per_day is not None and mg_per_day > LABEL_MG_PER_DAY:
         problems.append(
             f"{_fmt(mg_per_day)} mg a day (more than {_fmt(LABEL_MG_PER_DAY)} mg in 24 hours)"

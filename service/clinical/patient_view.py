@@ -1,4 +1,4 @@
-"""Patient-view rules: PatientFeatures -> Recommendations (clinical-logic v2 §1, §3).
+"""Patient-view rules: PatientFeatures -> Recommendations (clinical-logic v3 §1, §3).
 
 One pure function per card; each returns a `Recommendation` or None. Rules decide
 (topic, indicator, suggestions, flags, facts, notes, evidence); the card templates
@@ -12,19 +12,26 @@ word. `recommend` applies the principles of §1 around them:
 Choices where the spec is silent, for the docs:
 - Unknown age (no birth date): only the red-flag card can fire. The population is
   adults, which cannot be confirmed, but a red flag must never be missed.
-- Red-flag routing (A2): a CES-type trigger (cauda equina, sphincter or saddle finding,
-  new bilateral foot drop) or any coded spinal cause routes to stat lumbar MRI and
-  spinal surgery. Progression alone routes to urgent neurology when a central cause
-  is coded or a peripheral lesion is *proven* (coded and NCS/EMG done since onset); a
-  coded but unproven peroneal palsy does not divert it (never assume the fibular
-  head). With no cause coded at all, both routes are offered.
-- A pending non-stat spine referral does not silence the stat referral suggestion
-  (no `update` suggestion exists for referrals; the card still proposes a stat one).
-- Work-up: lumbar MRI is suggested when a spinal cause is coded or no cause at all;
-  not for a peroneal palsy alone (NCS/EMG localises first, and the card carries the
-  pitfall) and not when only central signs are coded (lumbar MRI does not image them;
-  the card names brain/spinal cord MRI). Nerve imaging for a coded peroneal or sciatic
-  lesion or nerve injury.
+- Red-flag routing (A2, v3 §3) applies to the progression trigger only: a CES-type
+  trigger (cauda equina, sphincter or saddle finding, new bilateral foot drop) always
+  leads with the spinal pathway. Progression with a proven cause — central: one that
+  explains the foot drop (v3 §2); peripheral: a peroneal, sciatic or plexus lesion coded
+  on or after an NCS/EMG done since onset, and a lumbar MRI performed after the latest
+  progression finding — adds urgent neurology and drops the spine referral unless a
+  spinal cause is coded; the lumbar MRI stays. An unlinked central condition or no cause
+  offers both routes.
+- The critical card's MRI is left out only when a lumbar MRI was performed on a later
+  day than every finding's own date; a pending non-stat MRI or spine referral gets an
+  update to stat. The warning tier makes one suggestion: an urgent lumbar MRI (or an
+  update of a routine one to urgent).
+- A red flag named only in a recent note gives the warning tier, whatever the phase.
+- Work-up: lumbar MRI is suggested when a spinal cause is coded or no cause at all (an
+  unlinked central condition is no cause); not for a peroneal palsy alone (NCS/EMG
+  localises first, and the card carries the pitfall) and not when only central signs
+  are coded (lumbar MRI does not image them; the card names brain/spinal cord MRI).
+  Nerve imaging for a coded peroneal or sciatic lesion or nerve injury. A chronic
+  central disease beside a foot drop of known onset under 6 months: info, a neurology
+  referral first.
 - FES needs no peripheral lesion coded: a peroneal, sciatic, plexus or nerve injury,
   polyneuropathy, or any coded spinal cause (L5, disc, stenosis, sciatica,
   spondylolisthesis) each exclude it, since each may mean a denervated peroneal nerve.
@@ -46,7 +53,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from service.clinical.features.model import CareEvent, Finding, FootDrop, PatientFeatures
+from service.clinical.features.model import (
+    CareEvent,
+    Episode,
+    EpisodeSide,
+    Finding,
+    FootDrop,
+    Laterality,
+    PatientFeatures,
+)
+from service.clinical.features.onset import earliest
 from service.clinical.recommendation import (
     Indicator,
     Recommendation,
@@ -57,6 +73,7 @@ from service.clinical.shared import (
     Cited,
     Context,
     cited,
+    contraindicating_oct2_inhibitors,
     crcl_fact,
     duration_text,
     onset_notes,
@@ -81,12 +98,17 @@ class _Context(Context):
         """Onset on or after `months` ago; False when unknown."""
         return self.fd.onset.date is not None and self.fd.onset.date >= self.months_ago(months)
 
-    @property
-    def first_line_indicator(self) -> Indicator:
-        """Warning under 6 months from onset or when unknown; info from 6 months (A10)."""
-        onset = self.fd.onset.date
-        recent = onset is None or onset > self.months_ago(self.t.first_line_warning_months)
+    def first_line_indicator(self, episodes: Sequence[Episode] = ()) -> Indicator:
+        """Warning under 6 months from onset or when unknown; info from 6 months (A10):
+        each side's episode counts (all current ones unless `episodes` are given)."""
+        since = self.months_ago(self.t.first_line_warning_months)
+        onsets = [e.onset.date for e in episodes or self.fd.episodes] or [self.fd.onset.date]
+        recent = any(day is None or day > since for day in onsets)
         return "warning" if recent else "info"
+
+    def sides_without(self, events: Sequence[CareEvent]) -> list[Episode]:
+        """The current episodes no event covers (an event without a side covers all)."""
+        return [e for e in self.fd.episodes if not any(x.covers(e.side) for x in events)]
 
     # Causes, as the rules group them
     @property
@@ -104,9 +126,10 @@ class _Context(Context):
         )
 
     @property
-    def proven_peripheral(self) -> bool:
-        """A coded peripheral lesion with NCS/EMG done since onset."""
-        return bool(self.peripheral_lesions) and any(e.state == "done" for e in self.f.ncs_emg)
+    def central_explains(self) -> bool:
+        """A central cause explains the foot drop (v3 §2: linked in time); it governs FES,
+        red-flag routing, the work-up and the disc-surgery exclusion."""
+        return bool(self.f.central.explains)
 
     @property
     def central_suspected(self) -> bool:
@@ -115,16 +138,40 @@ class _Context(Context):
         return bool(f.spasticity or f.lower_limb_monoplegia) and not f.central_cause
 
 
-def _base_facts(fd: FootDrop) -> dict[str, str]:
-    side = {
-        "right": "right side",
-        "left": "left side",
-        "bilateral": "both sides",
-        "unspecified": "side not recorded",
-    }[fd.laterality]
-    onset = fd.onset.date.isoformat() if fd.onset.date else "not recorded"
-    duration = duration_text(fd.duration) if fd.duration is not None else "unknown duration"
-    return {"side": side, "onset": onset, "duration": duration}
+_SIDE_FACTS = {
+    "right": "right side",
+    "left": "left side",
+    "bilateral": "both sides",
+    "unspecified": "side not recorded",
+}
+_FOOT_DROP_WORDS = {
+    "right": "Right foot drop",
+    "left": "Left foot drop",
+    "bilateral": "Bilateral foot drop",
+    "unspecified": "Foot drop",
+}
+
+
+def _sides_laterality(sides: Sequence[EpisodeSide]) -> Laterality:
+    named = set(sides) - {"unspecified"}
+    if len(named) == 2:
+        return "bilateral"
+    return next(iter(named), "unspecified")
+
+
+def _base_facts(ctx: _Context, episodes: Sequence[Episode] = ()) -> dict[str, str]:
+    """The foot drop's side, onset and duration in words; those of `episodes` when given
+    (the sides a per-side card is about)."""
+    fd = ctx.fd
+    laterality = _sides_laterality([e.side for e in episodes]) if episodes else fd.laterality
+    onset = earliest([e.onset for e in episodes]) if episodes else fd.onset
+    day = onset.date
+    return {
+        "side": _SIDE_FACTS[laterality],
+        "foot_drop": _FOOT_DROP_WORDS[laterality],
+        "onset": day.isoformat() if day else "not recorded",
+        "duration": duration_text(day, ctx.today) if day else "unknown duration",
+    }
 
 
 def _card(
@@ -136,16 +183,18 @@ def _card(
     flags: Sequence[str] = (),
     notes: Sequence[str] = (),
     facts: dict[str, str] | None = None,
+    episodes: Sequence[Episode] = (),
 ) -> Recommendation:
-    """A recommendation with the foot drop's facts, onset flags/notes and evidence first."""
-    onset = onset_notes(ctx.fd)
+    """A recommendation with the foot drop's facts, onset flags/notes and evidence first;
+    a per-side card passes the `episodes` it is about."""
+    onset = onset_notes(earliest([e.onset for e in episodes]) if episodes else ctx.fd.onset)
     return recommendation(
         ctx,
         topic,
         indicator,
         suggestions=suggestions,
         evidence=cited([*ctx.fd.findings, *evidence]),
-        facts={**_base_facts(ctx.fd), **(facts or {})},
+        facts={**_base_facts(ctx, episodes), **(facts or {})},
         flags=[*onset, *flags],
         notes=onset,
         later_notes=notes,
@@ -158,19 +207,44 @@ def _pending(events: Sequence[CareEvent]) -> list[CareEvent]:
 
 # ── red-flag-urgent-evaluation ────────────────────────────────────────────────────
 
+#: The finding a red-flag summary leads with, most urgent first (feature -> flag).
+_LEADS = (
+    ("cauda_equina", "lead_cauda_equina"),
+    ("urinary_retention", "lead_urinary_retention"),
+    ("saddle_anesthesia", "lead_saddle_anesthesia"),
+    ("bowel_dysfunction", "lead_bowel_dysfunction"),
+    ("foot_drop", "bilateral_new"),
+    ("possible_progression", "lead_progression"),
+)
+_PROGRESSION = "possible_progression"
+
+
+@dataclass(frozen=True)
+class _Tiers:
+    """The red-flag findings by tier, and what triggered them."""
+
+    critical: tuple[Finding, ...]
+    warning: tuple[Finding, ...]
+    ces_type: bool
+    """A cauda equina, sphincter, saddle or new bilateral trigger: always the spinal route."""
+    bilateral: bool
+
+    @property
+    def found(self) -> list[Finding]:
+        return [*self.critical, *(x for x in self.warning if x not in self.critical)]
+
 
 def _decompressed_since(ctx: _Context, day: date | None) -> bool:
     surgery = ctx.f.discectomy + ctx.f.lumbar_decompression
     return any(day is None or (e.date is not None and e.date >= day) for e in surgery)
 
 
-def _red_flag_tiers(ctx: _Context) -> tuple[list[Finding], list[Finding], bool]:
-    """(critical findings, warning findings, whether a CES-type trigger is among them)."""
+def _sphincter_tiers(ctx: _Context) -> tuple[list[Finding], list[Finding]]:
+    """Cauda equina (≤ 30 days, not decompressed) and sphincter/saddle findings (≤ 14 days)."""
     f, fd, t, today = ctx.f, ctx.fd, ctx.t, ctx.today
     critical: list[Finding] = []
     warning: list[Finding] = []
     acute = fd.phase == "acute"
-    acute_known = acute and fd.onset.known
     for ces in f.cauda_equina:
         if _decompressed_since(ctx, ces.date):
             continue
@@ -182,41 +256,81 @@ def _red_flag_tiers(ctx: _Context) -> tuple[list[Finding], list[Finding], bool]:
     for finding in f.urinary_retention + f.bowel_dysfunction + f.saddle_anesthesia:
         if finding.date is not None and finding.date >= new_since:
             newer = fd.onset.date is not None and finding.date > fd.onset.date
-            if acute_known or not fd.onset.known or newer:
+            if (acute and fd.onset.known) or not fd.onset.known or newer:
                 critical.append(finding)
         elif acute:
             warning.append(finding)
+    warning.extend(x for x in f.red_flag_noted if x not in warning)
+    return critical, warning
+
+
+def _red_flag_tiers(ctx: _Context) -> _Tiers:
+    """Tiers of §3: critical findings, warning findings, and the kind of trigger."""
+    f, fd = ctx.f, ctx.fd
+    critical, warning = _sphincter_tiers(ctx)
     ces_type = bool(critical or warning)
     bilateral = fd.bilateral_onset
-    new_day = today - timedelta(weeks=t.acute_weeks)
-    if bilateral is not None and bilateral.date is not None and bilateral.date > new_day:
+    new_day = ctx.today - timedelta(weeks=ctx.t.acute_weeks)
+    new_bilateral = (
+        bilateral is not None and bilateral.date is not None and bilateral.date > new_day
+    )
+    if new_bilateral and bilateral is not None:
         tier = critical if bilateral.known else warning
         tier.extend(x for x in fd.findings if x not in tier)
         ces_type = True
     critical.extend(f.progression.structured)
     warning.extend(f.progression.text)
-    return critical, warning, ces_type
+    return _Tiers(tuple(critical), tuple(warning), ces_type, new_bilateral)
 
 
-def _red_flag_suggestions(ctx: _Context, spinal: bool, neurology: bool) -> list[SuggestedAction]:
-    f, today = ctx.f, ctx.today
+def _mri_done_after(ctx: _Context, findings: Sequence[Finding]) -> bool:
+    """A lumbar MRI performed after every red-flag finding's own date (v3 §3)."""
+    days = [x.date for x in findings]
+    if not days or any(day is None for day in days):
+        return False
+    latest = max(day for day in days if day is not None)
+    return any(e.state == "done" and e.date and e.date > latest for e in ctx.f.lumbar_mri)
+
+
+def _order_target(pending: Sequence[CareEvent]) -> str | None:
+    """The pending order to update (a draft first). Only an order has a priority to
+    update: a scheduled ImagingStudy or a registered report cannot be made stat."""
+    orders = [e for e in pending if e.evidence.resource_type == "ServiceRequest"]
+    return next((e for e in orders if e.draft), orders[0]).reference if orders else None
+
+
+def _priority_action(
+    pending: Sequence[CareEvent], enough: frozenset[str], create: str, update: str
+) -> list[SuggestedAction]:
+    """Nothing when a pending order already has an `enough` priority; else an update of a
+    pending order; else a new one."""
+    if any(e.priority in enough for e in pending):
+        return []
+    target = _order_target(pending)
+    if target is not None:
+        return [SuggestedAction(update, target, recommended=True)]
+    return [SuggestedAction(create, recommended=True)]
+
+
+def _critical_suggestions(
+    ctx: _Context, tiers: _Tiers, spinal: bool, neurology: bool
+) -> list[SuggestedAction]:
+    """Stat lumbar MRI (unless performed after the findings), stat spine referral on the
+    spinal route, urgent neurology when routed; pending non-stat orders are updated."""
+    f = ctx.f
+    stat = frozenset({"stat"})
     actions: list[SuggestedAction] = []
+    if not _mri_done_after(ctx, tiers.found):
+        actions += _priority_action(
+            _pending(f.lumbar_mri), stat, "mri-lumbar-stat", "mri-lumbar-make-stat"
+        )
     if spinal:
-        recent = today - timedelta(days=ctx.t.recent_mri_days)
-        mri_recent = any(e.state == "done" and e.date and e.date >= recent for e in f.lumbar_mri)
-        pending = _pending(f.lumbar_mri)
-        # Only an order has a priority to update: a scheduled ImagingStudy or a registered
-        # report cannot be made stat (the rendered update would be dropped), so without a
-        # pending ServiceRequest a new stat MRI is proposed.
-        orders = [e for e in pending if e.evidence.resource_type == "ServiceRequest"]
-        if not mri_recent and not any(e.priority == "stat" for e in pending):
-            if orders:
-                target = next((e for e in orders if e.draft), orders[0]).reference
-                actions.append(SuggestedAction("mri-lumbar-make-stat", target, recommended=True))
-            else:
-                actions.append(SuggestedAction("mri-lumbar-stat", recommended=True))
-        if not any(e.priority == "stat" for e in _pending(f.spine_surgery_referral)):
-            actions.append(SuggestedAction("spine-surgery-referral-stat", recommended=True))
+        actions += _priority_action(
+            _pending(f.spine_surgery_referral),
+            stat,
+            "spine-surgery-referral-stat",
+            "spine-surgery-referral-make-stat",
+        )
     if neurology and not any(
         e.priority in _URGENT_PRIORITIES for e in _pending(f.neurology_referral)
     ):
@@ -224,33 +338,104 @@ def _red_flag_suggestions(ctx: _Context, spinal: bool, neurology: bool) -> list[
     return actions
 
 
+def _warning_suggestions(ctx: _Context, tiers: _Tiers) -> list[SuggestedAction]:
+    """One suggestion: an urgent lumbar MRI; an urgent, asap or stat one pending
+    satisfies it, a routine one is updated to urgent (v3 §3 warning tier)."""
+    if _mri_done_after(ctx, tiers.found):
+        return []
+    return _priority_action(
+        _pending(ctx.f.lumbar_mri),
+        _URGENT_PRIORITIES,
+        "mri-lumbar-urgent",
+        "mri-lumbar-make-urgent",
+    )
+
+
+def _lesion_after_ncs(ctx: _Context) -> bool:
+    """An NCS/EMG done since onset, with a peroneal, sciatic or plexus lesion coded after it."""
+    f = ctx.f
+    lesions = f.peroneal_neuropathy + f.sciatic_neuropathy + f.lumbosacral_plexopathy
+    studies = [e.date for e in f.ncs_emg if e.state == "done" and e.date is not None]
+    return any(x.date is not None and x.date >= day for x in lesions for day in studies)
+
+
+def _proven_peripheral(ctx: _Context, progression: Sequence[Finding]) -> bool:
+    """v3 §3: the lesion coded after an NCS/EMG, and a lumbar MRI performed after the
+    progression was recorded (its latest date: the cautious reading)."""
+    return _lesion_after_ncs(ctx) and _mri_done_after(ctx, progression)
+
+
+def _routing_flags(ctx: _Context, tiers: _Tiers) -> tuple[bool, bool]:
+    """(proven peripheral, proven central) cause — for a progression trigger only."""
+    if tiers.ces_type:
+        return False, False
+    progression = [x for x in tiers.found if x.feature == _PROGRESSION]
+    return _proven_peripheral(ctx, progression), ctx.central_explains
+
+
+def _lead(tiers: _Tiers) -> tuple[str, Finding]:
+    """The flag naming the finding the summary leads with, and that finding."""
+    found = tiers.found
+    for feature, flag in _LEADS:
+        for finding in found:
+            if finding.feature == feature and (feature != "foot_drop" or tiers.bilateral):
+                return flag, finding
+    return "lead_progression", found[0]
+
+
+def _recorded_ago(today: date, day: date | None) -> str:
+    if day is None:
+        return "on record"
+    days = (today - day).days
+    return {0: "recorded today", 1: "recorded yesterday"}.get(days, f"recorded {days} days ago")
+
+
+def _plain(x: Finding) -> str:
+    """A finding as a clinician reads it: its name and date, no resource id."""
+    e = x.evidence
+    return f"{e.display} ({e.date})" if e.date else e.display
+
+
 def red_flag_urgent_evaluation(ctx: _Context) -> Recommendation | None:
     """Red flags with foot drop: tiers of §3 and A1; never on incontinence codes."""
-    critical, warning, ces_type = _red_flag_tiers(ctx)
-    if not critical and not warning:
+    tiers = _red_flag_tiers(ctx)
+    if not tiers.critical and not tiers.warning:
         return None
     f = ctx.f
-    central = bool(f.central_cause)
-    peripheral = ctx.proven_peripheral
-    spinal = ces_type or bool(ctx.spinal_causes) or not (central or peripheral)
-    no_cause = not (ctx.spinal_causes or ctx.peripheral_lesions or central)
+    peripheral, central = _routing_flags(ctx, tiers)
+    spinal = tiers.ces_type or bool(ctx.spinal_causes) or not (central or peripheral)
+    no_cause = not (ctx.spinal_causes or ctx.peripheral_lesions or f.central_cause)
     flags = ["spinal_cause_possible"] if spinal else []
     flags += ["central_cause"] if central else []
     flags += ["peripheral_cause"] if peripheral else []
-    if not critical and set(warning) <= set(f.progression.text):
+    flags += ["bilateral_new"] if tiers.bilateral else []
+    if not tiers.critical and set(tiers.warning) <= set(f.progression.text):
         flags.append("progression_text_only")
-    found = [*critical, *(x for x in warning if x not in critical)]
-    neurology = central or peripheral or (no_cause and not ces_type)
-    pending_mri = _pending(f.lumbar_mri)
+    if not tiers.critical and any(x in f.red_flag_noted for x in tiers.warning):
+        flags.append("red_flag_in_note")
+    lead, finding = _lead(tiers)
+    if lead != "bilateral_new":
+        flags.append(lead)
+    found = tiers.found
+    referrals = _pending(f.spine_surgery_referral) if tiers.critical else []
+    if tiers.critical:
+        routed = not tiers.ces_type and (no_cause or bool(f.central_cause))
+        neurology = central or peripheral or routed
+        suggestions = _critical_suggestions(ctx, tiers, spinal, neurology)
+    else:
+        suggestions = _warning_suggestions(ctx, tiers)
     return _card(
         ctx,
         RED_FLAG,
-        "critical" if critical else "warning",
-        _red_flag_suggestions(ctx, spinal, neurology),
-        evidence=[*found, *pending_mri],
+        "critical" if tiers.critical else "warning",
+        suggestions,
+        evidence=[*found, *_pending(f.lumbar_mri), *referrals],
         flags=flags,
         notes=["finding_from_text"] if any(x.from_text for x in found) else [],
-        facts={"findings": "; ".join(x.evidence.describe() for x in found)},
+        facts={
+            "findings": "; ".join(_plain(x) for x in found),
+            "recorded_ago": _recorded_ago(ctx.today, finding.date),
+        },
     )
 
 
@@ -258,25 +443,42 @@ def red_flag_urgent_evaluation(ctx: _Context) -> Recommendation | None:
 
 
 def orthosis(ctx: _Context) -> Recommendation | None:
-    """AFO via an orthotist; FES only for a central cause with no peripheral lesion (A5)."""
+    """AFO via an orthotist; FES only for a central cause with no peripheral lesion (A5).
+
+    Per side (v3 §1 Time): the sides whose current episode no orthosis or FES covers."""
     f = ctx.f
-    if ctx.fd.proxy or f.non_ambulatory or f.orthosis_in_use or f.fes_in_use:
+    if ctx.fd.proxy or f.non_ambulatory:
+        return None
+    sides = ctx.sides_without(f.orthosis_in_use + f.fes_in_use)
+    if not sides:
         return None
     peripheral = ctx.peripheral_lesions + ctx.spinal_causes + f.insensate_feet
-    fes = bool(f.central_cause) and not peripheral
+    fes = ctx.central_explains and not peripheral
     suggestions = [
         SuggestedAction("orthotist-referral", recommended=True),
         SuggestedAction("afo-prefabricated"),
     ]
     flags = ["fes_needs_intact_nerve"]
-    evidence: list[Finding] = [*f.insensate_feet]
+    evidence: list[Cited] = [*f.insensate_feet]
     if fes:
         suggestions.append(SuggestedAction("fes"))
         flags = ["fes_offered"] + (["fes_cardiac_caution"] if f.cardiac_device else [])
-        evidence += [*f.central_cause, *f.cardiac_device]
+        evidence += [*f.central.explains, *f.cardiac_device]
     if f.insensate_feet:
         flags.append("insensate_feet")
-    return _card(ctx, "orthosis", ctx.first_line_indicator, suggestions, evidence, flags)
+    covered = [*f.orthosis_in_use, *f.fes_in_use]
+    if covered:
+        flags.append("orthosis_other_side")
+        evidence += covered
+    return _card(
+        ctx,
+        "orthosis",
+        ctx.first_line_indicator(sides),
+        suggestions,
+        evidence,
+        flags,
+        episodes=sides,
+    )
 
 
 def _orthosis_from_text(f: PatientFeatures) -> list[str]:
@@ -292,20 +494,16 @@ def physical_therapy(ctx: _Context) -> Recommendation | None:
     return _card(
         ctx,
         "physical-therapy",
-        ctx.first_line_indicator,
+        ctx.first_line_indicator(),
         [SuggestedAction("pt-referral")],
         evidence=[*f.orthosis_in_use, *f.fes_in_use],
         notes=_orthosis_from_text(f),
     )
 
 
-def localization_workup(ctx: _Context) -> Recommendation | None:
-    """NCS/EMG and imaging at the right level, unless a central cause explains it (A9)."""
+def _workup_items(ctx: _Context, no_cause: bool) -> list[str]:
     f = ctx.f
-    spinal, peripheral = ctx.spinal_causes, ctx.peripheral_lesions
-    if f.central_cause and not (spinal or peripheral):
-        return None
-    no_cause = not (spinal or peripheral or f.central_cause)
+    spinal = ctx.spinal_causes
     items: list[str] = []
     if not f.ncs_emg:
         items.append("ncs-emg")
@@ -315,6 +513,23 @@ def localization_workup(ctx: _Context) -> Recommendation | None:
         items.append("mri-plexus")
     if (f.peroneal_neuropathy or f.sciatic_neuropathy or f.nerve_trauma) and not f.nerve_imaging:
         items.append("nerve-imaging")
+    return items
+
+
+def localization_workup(ctx: _Context) -> Recommendation | None:
+    """NCS/EMG and imaging at the right level, unless a central cause explains it (A9, v3
+    §2): an unlinked central condition is named as a possible cause; a chronic central
+    disease beside a foot drop of known onset under 6 months is named first (info)."""
+    f = ctx.f
+    spinal, peripheral = ctx.spinal_causes, ctx.peripheral_lesions
+    if ctx.central_explains and not (spinal or peripheral):
+        return None
+    possible = () if ctx.central_explains else f.central.possible
+    chronic_first = bool(f.central.chronic_recent) and not ctx.central_explains
+    no_cause = not (spinal or peripheral or ctx.central_explains)
+    items = _workup_items(ctx, no_cause)
+    if chronic_first and not f.neurology_referral:
+        items.insert(0, "neurology-referral")
     if not items:
         return None
     only_peroneal = bool(f.peroneal_neuropathy) and not (
@@ -322,14 +537,25 @@ def localization_workup(ctx: _Context) -> Recommendation | None:
     )
     uninvestigated = only_peroneal and not f.ncs_emg
     acute = ctx.fd.phase == "acute"
+    warning = acute and (no_cause or uninvestigated) and not chronic_first
+    flags = ["central_suspected"] if ctx.central_suspected else []
+    flags += ["central_chronic_first"] if chronic_first else []
+    flags += ["central_possible"] if possible and not chronic_first else []
+    facts = {"possible_cause": _names(possible)} if possible else {}
     return _card(
         ctx,
         "localization-workup",
-        "warning" if acute and (no_cause or uninvestigated) else "info",
+        "warning" if warning else "info",
         [SuggestedAction(item) for item in items],
-        evidence=[*spinal, *peripheral, *f.spasticity, *f.lower_limb_monoplegia],
-        flags=["central_suspected"] if ctx.central_suspected else [],
+        evidence=[*spinal, *peripheral, *possible, *f.spasticity, *f.lower_limb_monoplegia],
+        flags=flags,
+        facts=facts,
     )
+
+
+def _names(findings: Sequence[Finding]) -> str:
+    """The conditions' names with their dates, each once."""
+    return "; ".join(dict.fromkeys(_plain(x) for x in findings))
 
 
 # ── referrals ──────────────────────────────────────────────────────────────────────
@@ -367,8 +593,15 @@ def nerve_injury_referral(ctx: _Context) -> Recommendation | None:
     recent = [x for x in f.nerve_trauma if (d := x.date or fd.onset.date) and d >= since]
     if not recent:
         return None
+    dated = [d for x in recent if (d := x.date) is not None]
+    when = f"{duration_text(max(dated), ctx.today)} ago" if dated else "date not recorded"
     return _card(
-        ctx, "nerve-injury-referral", "warning", [SuggestedAction("nerve-surgery-referral")], recent
+        ctx,
+        "nerve-injury-referral",
+        "warning",
+        [SuggestedAction("nerve-surgery-referral")],
+        recent,
+        facts={"injury_when": when},
     )
 
 
@@ -384,7 +617,9 @@ def disc_surgery_referral(ctx: _Context) -> Recommendation | None:
     disc_day = min(x.date for x in f.recent_disc_herniation if x.date is not None)
     if _decompressed_since(ctx, disc_day) or f.spine_surgery_referral:
         return None
-    if f.central_cause or (f.peroneal_neuropathy and any(e.state == "done" for e in f.ncs_emg)):
+    if ctx.central_explains or (
+        f.peroneal_neuropathy and any(e.state == "done" for e in f.ncs_emg)
+    ):
         return None
     return _card(
         ctx,
@@ -396,24 +631,31 @@ def disc_surgery_referral(ctx: _Context) -> Recommendation | None:
 
 
 def palliative_surgery(ctx: _Context) -> Recommendation | None:
-    """Tendon transfer to discuss for long-standing peripheral foot drop (A6)."""
+    """Tendon transfer to discuss for long-standing peripheral foot drop (A6), per side:
+    a side whose current episode has a true onset 12 months ago or more and no tendon
+    transfer or arthrodesis on that side (v3 §1 Time)."""
     f, fd = ctx.f, ctx.fd
-    if fd.proxy or not fd.onset.known or fd.onset.date is None:
-        return None
-    if fd.onset.date > ctx.months_ago(ctx.t.palliative_min_months):
+    if fd.proxy:
         return None
     peripheral = ctx.peripheral_lesions + f.l5_radiculopathy + f.disc_herniation
     if not peripheral or f.central_cause or f.spasticity or f.progressive_disease:
         return None
-    if f.palliative_surgery:
+    since = ctx.months_ago(ctx.t.palliative_min_months)
+    sides = [
+        e
+        for e in ctx.sides_without(f.palliative_surgery)
+        if e.onset.known and e.onset.date is not None and e.onset.date <= since
+    ]
+    if not sides:
         return None
     return _card(
         ctx,
         "palliative-surgery",
         "info",
         [SuggestedAction("foot-ankle-surgery-referral")],
-        peripheral,
+        [*peripheral, *f.palliative_surgery],
         notes=_orthosis_from_text(f),
+        episodes=sides,
     )
 
 
@@ -434,7 +676,13 @@ def spasticity_botulinum(ctx: _Context) -> Recommendation | None:
 
 
 def ms_dalfampridine(ctx: _Context) -> Recommendation | None:
-    """Dalfampridine to discuss in MS, only with no contraindication found (A7, A8)."""
+    """Dalfampridine to discuss in MS, only with no contraindication found (A7, A8, v3 §3).
+
+    No card when contraindicated: seizure history, allergy, CrCl at the label's limit
+    (dialysis or ESRD included; the EU label's < 80 too) or probably so, or, under the EU
+    label, a concurrent OCT2 inhibitor. A "verify" seizure record withholds the drug
+    suggestion: the card asks for the record to be verified first.
+    """
     f = ctx.f
     if ctx.fd.proxy or not f.multiple_sclerosis:
         return None
@@ -443,7 +691,12 @@ def ms_dalfampridine(ctx: _Context) -> Recommendation | None:
     renal = f.renal
     if f.seizure_history or f.dalfampridine_allergy or renal.contraindicated:
         return None
-    flags: list[str] = []
+    if contraindicating_oct2_inhibitors(f, ctx.t):
+        return None
+    verify_notes, verify = seizure_verify(f)
+    flags: list[str] = ["label_eu"] if ctx.t.eu_label else []
+    flags += ["seizure_verify"] if verify else []
+    flags += ["oct2_inhibitor"] if f.oct2_inhibitor else []
     facts: dict[str, str] = {}
     suggestions: list[SuggestedAction] = []
     if renal.status == "known" and renal.value is not None:
@@ -452,19 +705,18 @@ def ms_dalfampridine(ctx: _Context) -> Recommendation | None:
         flags += ["crcl_51_80"] if renal.mild else []
         if renal.borderline:
             flags.append("crcl_borderline")
-        else:
+        elif not verify:
             suggestions.append(SuggestedAction("dalfampridine-er-10mg"))
     else:
         flags.append("crcl_unknown")
         facts["missing_inputs"] = ", ".join(renal.missing_inputs) or "creatinine clearance"
         suggestions += renal_tests(renal)
-    verify_notes, verify = seizure_verify(f)
     return _card(
         ctx,
         "ms-dalfampridine",
         "info",
         suggestions,
-        [*f.multiple_sclerosis, *renal.evidence, *verify],
+        [*f.multiple_sclerosis, *renal.evidence, *verify, *f.oct2_inhibitor],
         flags,
         notes=[*renal.notes, *verify_notes],
         facts=facts,

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
+from decimal import Decimal
 
 from service.clinical.features.model import (
+    CareEvent,
     Evidence,
     Finding,
     FootDrop,
+    Onset,
     PatientFeatures,
     Recorded,
     RenalAssessment,
 )
-from service.clinical.features.records import months_before
+from service.clinical.features.records import months_before, months_between
 from service.clinical.recommendation import Indicator, Recommendation, SuggestedAction
 from service.clinical.thresholds import ClinicalThresholds
 
@@ -82,23 +85,27 @@ def recommendation(
     )
 
 
-def duration_text(delta: timedelta) -> str:
-    """A foot-drop duration in words, as cards show it."""
-    days = delta.days
+def duration_text(start: date, end: date) -> str:
+    """A duration in calendar units, as cards show it (v3 §1 Time): days under two
+    weeks, weeks under 3 months, completed calendar months under 2 years, then years."""
+    days = max((end - start).days, 0)
+    months = months_between(start, end)
     if days < 14:
         return f"{days} day{'s' if days != 1 else ''}"
-    if days < 90:
+    if months < 2:
         return f"{days // 7} weeks"
-    if days < 730:
-        return f"{int(days / 30.44)} months"
-    return f"{int(days / 365.25)} years"
+    if months < 24:
+        return f"{months} months"
+    return f"{months // 12} years"
 
 
-def onset_notes(fd: FootDrop) -> tuple[str, ...]:
-    """Note ids saying the onset is approximate or unknown."""
-    if fd.onset.approximate:
+def onset_notes(of: FootDrop | Onset) -> tuple[str, ...]:
+    """Note ids saying the onset (of a foot drop, or of the episodes a card is about) is
+    approximate or unknown."""
+    onset = of.onset if isinstance(of, FootDrop) else of
+    if onset.approximate:
         return ("onset_approximate",)
-    if fd.onset.date is None:
+    if onset.date is None:
         return ("onset_unknown",)
     return ()
 
@@ -115,12 +122,32 @@ def renal_tests(renal: RenalAssessment) -> list[SuggestedAction]:
     return tests
 
 
+def number(value: Decimal) -> str:
+    """42 -> "42", 44.25 -> "44.3": a measured value as a clinician quotes it."""
+    return f"{value.quantize(Decimal('0.1')).normalize():f}"
+
+
 def crcl_fact(renal: RenalAssessment) -> str:
     """A known creatinine clearance as cards quote it, with how it was obtained."""
-    return f"{renal.value:.1f} mL/min ({renal.computation})"
+    return renal.quoted
 
 
 def seizure_verify(f: PatientFeatures) -> tuple[list[str], list[Finding]]:
-    """F44.5-type entries are "verify", not a contraindication (A7): the note and the
-    entries every dalfampridine card carries."""
+    """Non-epileptic events (F44.5, dissociative convulsions, convulsive syncope, or such
+    words) are "verify", not a contraindication (A7, clinical-logic v3 §2): the note and
+    the entries every dalfampridine card carries."""
     return (["seizure_verify"], list(f.seizure_verify)) if f.seizure_verify else ([], [])
+
+
+def contraindicating_oct2_inhibitors(f: PatientFeatures, t: ClinicalThresholds) -> list[CareEvent]:
+    """A concurrent OCT2 inhibitor such as cimetidine: a contraindication under the EU
+    label (Fampyra SmPC), a caution under the US label (clinical-logic v3 §2 (3))."""
+    return list(f.oct2_inhibitor) if t.eu_label else []
+
+
+def febrile_neonatal_seizures_only(f: PatientFeatures) -> bool:
+    """Every seizure-history record is a coded febrile, neonatal or provoked seizure: the
+    contraindication stands, and the card may offer the override reason "reviewed:
+    febrile/neonatal seizure only; prescriber accepts risk" (clinical-logic v3 §2)."""
+    special = {x.reference for x in f.seizure_febrile_neonatal_provoked}
+    return bool(f.seizure_history) and all(x.reference in special for x in f.seizure_history)

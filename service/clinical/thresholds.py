@@ -9,6 +9,7 @@ reason is given beside each.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -46,8 +47,16 @@ class ClinicalThresholds(BaseModel):
     strength_window_days: int = Field(default=30, ge=1)
     """The strength series is compared over this many days (§2, A2)."""
 
-    recent_mri_days: int = Field(default=7, ge=0)
-    """A lumbar MRI done within this many days silences the stat MRI suggestion (§3)."""
+    central_event_before_months: int = Field(default=6, ge=0)
+    central_event_after_days: int = Field(default=14, ge=0)
+    """An acute central event (stroke, spinal cord injury) explains the foot drop when its
+    onset falls from this many months before to this many days after the foot drop's
+    onset, never later (v3 §2 central_cause)."""
+
+    central_chronic_months: int = Field(default=6, ge=1)
+    """A chronic central disease (MS, cerebral palsy, hereditary spastic paraplegia,
+    myelopathy) explains a foot drop whose onset is unknown, approximate or at least this
+    many months ago (v3 §2 central_cause)."""
 
     renal_lookback_months: int = Field(default=12, ge=1)
     """CrCl, creatinine, eGFR and weight count within this many months (§2, label: yearly)."""
@@ -61,8 +70,20 @@ class ClinicalThresholds(BaseModel):
     """Choice: an active acute kidney injury Condition dated within this many days (or
     undated) makes creatinine unreliable (codes.md Additions: N17 → unreliable)."""
 
+    label_jurisdiction: Literal["US", "EU"] = "US"
+    """Whose dalfampridine label applies (clinical-logic v3 §2 (3)): `US` (FDA label: CrCl
+    ≤ 50 contraindicated, 51–80 caution) or `EU` (EU and UK, Fampyra SmPC: CrCl < 80 and
+    a concurrent OCT2 inhibitor such as cimetidine are contraindications)."""
+
     crcl_contraindication: Decimal = Decimal(50)
     """CrCl at or below this contraindicates dalfampridine (label; compared unrounded)."""
+
+    crcl_eu_contraindication_below: Decimal = Decimal(80)
+    """EU label: CrCl below this contraindicates dalfampridine (Fampyra SmPC)."""
+
+    dialysis_recent_days: int = Field(default=90, ge=1)
+    """Dialysis care and pre/post-dialysis weights mean dialysis within this many days
+    (§2 dialysis_or_esrd)."""
 
     crcl_borderline_upper: Decimal = Decimal(60)
     """Above the contraindication and at or below this is borderline (A8)."""
@@ -91,3 +112,20 @@ class ClinicalThresholds(BaseModel):
 
     botulinum_months: int = Field(default=6, ge=1)
     """Botulinum toxin within this many months silences the spasticity card (A13)."""
+
+    @property
+    def eu_label(self) -> bool:
+        return self.label_jurisdiction == "EU"
+
+    def crcl_contraindicates(self, value: Decimal) -> bool:
+        """A CrCl (or eGFR standing in for it) the label contraindicates, unrounded."""
+        if self.eu_label:
+            return value < self.crcl_eu_contraindication_below
+        return value <= self.crcl_contraindication
+
+    @property
+    def crcl_limit(self) -> str:
+        """The contraindicating range as a card names it ("creatinine clearance <limit>")."""
+        if self.eu_label:
+            return f"below {self.crcl_eu_contraindication_below} mL/min (EU label)"
+        return f"of {self.crcl_contraindication} mL/min or less"

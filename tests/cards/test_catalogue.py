@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from cards.catalogue import CardCatalogue, ContentError, code_notation, resource_references
+from cards.catalogue import (
+    CardCatalogue,
+    ContentError,
+    Situation,
+    code_notation,
+    resource_references,
+)
 
 CONTENT = Path(__file__).resolve().parents[2] / "cards"
 
@@ -19,12 +25,21 @@ CONTRACT = {
     "red-flag-urgent-evaluation": {
         "mri-lumbar-stat",
         "mri-lumbar-make-stat",
+        "mri-lumbar-urgent",
+        "mri-lumbar-make-urgent",
         "spine-surgery-referral-stat",
+        "spine-surgery-referral-make-stat",
         "neurology-referral-urgent",
     },
     "orthosis": {"orthotist-referral", "afo-prefabricated", "fes"},
     "physical-therapy": {"pt-referral"},
-    "localization-workup": {"ncs-emg", "mri-lumbar", "mri-plexus", "nerve-imaging"},
+    "localization-workup": {
+        "ncs-emg",
+        "mri-lumbar",
+        "mri-plexus",
+        "nerve-imaging",
+        "neurology-referral",
+    },
     "peroneal-decompression": {"nerve-surgery-referral"},
     "nerve-injury-referral": {"nerve-surgery-referral"},
     "disc-surgery-referral": {"spine-surgery-referral"},
@@ -34,11 +49,19 @@ CONTRACT = {
     "add-physical-therapy": {"pt-referral"},
     "fusion-not-indicated": set(),
     "premature-palliative-surgery": {"orthotist-referral", "pt-referral"},
-    "dalfampridine-contraindicated": {"remove-dalfampridine"},
+    "dalfampridine-contraindicated": {
+        "remove-dalfampridine",
+        "serum-creatinine",
+        "body-weight",
+        "measured-crcl",
+    },
     "dalfampridine-dose": {"dalfampridine-correct-dose"},
     "renal-function-needed": {"serum-creatinine", "body-weight"},
     "localize-before-decompression": {"ncs-emg"},
     "stat-imaging": {"mri-lumbar-make-stat"},
+    "stat-referral": {"referral-make-stat"},
+    "seizure-history-verify": set(),
+    "record-incomplete": set(),
     "duplicate-order": set(),
 }
 #: Topics whose override reasons the clinical logic lists (clinical-logic §3, §4).
@@ -47,6 +70,7 @@ OVERRIDE_TOPICS = {
     "physical-therapy",
     "fusion-not-indicated",
     "premature-palliative-surgery",
+    "dalfampridine-contraindicated",  # v3 §2: febrile/neonatal seizure only
 }
 
 
@@ -101,6 +125,24 @@ def test_override_reasons_only_where_the_logic_lists_them(catalogue: CardCatalog
     assert with_reasons == OVERRIDE_TOPICS
 
 
+def test_a_conditional_override_reason_is_offered_only_with_its_flag(
+    catalogue: CardCatalogue,
+) -> None:
+    """clinical-logic v3 §2: the febrile/neonatal override reason belongs to a seizure
+    contraindication that rests on febrile, neonatal or provoked seizures only."""
+    template = catalogue.templates["dalfampridine-contraindicated"]
+    code = "febrile-neonatal-seizure-only"
+
+    def offered(flags: set[str]) -> list[str]:
+        situation = Situation(frozenset(flags), "order-select", "critical")
+        return [c for _, c, _ in catalogue.override_reasons(template, situation)]
+
+    assert code in offered({"seizure_febrile_neonatal_only"})
+    assert code not in offered(set())
+    assert code not in offered({"probable_contraindication"})
+    assert catalogue.reason_meaning(catalogue.content.override_reason_system, code) is not None
+
+
 def test_orthotist_referral_is_the_recommended_orthosis(catalogue: CardCatalogue) -> None:
     orthosis = catalogue.templates["orthosis"]
     assert [s.id for s in orthosis.suggestions if s.recommended] == ["orthotist-referral"]
@@ -128,7 +170,7 @@ def test_source_label_names_what_the_card_draws_on(catalogue: CardCatalogue) -> 
         assert "clinical practice guideline" not in source.label.lower()
     for topic, template in catalogue.templates.items():
         expected = "dalfampridine-label" if "dalfampridine" in topic else "guideline-summary"
-        if topic == "renal-function-needed":
+        if topic in ("renal-function-needed", "seizure-history-verify", "record-incomplete"):
             expected = "dalfampridine-label"
         assert template.source == expected, topic
 
@@ -236,7 +278,7 @@ def test_the_copied_content_loads(content_copy: Path) -> None:
     assert CardCatalogue.load(content_copy).templates
 
 
-ORTHOSIS_SUMMARY = 'text = "Foot drop ({side}), no orthosis on record'
+ORTHOSIS_SUMMARY = 'text = "{foot_drop}, no orthosis on record'
 
 
 @pytest.mark.parametrize(
@@ -259,8 +301,8 @@ ORTHOSIS_SUMMARY = 'text = "Foot drop ({side}), no orthosis on record'
         ),
         (
             "templates/orthosis.toml",
-            "({side}), no orthosis",
-            "({side}) {stage}, no orthosis",
+            "{foot_drop}, no orthosis",
+            "{foot_drop} {stage}, no orthosis",
             "stage",
         ),
         ("templates/orthosis.toml", 'when = "insensate_feet"', 'when = "nope"', "nope"),

@@ -80,7 +80,7 @@ def test_the_command_shows_each_card_as_a_clinician_sees_it(
     assert main(["show", "orthosis", "--base-url", "https://cds.example.org"]) == 0
     out = capsys.readouterr().out
     assert out.count("orthosis · ") == 2  # warning and info, without flags
-    assert "SUMMARY (83 characters): Foot drop (left side), no orthosis on record" in out
+    assert "SUMMARY (54 characters): Left foot drop, no orthosis on record: consider an AFO" in out
     assert "LINK: How this recommendation works → https://cds.example.org/docs/clinical#" in out
     assert main(["show", "orthosis", "--every-situation"]) == 0
-    assert capsys.readouterr().out.count("orthosis · ") == 2 * 10
+    assert capsys.readouterr().out.count("orthosis · ") == 2 * 20

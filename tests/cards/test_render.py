@@ -242,7 +242,7 @@ def test_a_suggestion_without_its_target_is_left_out(
         topic="dalfampridine-contraindicated",
         indicator="critical",
         suggestions=(SuggestedAction(suggestion, target=target),),
-        facts={"contraindication": "epilepsy (Condition/c9)"},
+        facts={"contraindication": "epilepsy (Condition/c9)", "reason": "seizure history recorded"},
     )
     body = _json(_render_one(rec, catalogue))
     assert "suggestions" not in body and "selectionBehavior" not in body
@@ -271,7 +271,10 @@ def test_a_missing_fact_of_a_flagged_paragraph_raises(catalogue: CardCatalogue) 
     rec = Recommendation(
         topic="dalfampridine-contraindicated",
         indicator="critical",
-        facts={"contraindication": "eGFR 42 mL/min/1.73 m²"},
+        facts={
+            "contraindication": "eGFR 42 mL/min/1.73 m²",
+            "reason": "eGFR 42 mL/min/1.73 m², no CrCl on record",
+        },
         flags=frozenset({"probable_contraindication"}),
     )
     with pytest.raises(RenderError, match="missing_inputs"):
@@ -311,7 +314,7 @@ def test_rules_choice_of_recommended_replaces_the_default(catalogue: CardCatalog
             SuggestedAction("orthotist-referral"),
             SuggestedAction("afo-prefabricated", recommended=True),
         ),
-        facts={"side": "left"},
+        facts={"side": "left", "foot_drop": "Left foot drop"},
     )
     suggestions = _render_one(rec, catalogue).suggestions or []
     assert [s.isRecommended for s in suggestions] == [None, True]
@@ -320,7 +323,7 @@ def test_rules_choice_of_recommended_replaces_the_default(catalogue: CardCatalog
 def test_cards_keep_the_rules_order_most_urgent_first_and_stable(
     catalogue: CardCatalogue,
 ) -> None:
-    side = {"side": "left"}
+    side = {"side": "left", "foot_drop": "Left foot drop"}
     recs = [
         Recommendation(topic="physical-therapy", indicator="info", facts=side),
         Recommendation(topic="orthosis", indicator="warning", facts=side),
@@ -348,7 +351,7 @@ def test_requester_and_encounter_only_when_known(catalogue: CardCatalogue) -> No
         topic="physical-therapy",
         indicator="warning",
         suggestions=(SuggestedAction("pt-referral"),),
-        facts={"side": "right"},
+        facts={"side": "right", "foot_drop": "Right foot drop"},
     )
     data = patient(encounter_id=None, user_id="Patient/p1")
     resource = ((_render_one(rec, catalogue, data).suggestions or [])[0].actions or [])[0].resource
@@ -358,19 +361,20 @@ def test_requester_and_encounter_only_when_known(catalogue: CardCatalogue) -> No
 
 
 def test_a_long_fact_loses_whole_words_in_the_summary_only(catalogue: CardCatalogue) -> None:
-    findings = "urinary retention, faecal incontinence and saddle anaesthesia " * 3
+    causes = "Multiple sclerosis (2012-01-01); Cerebral palsy (1970-05-02) " * 3
     rec = Recommendation(
-        topic="red-flag-urgent-evaluation",
-        indicator="critical",
-        facts={"findings": findings, "duration": "2 weeks"},
+        topic="localization-workup",
+        indicator="info",
+        facts={"side": "right side", "duration": "2 weeks", "possible_cause": causes},
+        flags=frozenset({"central_chronic_first"}),
     )
     card = _render_one(rec, catalogue)
     assert len(card.summary) < 140
     assert card.summary == (
-        "Red flag with foot drop (urinary retention, faecal incontinence and saddle anaesthesia"
-        " urinary…): same-day emergency assessment"
+        "Foot drop (right side, 2 weeks) with Multiple sclerosis (2012-01-01); Cerebral…:"
+        " consider neurology review first"
     )
-    assert card.detail is not None and " ".join(findings.split()) in card.detail
+    assert card.detail is not None and " ".join(causes.split()) in card.detail
 
 
 @pytest.mark.parametrize(
@@ -392,15 +396,18 @@ def test_record_ids_never_reach_the_text(catalogue: CardCatalogue) -> None:
         topic="dalfampridine-contraindicated",
         indicator="critical",
         evidence=(Evidence("Condition", "cond-e-ep", "Epilepsy", "2001-05-01"),),
-        facts={"contraindication": "seizure history: Epilepsy (Condition/cond-e-ep, 2001-05-01)"},
+        facts={
+            "contraindication": "seizure history: Epilepsy (Condition/cond-e-ep, 2001-05-01)",
+            "reason": "seizure history recorded",
+        },
         suggestions=(SuggestedAction("remove-dalfampridine"),),
         about_order="MedicationRequest/dalf-draft",
     )
     card = _render_one(rec, catalogue, hook="order-sign")
     assert card.summary == (
-        "Dalfampridine being signed is contraindicated (seizure history: Epilepsy (2001-05-01)):"
-        " remove the draft"
+        "Dalfampridine being signed is contraindicated: seizure history recorded — remove the draft"
     )
+    assert "seizure history: Epilepsy (2001-05-01)" in (card.detail or "")
     assert "cond-e-ep" not in (card.detail or "") and "dalf-draft" not in (card.detail or "")
     assert card.extension == {
         BASIS_EXTENSION: ["Condition/cond-e-ep", "MedicationRequest/dalf-draft"]
@@ -412,7 +419,7 @@ def test_each_record_is_listed_once(catalogue: CardCatalogue) -> None:
     rec = Recommendation(
         topic="orthosis",
         indicator="warning",
-        facts={"side": "left side"},
+        facts={"side": "left side", "foot_drop": "Left foot drop"},
         evidence=(foot_drop, foot_drop, replace(foot_drop, display="Foot drop")),
     )
     detail = _render_one(rec, catalogue).detail or ""
@@ -442,7 +449,7 @@ def test_only_the_references_of_the_shown_paragraphs_are_cited(catalogue: CardCa
     rec = Recommendation(
         topic="orthosis",
         indicator="warning",
-        facts={"side": "right side"},
+        facts={"side": "right side", "foot_drop": "Right foot drop"},
         flags=frozenset({"fes_needs_intact_nerve"}),
     )
     why = (_render_one(rec, catalogue).detail or "").split("### Why this card")[1]
@@ -530,7 +537,7 @@ def test_patient_text_cannot_inject_markdown_or_html(catalogue: CardCatalogue) -
     rec = Recommendation(
         topic="orthosis",
         indicator="warning",
-        facts={"side": "<script>alert(1)</script> *left*"},
+        facts={"side": "<script>alert(1)</script> *left*", "foot_drop": "<b>Left</b> foot drop"},
         evidence=(Evidence("Condition", "c1", "[click](https://evil.example)"),),
     )
     detail = _render_one(rec, catalogue).detail or ""
@@ -558,7 +565,7 @@ def test_without_a_target_the_card_order_is_acted_on(catalogue: CardCatalogue) -
         topic="dalfampridine-contraindicated",
         indicator="critical",
         suggestions=(SuggestedAction("remove-dalfampridine"),),
-        facts={"contraindication": "epilepsy (Condition/c9)"},
+        facts={"contraindication": "epilepsy (Condition/c9)", "reason": "seizure history recorded"},
         about_order="MedicationRequest/dalf-draft",
     )
     action = ((_render_one(rec, catalogue).suggestions or [])[0].actions or [])[0]

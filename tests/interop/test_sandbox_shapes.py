@@ -35,21 +35,8 @@ from tests.support.tokens import SANDBOX_ISSUER, SANDBOX_JKU, SigningKey, TokenF
 Json = dict[str, Any]
 SHAPES = sorted(path.stem for path in (harness.HERE / "sandbox").glob("*.json"))
 
-PILL_DOSE = pytest.mark.xfail(
-    strict=True,
-    reason="issue 8 (clinical logic v3, doses in tablets): one {pill} twice daily is the "
-    "labelled dose but gets a dalfampridine-dose warning",
-)
-ONE_MESSAGE = pytest.mark.xfail(
-    strict=True,
-    reason="issue 8 (clinical logic v3, one message per draft): a contraindicated "
-    "dalfampridine draft also gets a dalfampridine-dose card",
-)
-
-PENDING = {
-    ("silent", "dalfampridine-one-pill-twice-daily"): PILL_DOSE,
-    ("silent", "dalfampridine-seizure-history"): ONE_MESSAGE,
-}
+#: (check, shape) -> strict xfail mark, for expectations that need other issues' work.
+PENDING: dict[tuple[str, str], Any] = {}
 
 
 def shapes(check: str) -> list[Any]:

@@ -233,7 +233,7 @@ CODES_V3 = """
 6 SCT 30021000 - - -
 6 SCT 70258002 - - -
 6 SCT 816092008 - - -
-6 SCT 241645008 mri_lumbar,mri_spine_generic V emit
+6 SCT 241645008 mri_spine_generic V emit
 6 LN 24968-0 mri_lumbar V emit
 6 LN 24967-2 mri_lumbar V emit
 6 SCT 41333006 mri_lumbar V emit
@@ -241,9 +241,9 @@ CODES_V3 = """
 6 SCT 14106009 cardiac_device V emit
 6 SCT 706004007 - - -
 6 SCT 441509002 cardiac_device V emit
-7 ICD N18.6 dialysis_or_esrd,renal_probable_impairment V-ICD emit
-7 ICD N18.5 dialysis_or_esrd,renal_probable_impairment V-ICD emit
-7 ICD Z99.2 dialysis_or_esrd,renal_probable_impairment V-ICD emit
+7 ICD N18.6 dialysis_or_esrd V-ICD emit
+7 ICD N18.5 dialysis_or_esrd V-ICD emit
+7 ICD Z99.2 dialysis_or_esrd V-ICD emit
 7 ICD Z49.01 dialysis_recent V-ICD emit
 7 ICD Z49.02 dialysis_recent V-ICD emit
 7 ICD Z49.31 dialysis_recent V-ICD emit
@@ -253,11 +253,11 @@ CODES_V3 = """
 7 ICD Z94.0 kidney_transplant V-ICD emit
 7 ICD T82.41XA dialysis_recent V-ICD emit
 7 ICD T86.12 kidney_transplant_failure V-ICD emit
-7 SCT 46177005 dialysis_or_esrd,renal_probable_impairment V emit
+7 SCT 46177005 dialysis_or_esrd V emit
 7 SCT 236434000 dialysis_or_esrd V emit
 7 SCT 236435004 dialysis_or_esrd V emit
 7 SCT 236436003 kidney_transplant V emit
-7 SCT 433146000 dialysis_or_esrd,renal_probable_impairment V emit
+7 SCT 433146000 dialysis_or_esrd V emit
 7 SCT 265764009 dialysis_recent V emit
 7 SCT 302497006 dialysis_recent V emit
 7 SCT 71192002 dialysis_recent V emit

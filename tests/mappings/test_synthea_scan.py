@@ -46,7 +46,7 @@ REQUIRED = {
     (SNOMED, "703151001"): {"seizure_history"},
     (SNOMED, "128613002"): {"seizure_history"},
     (SNOMED, "84757009"): {"seizure_history"},
-    (SNOMED, "230690007"): {"stroke"},
+    (SNOMED, "230690007"): {"stroke", "central_acute_event"},
     (SNOMED, "368581000119106"): {"diabetic_neuropathy"},
     (SNOMED, "91251008"): {"physical_therapy"},
     (SNOMED, "428191000124101"): set(),  # medication documentation: never botulinum

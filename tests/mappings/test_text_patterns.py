@@ -273,6 +273,7 @@ def test_order_names_are_read_without_finding_negation() -> None:
         ("compounded 4-aminopyridine 10 mg", {"other_4ap"}),
         ("Tibialis posterior tendon transfer", {"tendon_transfer"}),
         ("WalkAide", {"fes"}),
+        ("Cimetidine 400 mg tablet", {"oct2_inhibitor"}),
         ("EMG-guided botulinum toxin; PT/INR", set()),
         (None, set()),
     ],

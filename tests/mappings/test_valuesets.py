@@ -32,7 +32,8 @@ EXPECTED_FEATURES = frozenset(
         # conditions
         "foot_drop", "peroneal_neuropathy", "l5_radiculopathy", "disc_herniation",
         "disc_degeneration", "lumbar_stenosis", "sciatic_neuropathy", "sciatica",
-        "lumbosacral_plexopathy", "stroke", "stroke_without_residual", "lower_limb_monoplegia",
+        "lumbosacral_plexopathy", "stroke", "central_sequela", "central_acute_event",
+        "stroke_without_residual", "lower_limb_monoplegia",
         "multiple_sclerosis", "spinal_cord", "cerebral_palsy", "motor_neuron_disease",
         "spasticity", "muscle_spasm", "peripheral_neuropathy", "diabetic_neuropathy",
         "nerve_trauma", "knee_dislocation", "fibular_fracture", "weakness", "non_ambulatory",
@@ -166,32 +167,17 @@ def test_every_other_value_set_has_codes(index: ValueSetIndex) -> None:
         assert index.codes(f), f
 
 
-def test_esrd_overlaps_probable_impairment_only_by_the_transitional_codes(
-    index: ValueSetIndex,
-) -> None:
-    """Until the features code reads dialysis_or_esrd, its v2 codes stay in the probable set.
-
-    They keep contraindicating dalfampridine meanwhile; delete them from
-    renal_probable_impairment (and this test) once the features code reads dialysis_or_esrd.
-    """
-    overlap = set(index.codes("dialysis_or_esrd")) & set(index.codes("renal_probable_impairment"))
-    assert overlap == {
-        (ICD10CM, "N18.5"),
-        (ICD10CM, "N18.6"),
-        (ICD10CM, "Z99.2"),
-        (SNOMED, "433146000"),
-        (SNOMED, "46177005"),
-    }
+def test_esrd_and_dialysis_are_never_merely_probable_impairment(index: ValueSetIndex) -> None:
+    """ESRD, CKD 5 and dialysis are a definite contraindication (dialysis_or_esrd), never
+    "probable": a later kidney transplant must be able to set them aside (clinical-logic v3
+    §2 dialysis_or_esrd), which a code also in the probable set would defeat."""
+    assert not set(index.codes("dialysis_or_esrd")) & set(index.codes("renal_probable_impairment"))
 
 
-def test_generic_spine_mri_stays_a_lumbar_mri_only_transitionally(index: ValueSetIndex) -> None:
-    """Until the features code reads mri_spine_generic, 241645008 keeps identifying a draft.
-
-    A lumbar MRI draft for a patient with a critical red flag must never go unrecognised
-    (clinical-logic v3 §4); delete it from mri_lumbar once mri_spine_generic is read.
-    """
+def test_generic_spine_mri_is_no_lumbar_mri_code(index: ValueSetIndex) -> None:
+    """v3 §2: 241645008 counts only with lumbar words (features/care.py QUALIFIED)."""
     overlap = set(index.codes("mri_lumbar")) & set(index.codes("mri_spine_generic"))
-    assert overlap == {(SNOMED, "241645008")}
+    assert overlap == set()
 
 
 def test_the_hand_off_readme_lists_every_feature_once() -> None:

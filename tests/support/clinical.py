@@ -353,12 +353,16 @@ def index() -> ValueSetIndex:
     return ValueSetIndex.load()
 
 
-def features_of(*resources: Json, **kw: Any) -> PatientFeatures:
-    return extract(patient_data(*resources, **kw), index(), patterns(), THRESHOLDS)
+def features_of(
+    *resources: Json, thresholds: ClinicalThresholds = THRESHOLDS, **kw: Any
+) -> PatientFeatures:
+    return extract(patient_data(*resources, **kw), index(), patterns(), thresholds)
 
 
-def recommendations(*resources: Json, **kw: Any) -> list[Recommendation]:
-    return recommend(features_of(*resources, **kw), NOW, THRESHOLDS)
+def recommendations(
+    *resources: Json, thresholds: ClinicalThresholds = THRESHOLDS, **kw: Any
+) -> list[Recommendation]:
+    return recommend(features_of(*resources, thresholds=thresholds, **kw), NOW, thresholds)
 
 
 def topics(*resources: Json, **kw: Any) -> list[str]:

@@ -14,6 +14,7 @@ from service.clinical.features import read_record
 from service.clinical.order_checks import check_orders
 from service.clinical.orders import OrderUnderReview, review
 from service.clinical.recommendation import Recommendation
+from service.clinical.thresholds import ClinicalThresholds
 from service.fhir.patient_data import PatientData
 from tests.support.clinical import (
     HCPCS,
@@ -166,12 +167,14 @@ def ref(draft: Json) -> str:
     return f"{draft['resourceType']}/{draft['id']}"
 
 
-def reviews(data: PatientData, selected: list[Json] | None) -> list[OrderUnderReview]:
+def reviews(
+    data: PatientData, selected: list[Json] | None, thresholds: ClinicalThresholds = THRESHOLDS
+) -> list[OrderUnderReview]:
     """The selections, classified, each with the rest of the record; None selects every
     draft (order-sign), as the pipeline does."""
     by_ref = {order.reference: order for order in data.draft_orders}
     checked = data.draft_orders if selected is None else [by_ref[ref(d)] for d in selected]
-    return review(read_record(data, index(), patterns(), THRESHOLDS), checked)
+    return review(read_record(data, index(), patterns(), thresholds), checked)
 
 
 def check(
@@ -179,17 +182,28 @@ def check(
     drafts: tuple[Json, ...] = (),
     selected: list[Json] | None = None,
     valid_r4: bool = True,
+    thresholds: ClinicalThresholds = THRESHOLDS,
 ) -> list[Recommendation]:
     """§4 cards for `selected` (default: every draft) with the other drafts in context."""
     data = patient_data(*resources, drafts=drafts, valid_r4=valid_r4)
-    return check_orders(reviews(data, selected), NOW, THRESHOLDS)
+    return check_orders(reviews(data, selected, thresholds), NOW, thresholds)
 
 
 def select(
-    *resources: Json, order: Json, others: tuple[Json, ...] = (), valid_r4: bool = True
+    *resources: Json,
+    order: Json,
+    others: tuple[Json, ...] = (),
+    valid_r4: bool = True,
+    thresholds: ClinicalThresholds = THRESHOLDS,
 ) -> list[Recommendation]:
     """order-select of one draft among `others`."""
-    return check(*resources, drafts=(order, *others), selected=[order], valid_r4=valid_r4)
+    return check(
+        *resources,
+        drafts=(order, *others),
+        selected=[order],
+        valid_r4=valid_r4,
+        thresholds=thresholds,
+    )
 
 
 def topics(recs: list[Recommendation]) -> list[str]:

@@ -18,9 +18,17 @@ from typing import Any, Literal
 
 import yaml
 from fhir.resources.R4B import get_fhir_model_class
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from cards.catalogue import CardCatalogue
+from service.clinical.thresholds import ClinicalThresholds
 from tests.conftest import PREFETCH_KEYS
 from tests.support.clinical import PATIENT_ID, TODAY
 
@@ -32,7 +40,7 @@ VIGNETTE_DIR = Path(__file__).resolve().parents[1] / "vignettes"
 RELATIVE_DATE = re.compile(r"^([+-])(\d+)([dw])$")
 _DAYS_PER_UNIT = {"d": 1, "w": 7}
 #: Resources whose patient reference is not called `subject`.
-_PATIENT_FIELD = {"AllergyIntolerance": "patient"}
+_PATIENT_FIELD = {"AllergyIntolerance": "patient", "Device": "patient"}
 
 
 class VignetteError(ValueError):
@@ -49,6 +57,8 @@ class ExpectedCard(_Strict):
     suggestions: tuple[str, ...] = ()
     recommended: tuple[str, ...] = ()
     not_suggested: tuple[str, ...] = ()
+    summary_contains: tuple[str, ...] = ()
+    detail_contains: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _consistent(self) -> ExpectedCard:
@@ -88,7 +98,16 @@ class Vignette(_Strict):
     patient: Json
     record: tuple[Json, ...] = ()
     context: Context = Context()
+    clinical: dict[str, Any] = {}
+    """Clinical settings of the site (`CDS_CLINICAL__<NAME>`, by lower-case name) for this
+    vignette, e.g. `{label_jurisdiction: EU}`; none: the defaults."""
     expect: Expectation
+
+    @field_validator("clinical")
+    @classmethod
+    def _clinical_settings(cls, value: dict[str, Any]) -> dict[str, Any]:
+        ClinicalThresholds(**value)  # an unknown name or a bad value fails here
+        return value
 
     @model_validator(mode="after")
     def _fits_hook(self) -> Vignette:
@@ -294,5 +313,15 @@ def _card_problems(expected: ExpectedCard, card: Json) -> list[str]:
         f"card {expected.topic!r} must not suggest {s!r}"
         for s in expected.not_suggested
         if label(s) in offered
+    ]
+    problems += [
+        f"card {expected.topic!r} summary {card['summary']!r} does not say {words!r}"
+        for words in expected.summary_contains
+        if words not in card["summary"]
+    ]
+    problems += [
+        f"card {expected.topic!r} detail does not say {words!r}"
+        for words in expected.detail_contains
+        if words not in card.get("detail", "")
     ]
     return problems

@@ -7,8 +7,10 @@ conditions.py    Condition entries: features, status, onset, side, words
 observations.py  measurements (labs, vitals, strength) and findings recorded as Observations
 onset.py         onset, duration, phase and laterality of the foot drop
 care.py          orders, procedures, studies, devices, medications and draft orders as care
-renal.py         creatinine clearance for dalfampridine (Cockcroft-Gault and fallbacks)
+dialysis.py      dialysis or end-stage renal disease now (a definite CrCl <= 50 mL/min)
+renal.py         creatinine clearance for dalfampridine (every estimate, and fallbacks)
 progression.py   strength decline and progression words
+central.py       whether a central cause explains the foot drop (linked in time)
 text.py          features only free text expresses
 extract.py       puts it together: the record read once, features with drafts as ordered
 """

@@ -9,16 +9,33 @@ Each resource type maps its own status vocabulary to done / ordered / in use:
     DiagnosticReport       partial|preliminary|final|amended|corrected|appended -> done;
                            registered -> ordered
     Encounter              finished -> done; planned|arrived|triaged|in-progress -> ordered
+    CarePlan               completed -> done; active|on-hold -> ordered
     DeviceUseStatement     active|intended|on-hold -> in use; completed -> done
     Device                 active -> in use
     MedicationStatement    active|intended|on-hold -> in use; completed|stopped -> done
     MedicationAdministration  completed|in-progress -> done
 
 Anything else (cancelled, revoked, entered-in-error, not-done, unknown) never
-counts. Draft orders of the request count as ordered, whatever their status.
+counts. Each event carries the side its bodySite or words name (v3 §1 Time: an
+orthosis "left" covers the left foot drop only; without a side it covers every
+side). A botulinum toxin drug counts as limb chemodenervation only when a
+MedicationAdministration gives it at a lower-limb site (v3 §2 botulinum_recent).
+Draft orders of the request count as ordered, whatever their status, unless it
+cancels them (revoked, cancelled, entered-in-error).
 Items without a recognised code are also recognised from their text (orthosis
 and FES device names, tendon transfer, peroneal decompression, dalfampridine /
-4-aminopyridine).
+4-aminopyridine, and the OCT2 inhibitor cimetidine, which has no verified code); a draft
+order by its name, read without finding-negation (`TextPatterns.order_features`: also
+lumbar MRI, AFO, PT referral, NCS/EMG).
+
+Some codes name care only together with words (v3 §2 lumbar_mri_done…, §4
+stat-referral), see `QUALIFIED`: a generic spine MRI is a lumbar MRI only with
+"lumbar", "L-spine" or "lumbosacral" in its text (a draft order coded so is always
+one: it is still a draft to upgrade to stat); an orthopaedic referral is a
+spine-surgery referral only when its text or reasonCode names the spine, back, disc,
+radiculopathy or cauda equina; a pelvis or limb study is plexus or nerve imaging only
+with plexus, nerve or neurography words. An ImagingStudy is a lumbar MRI when a series
+has modality MR and a lumbar body site (or a generic spine site with lumbar words).
 
 `CareReader` is the one reader of care: the record's resources and the request's
 draft orders (which `service.clinical.orders` classifies from the same reading).
@@ -29,14 +46,14 @@ many encounters and procedures that do not matter cost a few microseconds each.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 
 from mappings.matcher import ConceptMatch, ValueSetIndex
 from mappings.text import TextPatterns
 from service.clinical.features.codes import recognised_matches
-from service.clinical.features.model import CareEvent, CareState
+from service.clinical.features.model import CareEvent, CareSide, CareState
 from service.clinical.features.records import display_name, make_evidence, words
 from service.clinical.features.sources import reads
 from service.fhir.patient_data import PatientData, Resource
@@ -50,8 +67,26 @@ TEXT_FEATURES = {
     "other_4ap": "other_4ap",
     "tendon_transfer": "tendon_transfer",
     "peroneal_decompression": "peroneal_decompression",
+    "cimetidine": "oct2_inhibitor",
+    "botulinum_drug": "botulinum_toxin_drug",
 }
 
+#: Codes that name care only with words: coded feature -> (text group, feature it then is).
+QUALIFIED: dict[str, tuple[tuple[str, str], ...]] = {
+    "mri_spine_generic": (("lumbar_level", "mri_lumbar"),),
+    "orthopaedic_referral": (("spine_topic", "spine_surgery_referral"),),
+    "limb_pelvis_imaging": (
+        ("plexus_imaging", "mri_plexus"),
+        ("nerve_imaging_words", "nerve_imaging"),
+    ),
+}
+#: What a draft order coded so always is, words or not (v3 §2: still a draft to upgrade).
+DRAFT_QUALIFIED = {"mri_spine_generic": "mri_lumbar"}
+MRI_LUMBAR = "mri_lumbar"
+
+#: Statuses that cancel a draft order: it is neither checked nor counted as ordered
+#: (clinical-logic v3 §4: cancellation comes only from the order's status).
+CANCELLED_DRAFT = frozenset({"revoked", "cancelled", "entered-in-error"})
 DALFAMPRIDINE = "dalfampridine"
 OTHER_4AP = "other_4ap"
 #: Products whose words always count, coded or not: there the order itself is the risk (§1).
@@ -75,24 +110,37 @@ class _Kind:
     """How one resource type names its care, and the fields that date and qualify it.
 
     `concepts` are the CodeableConcept fields naming what it is, in the order they name
-    it ("…[]" for a list of them); `reference` a Device or Medication whose own code
-    names it; `dates` are tried in order ("…Period" fields for their start); `texts`
-    are free-text names.
+    it ("…[]" for a list of them, "a[].b.c" for a path through lists and elements);
+    `reference` a Device or Medication whose own code names it; `dates` are tried in
+    order ("…Period" fields for their start); `texts` are free-text names; `sites` the
+    body-site concepts (same notation) that give its side.
     """
 
     states: Mapping[str, CareState]
     concepts: tuple[str, ...] = ()
+    sites: tuple[str, ...] = ()
     reference: str | None = None
     dates: tuple[str, ...] = ()
     texts: tuple[str, ...] = ()
     device_names: bool = False
     priority: bool = False
+    reasons: tuple[str, ...] = ()
+    """CodeableConcept lists whose words qualify a code (`QUALIFIED`), never name care."""
+    series: bool = False
+    """ImagingStudy series: modality and body site name a lumbar MRI."""
 
 
 _REQUEST_DATES = ("occurrenceDateTime", "occurrencePeriod", "authoredOn")
 _MEDICATION = "medicationCodeableConcept"
 KINDS: dict[str, _Kind] = {
-    "ServiceRequest": _Kind(_REQUEST_STATES, ("code",), dates=_REQUEST_DATES, priority=True),
+    "ServiceRequest": _Kind(
+        _REQUEST_STATES,
+        ("code",),
+        ("bodySite[]",),
+        dates=_REQUEST_DATES,
+        priority=True,
+        reasons=("reasonCode",),
+    ),
     "DeviceRequest": _Kind(
         _REQUEST_STATES,
         ("codeCodeableConcept",),
@@ -101,7 +149,10 @@ KINDS: dict[str, _Kind] = {
         priority=True,
     ),
     "DeviceUseStatement": _Kind(
-        _USE_STATES, reference="device", dates=("timingDateTime", "timingPeriod", "recordedOn")
+        _USE_STATES,
+        sites=("bodySite",),
+        reference="device",
+        dates=("timingDateTime", "timingPeriod", "recordedOn"),
     ),
     "Device": _Kind({"active": "in_use"}, ("type",), device_names=True),
     "Procedure": _Kind(
@@ -110,6 +161,7 @@ KINDS: dict[str, _Kind] = {
             **dict.fromkeys(("preparation", "in-progress", "on-hold"), "ordered"),
         },
         ("code",),
+        ("bodySite[]",),
         dates=("performedDateTime", "performedPeriod"),
     ),
     "ImagingStudy": _Kind(
@@ -117,6 +169,7 @@ KINDS: dict[str, _Kind] = {
         ("procedureCode[]",),
         dates=("started",),
         texts=("description",),
+        series=True,
     ),
     "DiagnosticReport": _Kind(
         {
@@ -136,6 +189,12 @@ KINDS: dict[str, _Kind] = {
         ("type[]", "serviceType"),
         dates=("period",),
     ),
+    "CarePlan": _Kind(
+        {**dict.fromkeys(("active", "on-hold"), "ordered"), "completed": "done"},
+        ("category[]", "activity[].detail.code"),
+        dates=("period",),
+        texts=("title",),
+    ),
     "MedicationRequest": _Kind(
         {**_REQUEST_STATES, "stopped": "done"},
         (_MEDICATION,),
@@ -152,11 +211,17 @@ KINDS: dict[str, _Kind] = {
     "MedicationAdministration": _Kind(
         {"completed": "done", "in-progress": "done"},
         (_MEDICATION,),
+        ("dosage.site",),
         reference="medicationReference",
         dates=("effectiveDateTime", "effectivePeriod"),
     ),
 }
 """Every resource type that carries care, and where each says what it is."""
+
+BOTULINUM = "botulinum"
+BOTULINUM_DRUG = "botulinum_toxin_drug"
+#: Text group naming a lower-limb site (mappings/text_patterns.json).
+LOWER_LIMB = "lower_limb"
 
 
 @dataclass(frozen=True)
@@ -260,16 +325,13 @@ class CareReader:
     def _naming(self, kind: _Kind, reader: Reader, *, draft: bool) -> _Naming | None:
         """What a resource says it is: codes first, then its words. None for a record
         resource that names no care (the many that do not matter stop here)."""
-        own: list[Concept] = []
-        for name in kind.concepts:
-            if name.endswith("[]"):
-                own += reader.concepts(name[:-2])
-            elif (concept := reader.concept(name)) is not None:
-                own.append(concept)
+        own = [c for name in kind.concepts for c in _concepts_at(reader, name)]
         reference = reader.reference(kind.reference) if kind.reference else None
         target = self._target(reader, reference) if reference else _NO_TARGET
         codes = recognised_matches(self._index, [*own, *target.concepts])
         coded = tuple(dict.fromkeys(m.feature for m in codes))
+        if kind.series and self._lumbar_series(reader):
+            coded = (*coded, MRI_LUMBAR)
         own_names = [reader.string(name) for name in kind.texts]
         if kind.device_names:
             own_names += _device_names(reader)
@@ -284,7 +346,8 @@ class CareReader:
         ]
         # Records repeat themselves (text = display): each piece is read once.
         text = words(*dict.fromkeys(pieces))
-        texted = self._text_features(coded, text)
+        coded = self._qualified(coded, text, kind, reader, draft=draft)
+        texted = self._order_words(coded, text) if draft else self._text_features(coded, text)
         if not coded and not texted and not draft:
             return None
         names = [*own_names, shown, *(c.name for c in target.concepts), *target.names]
@@ -294,7 +357,10 @@ class CareReader:
         self, resource: Resource, reader: Reader, kind: _Kind, naming: _Naming, *, draft: bool
     ) -> CareReading:
         status = reader.code("status")
-        state: CareState | None = "ordered" if draft else kind.states.get(status or "")
+        if draft:
+            state: CareState | None = None if status in CANCELLED_DRAFT else "ordered"
+        else:
+            state = kind.states.get(status or "")
         priority = reader.code("priority") if kind.priority else None
         display = display_name(naming.own, naming.names, naming.codes)
         reading = CareReading(resource, reader, (), display, priority, naming.codes, naming.text)
@@ -305,14 +371,74 @@ class CareReader:
             f", priority {priority}" if priority else ""
         )
         evidence = make_evidence(resource, display or "(no display)", when, value)
+        sites = [c for name in kind.sites for c in _concepts_at(reader, name)]
+        side = self._side(sites, naming.text)
         # A record resource's codes count only for the value sets its type's query asks for
         # (sources.READS); its words, and a draft order of the request, whatever they name.
         coded = [f for f in naming.coded if draft or reads(resource.type, f)]
+        features = [*coded, *sorted(naming.texted)]
+        if BOTULINUM_DRUG in features and BOTULINUM not in features:
+            lower_limb = any(self._patterns.find(LOWER_LIMB, site.words) for site in sites)
+            if resource.type == "MedicationAdministration" and lower_limb:
+                features.append(BOTULINUM)
         events = tuple(
-            CareEvent(feature, evidence, state, when, priority, draft, feature in naming.texted)
-            for feature in [*coded, *sorted(naming.texted)]
+            CareEvent(
+                feature, evidence, state, when, priority, draft, feature in naming.texted, side
+            )
+            for feature in features
         )
         return replace(reading, events=events, from_text=naming.texted)
+
+    def _qualified(
+        self, coded: tuple[str, ...], text: str, kind: _Kind, reader: Reader, *, draft: bool
+    ) -> tuple[str, ...]:
+        """`coded` with the features its qualified codes name given the words (`QUALIFIED`)."""
+        wanted = [f for f in coded if f in QUALIFIED]
+        if not wanted:
+            return coded
+        reasons = [c.words for name in kind.reasons for c in reader.concepts(name)]
+        said = words(text, *reasons)
+        extra = [DRAFT_QUALIFIED[f] for f in wanted if draft and f in DRAFT_QUALIFIED]
+        extra += [
+            feature
+            for f in wanted
+            for group, feature in QUALIFIED[f]
+            if self._patterns.find_name(group, said) is not None
+        ]
+        return tuple(dict.fromkeys([*coded, *extra]))
+
+    def _lumbar_series(self, study: Reader) -> bool:
+        """A series with modality MR and a lumbar body site, or a generic spine site whose
+        study or series description names the lumbar level."""
+        for series in study.elements("series"):
+            concepts = [c for name in ("modality", "bodySite") if (c := series.concept(name))]
+            found = {m.feature for m in recognised_matches(self._index, concepts)}
+            if "imaging_modality_mr" not in found:
+                continue
+            if "lumbar_spine_body_site" in found:
+                return True
+            described = words(study.string("description"), series.string("description"))
+            said = words(described, *(c.words for c in concepts))
+            if "spine_body_site_generic" in found and self._patterns.find_name(
+                "lumbar_level", said
+            ):
+                return True
+        return False
+
+    def _side(self, sites: Sequence[Concept], text: str) -> CareSide | None:
+        """The side the body sites' codes or words, else the record's words, name."""
+        sides = {
+            side
+            for site in sites
+            for coding in site.codings
+            if (side := self._patterns.side_of_code(coding.system, coding.code)) is not None
+        }
+        sides |= {side for site in sites if (side := self._patterns.side_of_text(site.words))}
+        if not sides and (side := self._patterns.side_of_text(text)) is not None:
+            sides.add(side)
+        if "bilateral" in sides or {"right", "left"} <= sides:
+            return "bilateral"
+        return next(iter(sides), None)
 
     def _target(self, owner: Reader, reference: Reference | None) -> _Target:
         """The Device or Medication a reference points to, contained or in the record."""
@@ -348,9 +474,43 @@ class CareReader:
             and (not coded or feature in FOUR_AMINOPYRIDINES)
             and self._patterns.find(group, text)
         }
-        if DALFAMPRIDINE in coded or DALFAMPRIDINE in texted:
-            texted.discard(OTHER_4AP)
-        return texted
+        return _one_4ap(coded, texted)
+
+    def _order_words(self, coded: Collection[str], text: str) -> set[str]:
+        """Care features a draft order's name states that its codes do not (§4 v3).
+
+        An order name is read without finding-negation ("MRI L-spine w/o contrast" is an
+        orderable; cancellation comes only from the order's status), and, as for the
+        record, only when no recognised code classifies the order — except
+        4-aminopyridine products, whose words always count.
+        """
+        texted = {
+            feature
+            for feature in self._patterns.order_features(text)
+            if feature not in coded and (not coded or feature in FOUR_AMINOPYRIDINES)
+        }
+        return _one_4ap(coded, texted)
+
+
+def _one_4ap(coded: Collection[str], texted: set[str]) -> set[str]:
+    """Dalfampridine named (by code or words) is not also "another 4-aminopyridine"."""
+    if DALFAMPRIDINE in coded or DALFAMPRIDINE in texted:
+        texted.discard(OTHER_4AP)
+    return texted
+
+
+def _concepts_at(reader: Reader, path: str) -> list[Concept]:
+    """The CodeableConcepts at `path`: "code", "category[]", "activity[].detail.code"."""
+    *steps, last = path.split(".")
+    readers = [reader]
+    for step in steps:
+        if step.endswith("[]"):
+            readers = [e for r in readers for e in r.elements(step[:-2])]
+        else:
+            readers = [e for r in readers if (e := r.element(step)) is not None]
+    if last.endswith("[]"):
+        return [c for r in readers for c in r.concepts(last[:-2])]
+    return [c for r in readers if (c := r.concept(last)) is not None]
 
 
 def _device_names(device: Reader) -> list[str]:

@@ -20,7 +20,9 @@ from service.clinical.features.codes import recognised_matches
 from service.clinical.features.model import Finding, Onset
 from service.clinical.features.onset import condition_onset, condition_side
 from service.clinical.features.records import (
+    ABATED_STATUSES,
     ACTIVE_STATUSES,
+    RECURRENCE_STATUSES,
     counts,
     display_name,
     make_evidence,
@@ -54,6 +56,9 @@ class ConditionEntry:
         problem-list exports often omit it for current problems, and a red flag must
         not be missed."""
         self.resolved = clinical_status == "resolved"
+        self.recurrence = clinical_status in RECURRENCE_STATUSES
+        """Recurrence or relapse: always a new episode of its side (v3 §1 Time)."""
+        self._abated_status = clinical_status in ABATED_STATUSES
         self._birth_date = birth_date
         self._patterns = patterns
 
@@ -64,6 +69,14 @@ class ConditionEntry:
     @cached_property
     def onset(self) -> Onset:
         return condition_onset(self.reader, self._birth_date)
+
+    @cached_property
+    def abated(self) -> bool:
+        """Inactive, resolved or in remission, or an abatement recorded (v3 §1 Time)."""
+        return self._abated_status or any(
+            name in self.reader.json
+            for name in ("abatementDateTime", "abatementAge", "abatementPeriod", "abatementString")
+        )
 
     @cached_property
     def recorded_date(self) -> date | None:

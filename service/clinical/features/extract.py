@@ -40,6 +40,7 @@ from mappings.matcher import ValueSetIndex
 from mappings.text import TextPatterns
 from service.clinical.features import text
 from service.clinical.features.care import FOUR_AMINOPYRIDINES, CareReader, CareReading
+from service.clinical.features.central import central_causes, named_by_foot_drop
 from service.clinical.features.codes import recognised_matches
 from service.clinical.features.conditions import (
     ConditionEntry,
@@ -47,6 +48,7 @@ from service.clinical.features.conditions import (
     read_conditions,
     with_feature,
 )
+from service.clinical.features.dialysis import dialysis_or_esrd
 from service.clinical.features.model import (
     CareEvent,
     CareEvents,
@@ -72,7 +74,13 @@ from service.clinical.thresholds import ClinicalThresholds
 from service.fhir.patient_data import DraftOrder, PatientData
 from service.fhir.readers import Unreadable
 
-CENTRAL_CAUSES = ("stroke", "spinal_cord", "cerebral_palsy")
+CENTRAL_CAUSES = (
+    "stroke",
+    "spinal_cord",
+    "cerebral_palsy",
+    "central_sequela",
+    "central_acute_event",
+)
 #: Central causes that persist through remission; read in any clinical status but resolved.
 LIFELONG_CENTRAL_CAUSES = ("multiple_sclerosis",)
 PROGRESSIVE_DISEASES = ("multiple_sclerosis", "motor_neuron_disease")
@@ -97,21 +105,45 @@ _EVER_DONE = {
     "palliative_surgery": ("tendon_transfer", "ankle_arthrodesis"),
     "peroneal_decompression": ("peroneal_decompression",),
 }
-_CURRENT = {"dalfampridine_active": ("dalfampridine",), "other_4ap": ("other_4ap",)}
+_CURRENT = {
+    "dalfampridine_active": ("dalfampridine",),
+    "other_4ap": ("other_4ap",),
+    "oct2_inhibitor": ("oct2_inhibitor",),
+}
 
 
 def _sided(entries: Iterable[ConditionEntry], feature: str) -> list[SidedOnset]:
-    return [SidedOnset(e.finding(feature), e.onset, e.side) for e in entries]
+    return [
+        SidedOnset(
+            e.finding(feature), e.onset, e.side, e.active, e.recurrence, e.abated, e.recorded_date
+        )
+        for e in entries
+    ]
 
 
 def _foot_drop(
     conditions: Sequence[ConditionEntry], today: date, thresholds: ClinicalThresholds
 ) -> FootDrop | None:
-    foot_drop = _sided(with_feature(conditions, "foot_drop"), "foot_drop")
+    # Every status: an earlier, abated entry ends an episode (v3 §1 Time).
+    foot_drop = _sided(with_feature(conditions, "foot_drop", active_only=False), "foot_drop")
     peroneal = _sided(with_feature(conditions, "peroneal_neuropathy"), "peroneal_neuropathy")
-    if foot_drop:
-        return assemble(foot_drop, peroneal, False, today, thresholds)
-    return assemble(peroneal, (), True, today, thresholds)
+    found = assemble(foot_drop, peroneal, False, today, thresholds)
+    return found or assemble(peroneal, (), True, today, thresholds)
+
+
+def _central_entries(
+    conditions: Sequence[ConditionEntry],
+) -> list[tuple[ConditionEntry, Finding]]:
+    """Active central-cause entries, and multiple sclerosis in any status but resolved."""
+    unresolved = [e for e in conditions if not e.resolved]
+    entries = dict.fromkeys(
+        [
+            *with_feature(conditions, *CENTRAL_CAUSES),
+            *with_feature(unresolved, *LIFELONG_CENTRAL_CAUSES, active_only=False),
+        ]
+    )
+    wanted = (*CENTRAL_CAUSES, *LIFELONG_CENTRAL_CAUSES)
+    return [(e, e.finding(next(f for f in wanted if f in e.features))) for e in entries]
 
 
 def _patient(
@@ -212,7 +244,17 @@ class RecordReading:
 
 
 def _onset(foot_drop: FootDrop | None) -> date | None:
-    return foot_drop.onset.date if foot_drop else None
+    """The day care counts "since onset" from (v3 §1 Time): the newest current episode's
+    onset, true onsets first — a new episode on either side needs its first-line care
+    again; a side only a peroneal palsy names does not date it."""
+    if foot_drop is None:
+        return None
+    onsets = [e.onset for e in foot_drop.episodes if not e.side_only] or [foot_drop.onset]
+    for approximate in (False, True):
+        dated = [o.date for o in onsets if o.date is not None and o.approximate == approximate]
+        if dated:
+            return max(dated)
+    return None
 
 
 def read_record(
@@ -232,6 +274,9 @@ def read_record(
     record_care = list(reader.record(data))
     drafts = tuple((order, reader.draft(order.resource)) for order in data.draft_orders)
     allergies = _allergies(data, index, patterns, unreadable)
+    seizure_text, seizure_verify_text = text.seizure_from_text(conditions, patterns)
+    record_events = [e for r in record_care for e in r.events]
+    dialysis = dialysis_or_esrd(conditions, observations.findings, record_events, today, thresholds)
 
     def coded(*features: str) -> tuple[Finding, ...]:
         """Active Condition entries and present Observation findings of `features`."""
@@ -256,6 +301,12 @@ def read_record(
         whose own date is new: a retention catheterised and closed within days is still new."""
         return coded(*features) + findings(closed_new, *features, active_only=False)
 
+    red_flag_texts = text.red_flags_from_text(conditions, patterns)
+
+    def texted(feature: str) -> tuple[Finding, ...]:
+        """Uncoded problem-list entries naming the red flag (v3 §2)."""
+        return tuple(f for f in red_flag_texts if f.feature == feature)
+
     recent_disc = months_before(today, thresholds.recent_disc_months)
     without_care = PatientFeatures(
         now=data.now,
@@ -275,6 +326,13 @@ def read_record(
         sciatic_neuropathy=coded("sciatic_neuropathy"),
         lumbosacral_plexopathy=coded("lumbosacral_plexopathy"),
         central_cause=coded(*CENTRAL_CAUSES) + lifelong(*LIFELONG_CENTRAL_CAUSES),
+        central=central_causes(
+            _central_entries(conditions),
+            named_by_foot_drop(conditions, patterns),
+            foot_drop,
+            today,
+            thresholds,
+        ),
         multiple_sclerosis=lifelong("multiple_sclerosis"),
         progressive_disease=lifelong(*PROGRESSIVE_DISEASES),
         nerve_trauma=coded("nerve_trauma", "knee_dislocation"),
@@ -285,16 +343,20 @@ def read_record(
         non_ambulatory=coded("non_ambulatory"),
         cardiac_device=coded("cardiac_device"),
         insensate_feet=coded("peripheral_neuropathy", "diabetic_neuropathy"),
-        cauda_equina=coded("cauda_equina"),
-        urinary_retention=red_flag("urinary_retention"),
-        bowel_dysfunction=red_flag("bowel_dysfunction"),
+        cauda_equina=coded("cauda_equina") + texted("cauda_equina"),
+        urinary_retention=red_flag("urinary_retention") + texted("urinary_retention"),
+        bowel_dysfunction=red_flag("bowel_dysfunction") + texted("bowel_dysfunction"),
         saddle_anesthesia=red_flag("saddle_anesthesia")
+        + texted("saddle_anesthesia")
         + text.saddle_from_text(conditions, patterns)
         + text.mentioned(
             with_feature(closed_new, "skin_sensation_unsited", active_only=False),
             patterns,
             "saddle",
             "saddle_anesthesia",
+        ),
+        red_flag_noted=text.red_flags_in_notes(
+            conditions, patterns, today, thresholds.red_flag_finding_days
         ),
         progression=Progression(
             structured=structured_decline(
@@ -303,16 +365,20 @@ def read_record(
             text=text_progression(conditions, patterns, today, thresholds),
         ),
         leg_crossing=text.leg_crossing(conditions, patterns),
-        seizure_history=findings(conditions, "seizure_history", active_only=False)
-        + text.seizure_from_text(conditions, patterns),
-        seizure_verify=findings(conditions, "seizure_verify", active_only=False),
+        seizure_history=findings(conditions, "seizure_history", active_only=False) + seizure_text,
+        seizure_febrile_neonatal_provoked=findings(
+            conditions, "seizure_febrile_neonatal_provoked", active_only=False
+        ),
+        seizure_verify=findings(conditions, "seizure_verify", active_only=False)
+        + seizure_verify_text,
         dalfampridine_allergy=allergies,
         renal=RenalAssessor(
-            observations, conditions, patient, age, sex, today, thresholds
+            observations, conditions, dialysis, patient, age, sex, today, thresholds
         ).assess(),
+        dialysis_or_esrd=dialysis,
         unavailable=data.incomplete,
     )
-    care = [*(e for r in record_care for e in r.events), *text.devices_in_use(conditions, patterns)]
+    care = [*record_events, *text.devices_in_use(conditions, patterns)]
     # Condition fields are read lazily: collect what could not be read once all are read.
     unreadable += [u for e in conditions for u in e.unreadable]
     unreadable += [*observations.unreadable, *(u for r in record_care for u in r.unreadable)]

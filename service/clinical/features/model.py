@@ -16,6 +16,8 @@ from service.fhir.readers import Unreadable
 
 Phase = Literal["acute", "established", "long_standing", "unknown"]
 Laterality = Literal["right", "left", "bilateral", "unspecified"]
+EpisodeSide = Literal["right", "left", "unspecified"]
+CareSide = Literal["right", "left", "bilateral"]
 OnsetSource = Literal["onset_datetime", "onset_period", "onset_age", "recorded_date", "none"]
 Sex = Literal["female", "male", "unknown"]
 CareState = Literal["done", "ordered", "in_use"]
@@ -23,12 +25,24 @@ CareState = Literal["done", "ordered", "in_use"]
 pending order, draft orders included; `in_use`: a device or medication in current use."""
 
 RenalStatus = Literal["known", "probable_impaired", "unreliable", "unknown"]
-RenalMethod = Literal["crcl_observation", "cockcroft_gault", "ckd_stage", "egfr", "none"]
+RenalMethod = Literal[
+    "crcl_measured",
+    "crcl_estimate",
+    "cockcroft_gault",
+    "dialysis_or_esrd",
+    "ckd_stage",
+    "egfr",
+    "none",
+]
+"""`crcl_measured`: a measured clearance (urine and serum); `crcl_estimate`: a stored
+Cockcroft-Gault result; `cockcroft_gault`: computed here; `dialysis_or_esrd`: definite
+without a value."""
 RenalNote = Literal[
     "egfr_in_place_of_crcl",
     "crcl_unreliable",
     "sex_unknown_female_factor",
     "weight_missing",
+    "weight_self_reported",
     "adjusted_body_weight_used",
 ]
 
@@ -103,11 +117,27 @@ class Onset:
 
 
 @dataclass(frozen=True)
+class Episode:
+    """One side's current foot-drop episode (v3 §1 Time): its active entries, the onset
+    the episode began with, and the duration and phase it has reached."""
+
+    side: EpisodeSide
+    findings: tuple[Finding, ...]
+    onset: Onset
+    duration: timedelta | None
+    phase: Phase
+    side_only: bool = False
+    """A side only a coded peroneal palsy names: a side of the foot drop, not its date."""
+
+
+@dataclass(frozen=True)
 class FootDrop:
     """The active foot drop (or, as `proxy`, a coded common peroneal palsy standing in for it).
 
     A proxy counts for the red-flag and work-up cards only (§1 Trigger).
-    `bilateral_onset` is when it became bilateral (the later side, or a bilateral entry).
+    `onset` is the earliest current episode's; `bilateral_onset` is when it became
+    bilateral (the later side's current episode, or a bilateral entry). `episodes` holds
+    each side's current episode ("unspecified" when no entry names a side).
     """
 
     findings: tuple[Finding, ...]
@@ -117,6 +147,10 @@ class FootDrop:
     phase: Phase
     bilateral_onset: Onset | None
     proxy: bool
+    episodes: tuple[Episode, ...] = ()
+
+    def episode(self, side: EpisodeSide) -> Episode | None:
+        return next((e for e in self.episodes if e.side == side), None)
 
 
 @dataclass(frozen=True)
@@ -128,6 +162,12 @@ class CareEvent(Recorded):
     priority: str | None = None
     draft: bool = False
     from_text: bool = False
+    side: CareSide | None = None
+    """The side its bodySite or words name (v3 §1 Time); None counts for every side."""
+
+    def covers(self, side: EpisodeSide) -> bool:
+        """Whether it counts for a foot drop of `side`."""
+        return self.side is None or side == "unspecified" or self.side in (side, "bilateral")
 
 
 @dataclass(frozen=True)
@@ -139,18 +179,38 @@ class Progression:
 
 
 @dataclass(frozen=True)
+class RenalEstimate:
+    """One creatinine clearance within 12 months that is not unreliable (v3 §2 (2))."""
+
+    method: RenalMethod
+    value: Decimal
+    date: date | None
+    text: str
+    """The value, its date and, for Cockcroft-Gault, the computation."""
+    evidence: tuple[Evidence, ...]
+    source: str = ""
+    """How it was obtained, without restating the value: the text when it stands alone
+    beside the value (empty: `text`)."""
+
+
+@dataclass(frozen=True)
 class RenalAssessment:
     """Creatinine clearance for dalfampridine, as far as the record allows (§2, A8).
 
-    `value` is mL/min (CrCl), or mL/min/1.73 m² when `method` is `egfr`.
-    `contraindicated` compares the unrounded value with the label's limit; `borderline`
-    and `mild` are the 50–60 and 51–80 mL/min bands of a known CrCl.
+    `known`: the CrCl is known — every estimate (`estimates`) counts and `value` is the
+    lowest, in mL/min — or, with `method` `dialysis_or_esrd` and no value, known to be
+    ≤ 50 mL/min. `value` is mL/min/1.73 m² when `method` is `egfr`. `contraindicated`
+    compares the unrounded values with the label's limit (the jurisdiction's), and
+    `contraindication` then names it with its data; `borderline` and `mild` are the
+    50–60 and 51–80 mL/min bands of a known CrCl under the US label.
     """
 
     status: RenalStatus
     method: RenalMethod
     value: Decimal | None = None
     computation: str = ""
+    estimates: tuple[RenalEstimate, ...] = ()
+    contraindication: str = ""
     notes: tuple[RenalNote, ...] = ()
     evidence: tuple[Evidence, ...] = ()
     missing_inputs: tuple[str, ...] = ()
@@ -158,9 +218,33 @@ class RenalAssessment:
     borderline: bool = False
     mild: bool = False
 
+    @property
+    def quoted(self) -> str:
+        """The value as cards quote it, then how it was obtained."""
+        if self.value is None:
+            return self.computation
+        unit = "mL/min/1.73 m²" if self.method == "egfr" else "mL/min"
+        return f"{self.value:.1f} {unit} ({self.computation})"
+
 
 Findings = tuple[Finding, ...]
 CareEvents = tuple[CareEvent, ...]
+
+
+@dataclass(frozen=True)
+class CentralCauses:
+    """Central causes by whether they explain the foot drop (v3 §2 central_cause).
+
+    `explains`: the foot-drop record names it, an active sequela with a deficit, an
+    acute event linked in time, or a chronic disease with a foot drop of unknown,
+    approximate or ≥ 6-month onset. `possible`: every other central condition — a
+    possible cause the work-up card names. `chronic_recent`: those of `possible` that
+    are a chronic central disease while the foot drop's known onset is under 6 months.
+    """
+
+    explains: Findings = ()
+    possible: Findings = ()
+    chronic_recent: Findings = ()
 
 
 @dataclass(frozen=True)
@@ -192,6 +276,8 @@ class PatientFeatures:
     lumbosacral_plexopathy: Findings = ()
     central_cause: Findings = ()
     """Stroke with deficit (not "without residual deficits"), MS, spinal cord, cerebral palsy."""
+    central: CentralCauses = CentralCauses()
+    """The central causes sorted by whether they explain the foot drop (v3 §2)."""
     multiple_sclerosis: Findings = ()
     progressive_disease: Findings = ()
     """MS or motor neuron disease, any clinical status but resolved: no palliative surgery."""
@@ -211,18 +297,36 @@ class PatientFeatures:
     urinary_retention: Findings = ()
     bowel_dysfunction: Findings = ()
     saddle_anesthesia: Findings = ()
+    red_flag_noted: Findings = ()
+    """A red-flag finding named only in the note of a recent foot-drop, weakness or
+    radiculopathy Condition: the warning tier at most (v3 §2 red_flag findings)."""
     progression: Progression = Progression()
     leg_crossing: Findings = ()
 
     # Dalfampridine
     seizure_history: Findings = ()
-    """Any clinical status: a resolved seizure disorder still counts (codes.md §9)."""
+    """Any clinical status: a resolved seizure disorder still counts (codes.md §9). Coded
+    (the published eCQM set, the ICD-10-CM G40 family, 703151001, febrile, neonatal and
+    provoked seizures), or read from the words of Z86.69 or of a Condition with no
+    recognised code (`from_text`)."""
+    seizure_febrile_neonatal_provoked: Findings = ()
+    """The coded febrile, neonatal, provoked or withdrawal seizures among seizure_history:
+    still a contraindication; the card may offer "febrile/neonatal seizure only"."""
     seizure_verify: Findings = ()
+    """Non-epileptic events (F44.5, 191714002, 438113009) and, from words, non-epileptic,
+    psychogenic or functional seizures and hypotheticals ("seizure precautions"): verify
+    seizure history before prescribing, not a contraindication."""
     dalfampridine_allergy: Findings = ()
     dalfampridine_active: CareEvents = ()
     dalfampridine_past_course: CareEvents = ()
     other_4ap: CareEvents = ()
+    oct2_inhibitor: CareEvents = ()
+    """A current OCT2 inhibitor such as cimetidine (named in text: no code is verified): a
+    contraindication under the EU label, a caution under the US label (§2 (3))."""
     renal: RenalAssessment = RenalAssessment(status="unknown", method="none")
+    dialysis_or_esrd: Findings = ()
+    """On dialysis or with end-stage renal disease now (§2 dialysis_or_esrd): a definite
+    CrCl ≤ 50 mL/min, whatever a creatinine says."""
 
     # Care already in place
     orthosis_in_use: CareEvents = ()

@@ -25,10 +25,13 @@ from service.fhir.readers import Reader, Unreadable
 MEASUREMENTS = frozenset(
     {
         "creatinine_clearance",
+        "creatinine_clearance_measured",
         "egfr",
         "serum_creatinine",
         "body_weight",
+        "body_weight_self_reported",
         "body_height",
+        "body_mass_index",
         "dorsiflexion_strength",
     }
 )

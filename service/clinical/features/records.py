@@ -19,6 +19,10 @@ from service.fhir.readers import Concept, Reader
 
 #: clinicalStatus codes that make a Condition "active" (§1 Trigger).
 ACTIVE_STATUSES = frozenset({"active", "recurrence", "relapse"})
+#: clinicalStatus codes that start a new episode of a foot drop (v3 §1 Time).
+RECURRENCE_STATUSES = frozenset({"recurrence", "relapse"})
+#: clinicalStatus codes of a Condition that has abated.
+ABATED_STATUSES = frozenset({"inactive", "resolved", "remission"})
 #: verificationStatus codes that make a Condition (or an allergy) never count.
 EXCLUDED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
 
@@ -29,6 +33,15 @@ def months_before(day: date, months: int) -> date:
     year, month = divmod(total, 12)
     month += 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def months_between(start: date, end: date) -> int:
+    """Completed calendar months from `start` to `end`, as a calendar counts them: a month
+    ending on a shorter month's last day is complete (31 January to 28 February is one)."""
+    months = (end.year - start.year) * 12 + end.month - start.month
+    while months > 0 and months_before(start, -months) > end:
+        months -= 1
+    return max(months, 0)
 
 
 def years_between(start: date, end: date) -> int:

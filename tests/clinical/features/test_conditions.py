@@ -6,12 +6,15 @@ from typing import Any
 
 import pytest
 
+from service.clinical import shared
 from tests.support.clinical import (
+    ICD,
     SCT,
     condition,
     days_ago,
     features_of,
     foot_drop,
+    index,
     observation,
 )
 
@@ -182,3 +185,152 @@ def test_multiple_sclerosis_in_remission_is_still_multiple_sclerosis(
     features = features_of(foot_drop(), condition("G35.A", status=status))
     assert bool(features.multiple_sclerosis) is counts
     assert bool(features.central_cause) is counts
+
+
+# ── seizure history (clinical-logic v3 §2 seizure_history) ─────────────────────────
+
+
+@pytest.mark.parametrize(
+    ("code", "system"),
+    [
+        ("703151001", SCT),  # History of single seizure: what Synthea records
+        ("230456007", SCT),  # Status epilepticus
+        ("128613002", SCT),  # Seizure disorder (the published eCQM set)
+        ("G40.841", ICD),  # KCNQ2-related epilepsy: not in the 2024 eCQM set, in G40
+        ("G40.909", ICD),
+    ],
+)
+@pytest.mark.parametrize("status", ["active", "resolved", "inactive"])
+def test_seizure_history_codes_count_in_any_status(code: str, system: str, status: str) -> None:
+    f = features_of(foot_drop(), condition(code, system, onset="2010-01-01", status=status))
+    assert [x.feature for x in f.seizure_history] == ["seizure_history"]
+    assert not f.seizure_history[0].from_text
+    assert not f.seizure_verify
+    assert not f.seizure_febrile_neonatal_provoked
+
+
+@pytest.mark.parametrize(
+    ("code", "system"),
+    [
+        ("41497008", SCT),  # Febrile convulsion
+        ("230432008", SCT),  # Familial febrile convulsions
+        ("R56.00", ICD),  # Simple febrile convulsions
+        ("R56.01", ICD),  # Complex febrile convulsions
+        ("87476004", SCT),  # Convulsions in the newborn
+        ("P90", ICD),  # Convulsions of newborn
+        ("308742005", SCT),  # Alcohol withdrawal-induced convulsion
+    ],
+)
+def test_febrile_neonatal_and_provoked_seizures_are_seizure_history(code: str, system: str) -> None:
+    """The label contraindicates any history of seizure; the card may offer the
+    "febrile/neonatal seizure only" override reason."""
+    f = features_of(foot_drop(), condition(code, system, onset="1970-01-01", status="resolved"))
+    assert len(f.seizure_history) == 1
+    assert f.seizure_febrile_neonatal_provoked[0].reference == f.seizure_history[0].reference
+    assert shared.febrile_neonatal_seizures_only(f)
+
+
+def test_febrile_seizure_with_epilepsy_is_not_febrile_only() -> None:
+    f = features_of(
+        foot_drop(),
+        condition("R56.00", onset="1970-01-01"),
+        condition("G40.909", onset="2001-01-01"),
+    )
+    assert len(f.seizure_history) == 2
+    assert not shared.febrile_neonatal_seizures_only(f)
+    assert not shared.febrile_neonatal_seizures_only(features_of(foot_drop()))
+
+
+@pytest.mark.parametrize(
+    ("code", "system"),
+    [
+        ("F44.5", ICD),  # Conversion disorder with seizures or convulsions
+        ("191714002", SCT),  # Dissociative convulsions: in the eCQM set, removed before loading
+        ("438113009", SCT),  # Convulsive syncope: in the eCQM set, removed before loading
+    ],
+)
+def test_non_epileptic_events_mean_verify_not_history(code: str, system: str) -> None:
+    f = features_of(foot_drop(), condition(code, system, onset="2015-01-01", status="resolved"))
+    assert not f.seizure_history
+    assert [x.feature for x in f.seizure_verify] == ["seizure_verify"]
+
+
+def test_the_synthea_code_is_recognised_but_never_emitted() -> None:
+    index_ = index()
+    assert {m.feature for m in index_.match(SCT, "703151001")} == {"seizure_history"}
+    assert not any(m.emittable for m in index_.match(SCT, "703151001"))
+    assert (SCT, "703151001") not in {
+        (c.system, c.code) for c in index_.orderable("seizure_history")
+    }
+
+
+#: A Condition with no recognised coding (a local code, or text only): its words decide.
+UNRECOGNISED = {"code": "LOCAL-123", "system": "urn:oid:1.2.3.4.5"}
+
+
+@pytest.mark.parametrize(
+    ("text", "reading"),
+    [
+        ("Seizure disorder", "history"),
+        ("History of epilepsy", "history"),
+        ("Status epilepticus 2019", "history"),
+        ("childhood febrile convulsions", "history"),
+        ("alcohol withdrawal seizure", "history"),
+        # time-bounded and control phrases affirm a history
+        ("no seizures since 2010", "history"),
+        ("seizure-free for 5 years", "history"),
+        ("no further seizures", "history"),
+        ("no recent seizures", "history"),
+        ("epilepsy, resolved", "history"),
+        ("epilepsy well controlled on levetiracetam", "history"),
+        ("epilepsy in remission", "history"),
+        # non-epileptic events and hypotheticals: verify
+        ("psychogenic non-epileptic seizures", "verify"),
+        ("dissociative convulsions", "verify"),
+        ("functional seizures", "verify"),
+        ("seizure precautions", "verify"),
+        ("risk of seizures", "verify"),
+        ("r/o seizure", "verify"),
+        ("EEG to evaluate for seizures", "verify"),
+        # plain denials and family history: nothing
+        ("no history of seizures", None),
+        ("denies seizures", None),
+        ("never had a seizure", None),
+        ("family history of epilepsy", None),
+        ("mother has epilepsy", None),
+        ("Migraine without aura", None),
+    ],
+)
+@pytest.mark.parametrize("coded", [True, False], ids=["local-code", "text-only"])
+def test_seizure_words_of_a_condition_with_no_recognised_code(
+    text: str, reading: str | None, coded: bool
+) -> None:
+    entry = (
+        condition(UNRECOGNISED["code"], UNRECOGNISED["system"], text=text, status="resolved")
+        if coded
+        else condition(None, text=text, status="resolved")
+    )
+    f = features_of(foot_drop(), entry)
+    assert [x.from_text for x in f.seizure_history] == ([True] if reading == "history" else [])
+    assert [x.from_text for x in f.seizure_verify] == ([True] if reading == "verify" else [])
+    for x in (*f.seizure_history, *f.seizure_verify):
+        assert text in (x.evidence.value or "")  # the basis quotes the words read
+
+
+def test_seizure_words_are_read_from_the_display_too() -> None:
+    entry = condition(None, status="active")
+    entry["code"] = {"coding": [{"system": "urn:oid:1.2.3", "code": "9", "display": "Epilepsy"}]}
+    assert [x.from_text for x in features_of(foot_drop(), entry).seizure_history] == [True]
+
+
+def test_seizure_words_of_a_recognised_condition_are_not_read() -> None:
+    """A coded entry is what its code says: a foot drop whose text mentions seizure
+    precautions is a foot drop, and its words are not a seizure record."""
+    f = features_of(foot_drop(text="Foot drop after a seizure"))
+    assert not f.seizure_history and not f.seizure_verify
+
+
+def test_generic_history_code_with_hypothetical_words_means_verify() -> None:
+    f = features_of(foot_drop(), condition("Z86.69", text="seizure precautions", status="resolved"))
+    assert not f.seizure_history
+    assert [x.from_text for x in f.seizure_verify] == [True]

@@ -35,6 +35,7 @@ from tests.support.drafts import (
     peroneal_decompression,
     pt_referral,
     ref,
+    service_draft,
     tendon_transfer,
 )
 
@@ -48,6 +49,9 @@ ORDER_TOPICS = {
     "renal-function-needed",
     "localize-before-decompression",
     "stat-imaging",
+    "stat-referral",
+    "seizure-history-verify",
+    "record-incomplete",
     "duplicate-order",
 }
 
@@ -63,6 +67,7 @@ SCENARIOS: list[tuple[tuple[Json, ...], tuple[Json, ...]]] = [
         ),
         (
             mri_lumbar(),
+            service_draft("308482002", SCT, priority="routine"),
             afo(),
             dalfampridine(dose=15),
             lumbar_fusion(),
@@ -73,6 +78,12 @@ SCENARIOS: list[tuple[tuple[Json, ...], tuple[Json, ...]]] = [
     ((egfr(40),), (dalfampridine(),)),
     ((crcl(55),), (dalfampridine(),)),
     ((), (dalfampridine(text="dalfampridine", coded=False, dosage=False),)),
+    ((crcl(85),), (dalfampridine(dose=20),)),
+    ((crcl(85), condition("F44.5", ICD)), (dalfampridine(),)),
+    (
+        (crcl(85), {**condition("G40.909", ICD), "subject": {"identifier": {"value": "x"}}}),
+        (dalfampridine(),),
+    ),
     (
         (foot_drop(), procedure("91251008", performed=days_ago(3))),
         (pt_referral(), afo()),

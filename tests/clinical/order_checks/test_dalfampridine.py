@@ -13,9 +13,10 @@ from tests.support.clinical import (
     foot_drop,
     medication_request,
     medication_statement,
+    patient_data,
     weight,
 )
-from tests.support.drafts import card, dalfampridine, ref, select, topics
+from tests.support.drafts import card, dalfampridine, ref, reviews, select, topics
 
 CONTRA = "dalfampridine-contraindicated"
 DOSE = "dalfampridine-dose"
@@ -75,8 +76,10 @@ def test_a_4ap_draft_is_checked_and_conflicts_with_active_dalfampridine() -> Non
     active_dalfampridine = medication_request("897021", "dalfampridine 10 MG ER")
     compounded = dalfampridine(text="4-aminopyridine 10 mg immediate-release capsule", coded=False)
     recs = select(active_dalfampridine, GOOD_RENAL, order=compounded)
-    assert "another 4-aminopyridine product" in card(recs, CONTRA).facts["contraindication"]
-    assert "immediate-release" in card(recs, DOSE).facts["dose_problem"]
+    contraindicated = card(recs, CONTRA)
+    assert "another 4-aminopyridine product" in contraindicated.facts["contraindication"]
+    assert "immediate-release" in contraindicated.facts["dose_problem"]
+    assert topics(recs) == [CONTRA]
 
 
 def test_the_draft_is_never_its_own_other_4ap_product() -> None:
@@ -163,7 +166,10 @@ def test_15_mg_per_dose_is_a_dose_warning_updating_the_draft() -> None:
     draft = dalfampridine(dose=15)
     rec = card(select(GOOD_RENAL, order=draft), DOSE)
     assert rec.indicator == "warning"
-    assert "15 mg per dose" in rec.facts["dose_problem"]
+    assert (
+        "15 mg every 12 hours exceeds the label maximum of 10 mg every 12 hours"
+        in (rec.facts["dose_problem"])
+    )
     assert "30 mg a day" in rec.facts["dose_problem"]
     assert [(s.suggestion_id, s.target) for s in rec.suggestions] == [
         ("dalfampridine-correct-dose", ref(draft))
@@ -202,25 +208,55 @@ def test_immediate_release_tablet_is_a_dose_warning() -> None:
     assert "immediate-release" in problem
 
 
-def test_unknown_form_and_missing_dose_are_named_not_taken_as_right() -> None:
+def test_unknown_form_and_missing_dose_are_unknown_and_give_no_false_dose_card() -> None:
+    """v3 §4: a dose that cannot be read gets no dose card, never a false one."""
     draft = dalfampridine(text="dalfampridine", coded=False, dosage=False)
-    problem = card(select(GOOD_RENAL, order=draft), DOSE).facts["dose_problem"]
-    assert "not stated as extended-release" in problem
-    assert "no dosage instructions" in problem
+    (order,) = reviews(patient_data(GOOD_RENAL, drafts=(draft,)), None)
+    assert order.order.dose is not None
+    assert "no dosage instructions" in order.order.dose.unknown
+    assert "the form is not stated as extended-release" in order.order.dose.unknown
+    assert DOSE not in topics(select(GOOD_RENAL, order=draft))
 
 
-def test_free_text_sig_only_is_unknown_dose() -> None:
+def test_free_text_sig_only_is_unknown_dose_and_no_card() -> None:
     draft = dalfampridine(dose=None, frequency=None, period=None, sig="10 mg twice daily")
+    assert DOSE not in topics(select(GOOD_RENAL, order=draft))
+
+
+def test_unknowns_are_named_beside_a_real_departure() -> None:
+    draft = dalfampridine(dose=20, unit="mg", frequency=None, period=None, sig="as directed")
+    draft["medicationCodeableConcept"] = {"text": "dalfampridine 10 mg immediate-release"}
     problem = card(select(GOOD_RENAL, order=draft), DOSE).facts["dose_problem"]
-    assert "dose per administration is not stated" in problem
-    assert "10 mg twice daily" in problem
-    assert "frequency is not stated" in problem
+    assert "immediate-release" in problem and "frequency is not stated" in problem
 
 
 def test_one_tablet_of_the_10_mg_product_is_10_mg() -> None:
     assert select(GOOD_RENAL, order=dalfampridine(dose=1, unit="tablet")) == []
 
 
-def test_dose_card_comes_with_a_contraindication_too() -> None:
-    recs = select(egfr(40), order=dalfampridine(dose=20))
-    assert topics(recs) == [CONTRA, DOSE]
+def test_one_message_per_draft_the_contraindication_carries_the_dose_and_the_tests() -> None:
+    """v3 §4: no separate dose or renal card; the dose error and the tests to measure are
+    on the contraindication card, beside the delete, selection any."""
+    draft = dalfampridine(dose=20)
+    recs = select(egfr(42), order=draft)
+    assert topics(recs) == [CONTRA]
+    rec = recs[0]
+    assert rec.facts["dose_problem"].startswith(
+        "20 mg every 12 hours exceeds the label maximum of 10 mg every 12 hours"
+    )
+    assert {"dose_outside_label", "probable_contraindication"} <= rec.flags
+    assert rec.facts["reason"] == "eGFR 42 mL/min/1.73 m², no CrCl on record"
+    assert [s.suggestion_id for s in rec.suggestions] == [
+        "remove-dalfampridine",
+        "serum-creatinine",
+        "body-weight",
+        "measured-crcl",
+    ]
+
+
+def test_a_definite_contraindication_offers_only_the_delete() -> None:
+    recs = select(condition("84757009", SCT), crcl(85), order=dalfampridine(dose=20))
+    rec = card(recs, CONTRA)
+    assert topics(recs) == [CONTRA]
+    assert rec.facts["reason"] == "seizure history recorded"
+    assert [s.suggestion_id for s in rec.suggestions] == ["remove-dalfampridine"]

@@ -88,7 +88,7 @@ class TestOrthosis:
             assert "fes_needs_intact_nerve" in mixed.flags
 
     def test_fes_caution_with_a_pacemaker(self) -> None:
-        rec = card(self.T, ACUTE, MS, condition("Z95.0"))
+        rec = card(self.T, foot_drop(onset="2024-01-01"), MS, condition("Z95.0"))
         assert rec is not None and {"fes_offered", "fes_cardiac_caution"} <= rec.flags
 
     def test_insensate_feet_caution(self) -> None:
@@ -163,7 +163,10 @@ class TestLocalizationWorkup:
     def test_not_when_an_established_central_cause_explains_it(
         self, central: dict[str, Any]
     ) -> None:
-        assert not fires(self.T, ACUTE, central)
+        """A sequela with a deficit at any onset; a chronic disease with a foot drop of
+        6 months or more (v3 §2)."""
+        assert not fires(self.T, foot_drop(onset="2025-01-01"), central)
+        assert (central is not STROKE) == fires(self.T, ACUTE, central)
 
     def test_stroke_without_residual_deficit_explains_nothing(self) -> None:
         assert fires(self.T, ACUTE, condition("Z86.73", onset="2020-01-01"))
@@ -184,6 +187,44 @@ class TestLocalizationWorkup:
 
     def test_work_up_fires_for_a_peroneal_palsy_proxy(self) -> None:
         assert fires(self.T, PALSY)
+
+
+class TestCentralCauseTemporalLink:
+    """v3 §2: a central cause explains the foot drop only when linked in time."""
+
+    OLD_STROKE = condition("I63.9", onset="1988-04-02")
+
+    def test_unlinked_stroke_fires_the_work_up_and_names_it(self) -> None:
+        rec = card("localization-workup", ACUTE, self.OLD_STROKE)
+        assert rec is not None and rec.indicator == "warning"
+        assert "central_possible" in rec.flags
+        assert "1988-04-02" in rec.facts["possible_cause"]
+        assert suggestion_ids(rec) == ["ncs-emg", "mri-lumbar"]
+
+    def test_unlinked_stroke_gives_no_fes(self) -> None:
+        assert "fes" not in suggestion_ids(card("orthosis", ACUTE, self.OLD_STROKE))
+
+    def test_a_stroke_two_weeks_before_explains_it(self) -> None:
+        stroke = condition("I63.9", onset=days_ago(24))
+        assert not fires("localization-workup", ACUTE, stroke)
+        assert "fes" in suggestion_ids(card("orthosis", ACUTE, stroke))
+
+    def test_ms_with_a_recent_foot_drop_is_info_and_names_ms_first(self) -> None:
+        rec = card("localization-workup", foot_drop(onset=weeks_ago(8)), MS)
+        assert rec is not None and rec.indicator == "info"
+        assert "central_chronic_first" in rec.flags
+        assert suggestion_ids(rec)[0] == "neurology-referral"
+
+    def test_a_pending_neurology_referral_is_not_repeated(self) -> None:
+        referral = service_request("308474002")  # referral to neurology service (value set)
+        rec = card("localization-workup", foot_drop(onset=weeks_ago(8)), MS, referral)
+        assert rec is not None and "neurology-referral" not in suggestion_ids(rec)
+
+    def test_disc_surgery_is_excluded_only_by_an_explaining_cause(self) -> None:
+        disc = condition("M51.16", onset=weeks_ago(8))
+        fd = foot_drop(onset=weeks_ago(8))
+        assert fires("disc-surgery-referral", fd, disc, self.OLD_STROKE)
+        assert not fires("disc-surgery-referral", fd, disc, STROKE)
 
 
 class TestPeronealDecompression:

@@ -6,7 +6,10 @@ from typing import Any
 
 import pytest
 
+from service.clinical.thresholds import ClinicalThresholds
 from tests.support.clinical import (
+    CPT,
+    SCT,
     allergy,
     card,
     condition,
@@ -18,7 +21,9 @@ from tests.support.clinical import (
     height,
     medication_request,
     medication_statement,
+    observation,
     patient,
+    procedure,
     suggestion_ids,
     weight,
 )
@@ -121,10 +126,86 @@ def test_amifampridine_is_not_4_aminopyridine() -> None:
     assert ms_card(crcl(95), medication_statement("amifampridine 10 mg")) is not None
 
 
-def test_conversion_seizures_mean_verify_not_contraindication() -> None:
-    rec = ms_card(crcl(95), condition("F44.5"))
+@pytest.mark.parametrize(
+    "verify",
+    [
+        condition("F44.5"),  # Conversion disorder with seizures or convulsions
+        condition("191714002", SCT),  # Dissociative convulsions
+        condition("438113009", SCT),  # Convulsive syncope
+        condition(None, text="seizure precautions"),  # a hypothetical, read from text
+        condition(None, text="psychogenic non-epileptic seizures"),
+    ],
+)
+def test_a_verify_seizure_record_asks_for_verification_and_suggests_no_drug(
+    verify: dict[str, Any],
+) -> None:
+    """v3 §4: ms-dalfampridine makes no MedicationRequest suggestion and asks for
+    verification first."""
+    rec = ms_card(crcl(95), verify)
     assert rec is not None
-    assert "seizure_verify" in rec.notes
+    assert "seizure_verify" in rec.notes and "seizure_verify" in rec.flags
+    assert suggestion_ids(rec) == []
+    assert verify["id"] in {e.resource_id for e in rec.evidence}
+
+
+def test_a_verify_record_with_unknown_crcl_still_asks_for_creatinine() -> None:
+    rec = ms_card(weight(70), condition("F44.5"))
+    assert rec is not None
+    assert {"seizure_verify", "crcl_unknown"} <= rec.flags
+    assert suggestion_ids(rec) == ["serum-creatinine"]
+
+
+@pytest.mark.parametrize(
+    "seizure",
+    [
+        condition("703151001", SCT, onset="2009-01-01"),  # History of single seizure (Synthea)
+        condition("230456007", SCT, status="resolved"),  # Status epilepticus
+        condition("R56.00", status="resolved", onset="1968-01-01"),  # febrile convulsions
+        condition("P90", status="resolved"),  # Convulsions of newborn
+        condition(None, text="no seizures since 2010"),  # a history, read from text
+    ],
+)
+def test_no_card_with_a_v3_seizure_history(seizure: dict[str, Any]) -> None:
+    assert ms_card(crcl(95), seizure) is None
+
+
+@pytest.mark.parametrize(
+    "dialysis",
+    [
+        condition("N18.6", onset="2020-01-01"),  # End stage renal disease
+        condition("Z99.2", onset="2020-01-01"),  # Dependence on renal dialysis
+        procedure("90935", CPT, performed=days_ago(10)),  # Hemodialysis
+        observation("8347-7", value=72, unit="kg", when=days_ago(3)),  # weight pre dialysis
+    ],
+)
+def test_no_card_on_dialysis_whatever_the_creatinine_says(dialysis: dict[str, Any]) -> None:
+    assert ms_card(creatinine(0.6), weight(80), dialysis) is None
+
+
+def test_no_card_for_the_obese_woman_with_an_adjusted_weight_crcl_of_47() -> None:
+    body_height = observation("8302-2", value=160, unit="cm", when=days_ago(300))
+    assert ms_card(creatinine(1.48), weight(110), body_height) is None
+    assert ms_card(creatinine(1.48), weight(110)) is not None  # 68 mL/min without a height
+
+
+EU = ClinicalThresholds(label_jurisdiction="EU")
+
+
+def test_eu_label_no_card_with_crcl_70_or_an_oct2_inhibitor() -> None:
+    assert card(T, FD, MS, crcl(70), thresholds=EU) is None
+    assert (
+        card(T, FD, MS, crcl(95), medication_statement("cimetidine 400 mg"), thresholds=EU) is None
+    )
+    rec = card(T, FD, MS, crcl(95), thresholds=EU)
+    assert rec is not None and "label_eu" in rec.flags
+    assert suggestion_ids(rec) == ["dalfampridine-er-10mg"]
+    assert "crcl_51_80" not in rec.flags
+
+
+def test_us_label_an_oct2_inhibitor_is_a_caution_not_a_contraindication() -> None:
+    rec = ms_card(crcl(95), medication_statement("Cimetidine 400 mg"))
+    assert rec is not None
+    assert "oct2_inhibitor" in rec.flags
     assert suggestion_ids(rec) == ["dalfampridine-er-10mg"]
 
 
