@@ -380,11 +380,6 @@ def test_a_text_only_condition_reaches_the_rules_by_prefetch_and_by_the_fhir_fal
         assert data.incomplete == frozenset()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="seizure history read from a Condition's text (clinical-logic v3 §2) is helper "
-    "renal's work, not on main yet: remove this mark when it lands",
-)
 def test_text_only_seizure_condition_contraindicates_dalfampridine_both_ways(
     client_factory: Callable[..., TestClient], fhir: FhirServer
 ) -> None:
@@ -395,11 +390,6 @@ def test_text_only_seizure_condition_contraindicates_dalfampridine_both_ways(
         assert "dalfampridine-contraindicated" in topics, topics
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="text-only red-flag Conditions (clinical-logic v3 §2) are helper redflag's work, "
-    "not on main yet: remove this mark when it lands",
-)
 def test_text_only_urinary_retention_gives_the_red_flag_card_both_ways(
     client_factory: Callable[..., TestClient], fhir: FhirServer
 ) -> None:

@@ -86,20 +86,7 @@ def loaded(fhir_server: FhirServer) -> dict[str, tuple[Scenario, str, list[Json]
     return found
 
 
-def _cases() -> list[Any]:
-    cases = []
-    for name, build in SCENARIOS.items():
-        needs = build().needs
-        marks = (
-            [pytest.mark.xfail(strict=True, reason=f"needs helper {needs}, not on main yet")]
-            if needs
-            else []
-        )
-        cases.append(pytest.param(name, marks=marks, id=name))
-    return cases
-
-
-@pytest.mark.parametrize("name", _cases())
+@pytest.mark.parametrize("name", list(SCENARIOS))
 def test_synthea_scenario_gives_the_expected_cards_via_prefetch_and_via_the_fhir_server(
     name: str, loaded: dict[str, tuple[Scenario, str, list[Json]]], ehr: Ehr
 ) -> None:

@@ -119,20 +119,7 @@ def test_an_injected_foot_drop_brings_the_first_line_cards(
         assert {"orthosis", "physical-therapy"} <= set(found), (name, found)
 
 
-def _cases() -> list[Any]:
-    cases = []
-    for name, build in SCENARIOS.items():
-        needs = build().needs
-        marks = (
-            [pytest.mark.xfail(strict=True, reason=f"needs helper {needs}, not on main yet")]
-            if needs
-            else []
-        )
-        cases.append(pytest.param(name, marks=marks, id=name))
-    return cases
-
-
-@pytest.mark.parametrize("name", _cases())
+@pytest.mark.parametrize("name", list(SCENARIOS))
 def test_scenario_gives_the_expected_cards_by_prefetch_and_by_the_fhir_server(
     client: TestClient, fhir: FhirServer, name: str
 ) -> None:

@@ -187,8 +187,6 @@ class Scenario:
     hook: str = "patient-view"
     fires: frozenset[str] = frozenset()
     silent: frozenset[str] = frozenset()
-    needs: str = ""
-    """Helper whose rule the assertion needs, while it is not on main (a strict xfail)."""
     drafts: list[Json] = field(default_factory=list)
 
 
@@ -277,7 +275,6 @@ def pt_careplan_since_onset() -> Scenario:
         record,
         fires=frozenset({"orthosis"}),
         silent=frozenset({"physical-therapy"}),
-        needs="episodes (PT CarePlan reader)",
     )
 
 
