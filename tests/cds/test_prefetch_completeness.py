@@ -51,6 +51,7 @@ from tests.conftest import (
     make_settings,
     patient,
 )
+from tests.support import drafts
 from tests.support.fhir_search import TOKEN_PATHS, prefetch_for, search, tokens
 from tests.support.fhir_server import FhirServer
 
@@ -62,11 +63,6 @@ PROBE_FIELDS = {"Observation": "code"}
 #: Spec sources (clinical-logic v3 §2) whose reader has not landed on this branch's main:
 #: requested already, so the reader finds its data the day it lands.
 AWAITING_A_READER: set[str] = set()
-DALFAMPRIDINE = {
-    "system": "http://www.nlm.nih.gov/research/umls/rxnorm",
-    "code": "897021",
-    "display": "dalfampridine 10 MG 12HR Extended Release Oral Tablet",
-}
 
 
 @pytest.fixture(scope="module")
@@ -286,14 +282,7 @@ RETENTION_TEXT = text_only("retention-text", "Acute urinary retention")
 
 
 def dalfampridine_select() -> Json:
-    draft = {
-        "resourceType": "MedicationRequest",
-        "id": "dalf-1",
-        "status": "draft",
-        "intent": "order",
-        "subject": {"reference": f"Patient/{PATIENT_ID}"},
-        "medicationCodeableConcept": {"coding": [DALFAMPRIDINE]},
-    }
+    draft = drafts.dalfampridine(rid="dalf-1")
     return {
         "selections": ["MedicationRequest/dalf-1"],
         "draftOrders": {"resourceType": "Bundle", "entry": [{"resource": draft}]},

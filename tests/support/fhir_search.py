@@ -33,19 +33,20 @@ TOKEN_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
 SUBJECT_FIELDS = ("subject", "patient")
 
 
-def _walk(value: Any, path: list[str]) -> Iterator[Any]:
+def walk(value: Any, path: list[str]) -> Iterator[Any]:
+    """Every value at a dotted path (split), lists walked at any step."""
     if isinstance(value, list):
         for item in value:
-            yield from _walk(item, path)
+            yield from walk(item, path)
     elif not path:
         yield value
     elif isinstance(value, dict) and path[0] in value:
-        yield from _walk(value[path[0]], path[1:])
+        yield from walk(value[path[0]], path[1:])
 
 
 def codings_at(resource: Json, path: str) -> Iterator[tuple[str, str]]:
     """(system, code) of every coding of the CodeableConcept(s) at a dotted path."""
-    for concept in _walk(resource, path.split(".")):
+    for concept in walk(resource, path.split(".")):
         if isinstance(concept, dict):
             for coding in concept.get("coding", []):
                 yield coding.get("system", ""), coding.get("code", "")

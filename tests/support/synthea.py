@@ -216,15 +216,17 @@ def remeasured(record: list[Json], code: str, rid: str, value: float, days: int)
     return measured
 
 
+def contraindicated_dalfampridine(chart: list[Json], *injected: Json) -> Scenario:
+    """A dalfampridine order for the chart with a foot drop and `injected`: contraindicated."""
+    record = [*chart, foot_drop(chart), *injected]
+    contraindicated = frozenset({"dalfampridine-contraindicated"})
+    return Scenario(record, "order-select", contraindicated, drafts=[dalfampridine_draft(record)])
+
+
 def seizure_as_synthea_codes_it() -> Scenario:
     """Only 703151001 "History of single seizure" left of the chart's seizure Conditions."""
-    chart = without_codes(fixture_chart("0d2177ba"), "128613002", "84757009")
-    record = [*chart, foot_drop(chart)]
-    return Scenario(
-        record,
-        "order-select",
-        frozenset({"dalfampridine-contraindicated"}),
-        drafts=[dalfampridine_draft(record)],
+    return contraindicated_dalfampridine(
+        without_codes(fixture_chart("0d2177ba"), "128613002", "84757009")
     )
 
 
@@ -232,17 +234,10 @@ def obese_woman_adjusted_weight_crcl() -> Scenario:
     """Woman, 67, 162.7 cm (8302-2 in the chart), 90 kg (BMI 34), creatinine 1.25 mg/dL as
     38483-4: CrCl 62 mL/min by total weight, 47 by adjusted weight -> contraindicated."""
     chart = fixture_chart("77b69f66")
-    record = [
-        *chart,
-        foot_drop(chart),
+    return contraindicated_dalfampridine(
+        chart,
         remeasured(chart, "29463-7", "injected-weight", 90.0, 10),
         remeasured(chart, "38483-4", "injected-creatinine", 1.25, 10),
-    ]
-    return Scenario(
-        record,
-        "order-select",
-        frozenset({"dalfampridine-contraindicated"}),
-        drafts=[dalfampridine_draft(record)],
     )
 
 
@@ -250,17 +245,10 @@ def creatinine_as_38483_4() -> Scenario:
     """Man, 50, 103 kg, creatinine 2.8 mg/dL as 38483-4: CrCl 46 mL/min -> contraindicated
     (the chart's seizure Conditions taken out, so only the renal function decides)."""
     chart = without_codes(fixture_chart("2e275d4b"), *SEIZURE_CODES)
-    record = [
-        *chart,
-        foot_drop(chart),
+    return contraindicated_dalfampridine(
+        chart,
         remeasured(chart, "29463-7", "injected-weight", 103.0, 5),
         remeasured(chart, "38483-4", "injected-creatinine", 2.8, 5),
-    ]
-    return Scenario(
-        record,
-        "order-select",
-        frozenset({"dalfampridine-contraindicated"}),
-        drafts=[dalfampridine_draft(record)],
     )
 
 

@@ -18,7 +18,6 @@ from mappings.text import Side, TextPatterns
 from service.clinical.features.codes import recognised_matches
 from service.clinical.features.model import Evidence, Finding
 from service.clinical.features.records import display_name, make_evidence
-from service.clinical.features.sources import reads
 from service.fhir.patient_data import Resource
 from service.fhir.readers import Reader, Unreadable
 
@@ -35,6 +34,21 @@ MEASUREMENTS = frozenset(
         "dorsiflexion_strength",
     }
 )
+#: Findings recorded as Observations (clinical-logic v3 §2): red flags (R20.- only with
+#: saddle words), spasticity, pre/post-dialysis weights.
+FINDINGS = frozenset(
+    {
+        "cauda_equina",
+        "urinary_retention",
+        "bowel_dysfunction",
+        "saddle_anesthesia",
+        "skin_sensation_unsited",
+        "spasticity",
+        "dialysis_weight",
+    }
+)
+#: Every value set read from an Observation (`sources.READS`): what its query asks for.
+READ = FINDINGS | MEASUREMENTS
 _NOT_RESULTED = frozenset({"cancelled", "entered-in-error", "registered"})
 
 
@@ -103,8 +117,7 @@ def read_observations(
 ) -> ObservationData:
     """Measurements and findings; an Observation whose code matches nothing is not read further.
 
-    Only the value sets `sources.READS` names for Observations are read: the ones the
-    Observation prefetch query asks for.
+    Only the value sets of `READ` are read: the ones the Observation prefetch query asks for.
     """
     measurements: list[Measurement] = []
     found: list[Finding] = []
@@ -115,7 +128,7 @@ def read_observations(
         matched = tuple(
             m
             for m in recognised_matches(index, [code] if code else [])
-            if reads("Observation", m.feature)
+            if m.feature in READ
         )
         if matched and obs.code("status") not in _NOT_RESULTED:
             when = _when(obs)

@@ -8,7 +8,7 @@ named in the spec's "from" column is here:
   urinary retention written as free text) reach the rules. Such a type is
   fetched without a code filter.
 - a tuple of value sets: only codes of these value sets are read from the type
-  (the Observation and care readers enforce it), so the discovery query that
+  (the Observation reader's own `READ` and the care reader enforce it), so the discovery query that
   serves the type may filter by code, and must then carry every code of every one
   of them (`{{codes:<Type>}}` in `service/cds/services.toml`; tested from this
   table in tests/cds/test_prefetch_completeness.py).
@@ -23,6 +23,8 @@ description.
 from __future__ import annotations
 
 from collections.abc import Mapping
+
+from service.clinical.features.observations import READ as OBSERVATIONS_READ
 
 EVERY = None
 
@@ -48,8 +50,8 @@ _PROCEDURE_CARE = (
     "ankle_arthrodesis",
     "peroneal_decompression",
     "botulinum",
+    "limb_pelvis_imaging",
     "dialysis_recent",
-    "kidney_transplant",
 )
 
 READS: Mapping[str, tuple[str, ...] | None] = {
@@ -63,36 +65,18 @@ READS: Mapping[str, tuple[str, ...] | None] = {
     "MedicationRequest": EVERY,
     "MedicationStatement": EVERY,
     "ImagingStudy": EVERY,
-    "Observation": (
-        # findings recorded as Observations: red flags (R20.- only with saddle words) and spasticity
-        "cauda_equina",
-        "urinary_retention",
-        "bowel_dysfunction",
-        "saddle_anesthesia",
-        "skin_sensation_unsited",
-        "spasticity",
-        # measurements: renal function, body size, dialysis weights, strength
-        "creatinine_clearance",
-        "creatinine_clearance_measured",
-        "egfr",
-        "serum_creatinine",
-        "body_weight",
-        "body_weight_self_reported",
-        "body_height",
-        "body_mass_index",
-        "dialysis_weight",
-        "dorsiflexion_strength",
-    ),
+    "Observation": tuple(sorted(OBSERVATIONS_READ)),
     "DiagnosticReport": (
         "ncs_emg",
         "mri_lumbar",
         "mri_spine_generic",
         "mri_plexus",
         "nerve_imaging",
+        "limb_pelvis_imaging",
         "physical_therapy",
     ),
     "Procedure": _PROCEDURE_CARE,
-    "Encounter": ("physical_therapy",),
+    "Encounter": ("physical_therapy", "dialysis_recent"),
     "CarePlan": ("physical_therapy",),
     "MedicationAdministration": ("botulinum", "botulinum_toxin_drug", "dalfampridine"),
 }
