@@ -126,9 +126,7 @@ def read_observations(
         obs = resource.reader()
         code = obs.concept("code")
         matched = tuple(
-            m
-            for m in recognised_matches(index, [code] if code else [])
-            if m.feature in READ
+            m for m in recognised_matches(index, [code] if code else []) if m.feature in READ
         )
         if matched and obs.code("status") not in _NOT_RESULTED:
             when = _when(obs)
