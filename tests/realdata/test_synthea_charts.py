@@ -93,7 +93,9 @@ def call(client: TestClient, scenario: Scenario, mode: str, fhir: FhirServer) ->
 
 @pytest.fixture
 def client(client_factory: Callable[..., TestClient], fhir: FhirServer) -> TestClient:
-    return client_factory(fhir_allowlist=[fhir.base_url])
+    # The loopback server runs every search over the chart in Python: on a busy machine the
+    # twenty queries of one call can take seconds, near the 5 s default budget.
+    return client_factory(fhir_allowlist=[fhir.base_url], fhir_timeout_s=20)
 
 
 def test_the_fixtures_are_a_handful_of_charts_with_their_licence_note() -> None:
