@@ -21,14 +21,14 @@ the charts carry against the value sets is tests/mappings/test_synthea_scan.py.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import PREFETCH_KEYS
-from tests.support import synthea
+from tests.conftest import PREFETCH_KEYS, make_settings
+from tests.support import fhir_server, synthea
 from tests.support.fhir_search import search
 from tests.support.fhir_server import FhirServer
 from tests.support.synthea import (
@@ -91,11 +91,24 @@ def call(client: TestClient, scenario: Scenario, mode: str, fhir: FhirServer) ->
     return [card["source"]["topic"]["code"] for card in response.json()["cards"]]
 
 
-@pytest.fixture
-def client(client_factory: Callable[..., TestClient], fhir: FhirServer) -> TestClient:
-    # The loopback server runs every search over the chart in Python: on a busy machine the
-    # twenty queries of one call can take seconds, near the 5 s default budget.
-    return client_factory(fhir_allowlist=[fhir.base_url], fhir_timeout_s=20)
+@pytest.fixture(scope="module")
+def fhir() -> Iterator[FhirServer]:
+    """One loopback FHIR server for the tier; each call sets the chart it answers from."""
+    yield from fhir_server.start()
+
+
+@pytest.fixture(scope="module")
+def client(fhir: FhirServer) -> Iterator[TestClient]:
+    """One started service for the tier (starting one per test would dominate its time).
+
+    The loopback server runs every search over the chart in Python: on a busy machine the
+    twenty queries of one call can take seconds, so the FHIR budget is 20 s.
+    """
+    from service.app import create_app
+
+    app = create_app(make_settings(fhir_allowlist=[fhir.base_url], fhir_timeout_s=20))
+    with TestClient(app, raise_server_exceptions=False) as started:
+        yield started
 
 
 def test_the_fixtures_are_a_handful_of_charts_with_their_licence_note() -> None:
@@ -137,6 +150,7 @@ def test_the_fhir_server_was_asked_only_the_discovery_queries(
     client: TestClient, fhir: FhirServer
 ) -> None:
     scenario = SCENARIOS["seizure-703151001"]()
+    fhir.requests.clear()
     call(client, scenario, "fhir-server", fhir)
     asked = {r.path.removeprefix("/fhir/").split("/")[0] for r in fhir.requests}
     assert asked == {q.split("?")[0].split("/")[0] for q in templates(client).values()}
