@@ -75,8 +75,14 @@ def text_patterns() -> TextPatterns:
     return default_patterns()
 
 
-def discovery(client: TestClient) -> dict[str, dict[str, str]]:
-    return {s["id"]: s["prefetch"] for s in client.get("/cds-services").json()["services"]}
+@pytest.fixture(scope="module")
+def discovered() -> dict[str, dict[str, str]]:
+    """Discovery as an EHR reads it over HTTP: service id -> its prefetch templates."""
+    from service.app import create_app
+
+    with TestClient(create_app(make_settings())) as client:
+        services = client.get("/cds-services").json()["services"]
+    return {s["id"]: s["prefetch"] for s in services}
 
 
 def expansion(feature: str) -> set[tuple[str, str]]:
@@ -163,14 +169,18 @@ def test_a_filtered_type_is_read_exactly_for_the_value_sets_the_table_names(
 
 
 # ------------------------------------------------------------------ discovery asks for them
-def test_discovery_asks_for_every_type_the_features_read(client: TestClient) -> None:
-    for service, prefetch in discovery(client).items():
+def test_discovery_asks_for_every_type_the_features_read(
+    discovered: dict[str, dict[str, str]],
+) -> None:
+    for service, prefetch in discovered.items():
         for resource_type in READS:
             assert served(prefetch, resource_type), (service, resource_type)
 
 
-def test_types_read_whole_are_fetched_without_a_code_filter(client: TestClient) -> None:
-    for prefetch in discovery(client).values():
+def test_types_read_whole_are_fetched_without_a_code_filter(
+    discovered: dict[str, dict[str, str]],
+) -> None:
+    for prefetch in discovered.values():
         assert prefetch["conditions"] == "Condition?patient={{context.patientId}}"
         for resource_type, value_sets in READS.items():
             if value_sets is EVERY and resource_type != "Patient":
@@ -178,11 +188,11 @@ def test_types_read_whole_are_fetched_without_a_code_filter(client: TestClient) 
 
 
 def test_every_code_of_every_value_set_read_is_in_the_queries_that_serve_it(
-    client: TestClient,
+    discovered: dict[str, dict[str, str]],
 ) -> None:
     """A code that no query can return is a gap (issue 8 item 2): per search parameter,
     the union of the split keys carries the whole stored expansion of every value set."""
-    for service, prefetch in discovery(client).items():
+    for service, prefetch in discovered.items():
         for resource_type, value_sets in READS.items():
             if value_sets is EVERY:
                 continue
@@ -198,14 +208,13 @@ def test_every_code_of_every_value_set_read_is_in_the_queries_that_serve_it(
                     assert not missing, (service, f"{resource_type}?{name}", feature, missing)
 
 
-def test_icd10cm_families_are_carried_with_their_non_leaf_codes(client: TestClient) -> None:
+def test_icd10cm_families_are_carried_with_their_non_leaf_codes(
+    discovered: dict[str, dict[str, str]],
+) -> None:
     """The review's gaps: R15.- (faecal incontinence), S34.3- (cauda equina injury) and
     R20.- recorded as Observations, the family code itself included."""
     carried = set().union(
-        *(
-            tokens(p["code"])
-            for _, p in served(discovery(client)["footdrop-patient-view"], "Observation")
-        )
+        *(tokens(p["code"]) for _, p in served(discovered["footdrop-patient-view"], "Observation"))
     )
     icd = "http://hl7.org/fhir/sid/icd-10-cm"
     for family in ("R15", "S34.3"):
@@ -214,8 +223,10 @@ def test_icd10cm_families_are_carried_with_their_non_leaf_codes(client: TestClie
     assert {(icd, c) for c in ("R20.0", "R20.1", "R20.2")} <= carried
 
 
-def test_every_query_url_is_under_6_kb_and_long_filters_are_split(client: TestClient) -> None:
-    for prefetch in discovery(client).values():
+def test_every_query_url_is_under_6_kb_and_long_filters_are_split(
+    discovered: dict[str, dict[str, str]],
+) -> None:
+    for prefetch in discovered.values():
         for key, query in prefetch.items():
             assert url_bytes(query) <= MAX_QUERY_BYTES < 6 * 1024, key
         procedure_keys = [key for key, _ in served(prefetch, "Procedure")]
@@ -353,12 +364,12 @@ def resolved(body: Json, fhir: FhirServer) -> PatientData:
 
 @pytest.mark.parametrize("entry", [SEIZURE_TEXT, RETENTION_TEXT], ids=["seizure", "retention"])
 def test_a_text_only_condition_reaches_the_rules_by_prefetch_and_by_the_fhir_fallback(
-    client: TestClient, fhir: FhirServer, entry: Json
+    discovered: dict[str, dict[str, str]], fhir: FhirServer, entry: Json
 ) -> None:
     """No code filter could name it: it arrives because Conditions are fetched whole, from
     the EHR's prefetch (what the discovery query returns) and from the server alike."""
     record = [patient(), FOOT_DROP, entry]
-    templates = discovery(client)["footdrop-patient-view"]
+    templates = discovered["footdrop-patient-view"]
     by_prefetch = resolved(hook_request(prefetch=prefetch_for(record, templates, PATIENT_ID)), fhir)
     assert fhir.requests == []
     record_server(fhir, FOOT_DROP, entry)
