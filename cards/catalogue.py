@@ -519,16 +519,30 @@ def check_fhir(resource: JsonObject) -> None:
         raise ValueError(f"not a valid R4 {probe['resourceType']}: {error}") from None
 
 
-class SourceLabel(_Content):
-    """What a card draws on (`source.label`)."""
+class SourceVariant(Shown):
+    """A source label shown in place of the default when its conditions hold."""
 
     label: str = Field(min_length=1)
 
+
+class SourceLabel(_Content):
+    """What a card draws on (`source.label`): `label`, or the first of `variants` that
+    applies (the EU dalfampridine label where the site follows it)."""
+
+    label: str = Field(min_length=1)
+    variants: tuple[SourceVariant, ...] = ()
+
     @model_validator(mode="after")
     def _not_a_guideline(self) -> SourceLabel:
-        if "clinical practice guideline" in self.label.lower():
+        if any("clinical practice guideline" in label.lower() for label in self.labels()):
             raise ValueError("source.label must not call the source a clinical practice guideline")
         return self
+
+    def labels(self) -> list[str]:
+        return [self.label, *(variant.label for variant in self.variants)]
+
+    def label_for(self, situation: Situation) -> str:
+        return next((v.label for v in self.variants if v.applies(situation)), self.label)
 
 
 class LinkLabel(_Content):
@@ -554,9 +568,17 @@ class WhyLabels(_Content):
 
 
 class Reference(_Content):
+    """A reference cited by id. `url`: its stable link; none when the clinical logic names
+    a source without giving one (no link is invented; the docs list it as a limitation)."""
+
     title: str = Field(min_length=1)
     citation: str = Field(min_length=1)
-    url: str = Field(pattern=r"^https://\S+$")
+    url: str | None = Field(default=None, pattern=r"^https://\S+$")
+
+    @property
+    def linked_title(self) -> str:
+        """The title as Markdown: a link when there is one."""
+        return f"[{self.title}]({self.url})" if self.url else self.title
 
 
 class OfferedReasons(_Content):
@@ -597,6 +619,14 @@ class Content(_Content):
     def _snooze_names_the_days(self) -> Content:
         if placeholders(self.snooze) != ["days"]:
             raise ValueError("snooze must name the number of days once, as {days}")
+        return self
+
+    @model_validator(mode="after")
+    def _source_flags_described(self) -> Content:
+        for key, source in self.sources.items():
+            unknown = sorted(set().union(*(v.flags() for v in source.variants)) - set(self.flags))
+            if unknown:
+                raise ValueError(f"sources.{key}: flags {unknown} are not described in [flags]")
         return self
 
     @property

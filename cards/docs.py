@@ -10,7 +10,7 @@ comes from the content files.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -19,8 +19,10 @@ from cards.catalogue import (
     ActionTemplate,
     CardCatalogue,
     CardTemplate,
+    Content,
     DetailBlock,
     OrderTemplate,
+    SourceLabel,
     codings,
     read_toml,
 )
@@ -79,7 +81,7 @@ def generate(catalogue: CardCatalogue) -> str:
         doc.order_select,
         *(_card(t, catalogue) for t in order_checks),
         "## Sources named on cards (source.label)",
-        _table(("Source", "Label"), ((f"`{k}`", v.label) for k, v in content.sources.items())),
+        _table(("Source", "Label"), _source_rows(content)),
         "## Facts filled in from the record",
         _facts_table(catalogue),
         "## How units read",
@@ -97,7 +99,7 @@ def generate(catalogue: CardCatalogue) -> str:
         _table(("Note", "Wording"), ((f"`{k}`", v) for k, v in content.notes.items())),
         "## Evidence",
         _bullets(
-            f"[{ref_id}] [{ref.title}]({ref.url}), {ref.citation}"
+            f"[{ref_id}] {ref.linked_title}, {ref.citation}"
             for ref_id, ref in content.references.items()
         ),
         "## Validation",
@@ -170,7 +172,7 @@ def _card(template: CardTemplate, catalogue: CardCatalogue) -> str:
         f"- **Hooks:** {', '.join(template.hooks)}",
         f"- **Indicator:** {template.indicator_policy}",
         f"- **Trigger:** {template.rule}",
-        f"- **Source label:** {content.sources[template.source].label}",
+        f"- **Source label:** {_source_label(content.sources[template.source])}",
         f"- **Basis:** {template.basis}",
         f"- **Facts:** {facts}",
     ]
@@ -222,6 +224,17 @@ def _card(template: CardTemplate, catalogue: CardCatalogue) -> str:
             "\n".join(paragraphs),
         ]
     )
+
+
+def _source_label(source: SourceLabel) -> str:
+    """Each variant with its conditions, then the default label."""
+    variants = [f"*{v.describe()}:* {v.label}" for v in source.variants]
+    return "; ".join([*variants, ("*otherwise:* " if variants else "") + source.label])
+
+
+def _source_rows(content: Content) -> Iterator[tuple[str, str]]:
+    for key, source in content.sources.items():
+        yield f"`{key}`", _source_label(source)
 
 
 def _paragraph_role(block: DetailBlock) -> str:

@@ -117,7 +117,7 @@ def _card(
         detail=_detail(template, blocks, rec, facts, catalogue, snooze_days),
         indicator=rec.indicator,
         source=Source(
-            label=content.sources[template.source].label,
+            label=content.sources[template.source].label_for(situation),
             url=docs_url,
             topic=Coding(
                 system=content.topic_system, code=template.topic, display=template.display
@@ -260,7 +260,7 @@ def _why(
     if cited:
         refs = dict.fromkeys(cited)
         lines = [
-            f"- [{ref_id}] [{ref.title}]({ref.url}), {ref.citation}"
+            f"- [{ref_id}] {ref.linked_title}, {ref.citation}"
             for ref_id, ref in ((ref_id, content.references[ref_id]) for ref_id in refs)
         ]
         parts += [f"**{why.evidence}**", "\n".join(lines)]

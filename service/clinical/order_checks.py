@@ -129,18 +129,20 @@ def _card(
     flags: Sequence[str] = (),
     notes: Sequence[str] = (),
 ) -> Recommendation:
-    """A card about `order`: the order first in the evidence (once), its display as `order`."""
+    """A card about `order`: the order first in the evidence (once), its display as `order`;
+    a dalfampridine card also words the configured label (`shared.label_terms`)."""
     others = (
         e for e in shared.cited(evidence) if f"{e.resource_type}/{e.resource_id}" != order.reference
     )
+    label_flags, label_facts = shared.label_terms(ctx.t) if order.is_dalfampridine else ([], {})
     return shared.recommendation(
         ctx,
         topic,
         indicator,
         suggestions=suggestions,
         evidence=[order.evidence, *others],
-        facts={"order": order.display, **(facts or {})},
-        flags=flags,
+        facts={"order": order.display, **label_facts, **(facts or {})},
+        flags=[*label_flags, *flags],
         notes=notes,
         about_order=order.reference,
     )
@@ -218,6 +220,8 @@ def dalfampridine_contraindicated(ctx: _Context, order: SelectedOrder) -> Recomm
     if renal.contraindicated:
         reasons.append(_renal_reason(renal))
         named.append(renal.contraindication)
+        if renal.method == "dialysis_or_esrd":
+            flags.append("dialysis_or_esrd")
         if renal.status != "known":
             flags.append("probable_contraindication")
             measured = "creatinine clearance (measured, or estimated by Cockcroft-Gault)"

@@ -76,6 +76,7 @@ from service.clinical.shared import (
     contraindicating_oct2_inhibitors,
     crcl_fact,
     duration_text,
+    label_terms,
     onset_notes,
     recommendation,
     renal_tests,
@@ -694,10 +695,9 @@ def ms_dalfampridine(ctx: _Context) -> Recommendation | None:
     if contraindicating_oct2_inhibitors(f, ctx.t):
         return None
     verify_notes, verify = seizure_verify(f)
-    flags: list[str] = ["label_eu"] if ctx.t.eu_label else []
+    flags, facts = label_terms(ctx.t)
     flags += ["seizure_verify"] if verify else []
     flags += ["oct2_inhibitor"] if f.oct2_inhibitor else []
-    facts: dict[str, str] = {}
     suggestions: list[SuggestedAction] = []
     if renal.status == "known" and renal.value is not None:
         flags.append("crcl_known")

@@ -139,6 +139,26 @@ def seizure_verify(f: PatientFeatures) -> tuple[list[str], list[Finding]]:
     return (["seizure_verify"], list(f.seizure_verify)) if f.seizure_verify else ([], [])
 
 
+def label_terms(t: ClinicalThresholds) -> tuple[list[str], dict[str, str]]:
+    """The configured dalfampridine label as every dalfampridine card words it (v3 §2 (3)):
+    the flag `label_eu` where the site follows the EU label (its paragraphs, its source
+    label), and the label's limits as facts taken from the settings, so that the wording
+    never disagrees with the configuration: `crcl_limit` (the contraindicating range),
+    `crcl_caution_band` (the US label's caution) and `crcl_borderline_band` (A8)."""
+    limit, upper = t.crcl_contraindication, t.crcl_caution_upper
+    caution = (
+        f"{number(limit + 1)}–{number(upper)} mL/min"
+        if limit == limit.to_integral_value()
+        else f"over {number(limit)}–{number(upper)} mL/min"
+    )
+    facts = {
+        "crcl_limit": t.crcl_range,
+        "crcl_caution_band": caution,
+        "crcl_borderline_band": f"{number(limit)}–{number(t.crcl_borderline_upper)} mL/min",
+    }
+    return (["label_eu"] if t.eu_label else []), facts
+
+
 def contraindicating_oct2_inhibitors(f: PatientFeatures, t: ClinicalThresholds) -> list[CareEvent]:
     """A concurrent OCT2 inhibitor such as cimetidine: a contraindication under the EU
     label (Fampyra SmPC), a caution under the US label (clinical-logic v3 §2 (3))."""

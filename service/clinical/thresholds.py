@@ -124,8 +124,16 @@ class ClinicalThresholds(BaseModel):
         return value <= self.crcl_contraindication
 
     @property
+    def crcl_range(self) -> str:
+        """The contraindicating range of the configured label: "50 mL/min or less" (US),
+        "below 80 mL/min" (EU)."""
+        if self.eu_label:
+            return f"below {self.crcl_eu_contraindication_below} mL/min"
+        return f"{self.crcl_contraindication} mL/min or less"
+
+    @property
     def crcl_limit(self) -> str:
         """The contraindicating range as a card names it ("creatinine clearance <limit>")."""
         if self.eu_label:
-            return f"below {self.crcl_eu_contraindication_below} mL/min (EU label)"
-        return f"of {self.crcl_contraindication} mL/min or less"
+            return f"{self.crcl_range} (EU label)"
+        return f"of {self.crcl_range}"

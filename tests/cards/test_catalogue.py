@@ -161,13 +161,22 @@ def test_delete_actions_only_where_the_logic_asks_for_them(catalogue: CardCatalo
 
 
 def test_source_label_names_what_the_card_draws_on(catalogue: CardCatalogue) -> None:
-    """v3 §1: the guideline summary for foot-drop cards, the FDA label for dalfampridine cards."""
+    """v3 §1: the guideline summary for foot-drop cards, the FDA label for dalfampridine cards,
+    the EU product information for them where the site follows the EU label (v3 §2 (3))."""
     sources = catalogue.content.sources
     assert "foot-drop guideline summary" in sources["guideline-summary"].label
     assert "FDA dalfampridine label" in sources["dalfampridine-label"].label
+    eu = sources["dalfampridine-label"].variants
+    assert [(v.when, v.label) for v in eu] == [
+        (
+            ("label_eu",),
+            "Foot-drop CDS, based on the EU dalfampridine product information (Fampyra SmPC)",
+        )
+    ]
     for source in sources.values():
-        assert "Foot-drop CDS" in source.label
-        assert "clinical practice guideline" not in source.label.lower()
+        for label in source.labels():
+            assert "Foot-drop CDS" in label
+            assert "clinical practice guideline" not in label.lower()
     for topic, template in catalogue.templates.items():
         expected = "dalfampridine-label" if "dalfampridine" in topic else "guideline-summary"
         if topic in ("renal-function-needed", "seizure-history-verify", "record-incomplete"):
@@ -360,6 +369,13 @@ ORTHOSIS_SUMMARY = 'text = "{foot_drop}, no orthosis on record'
             "example",
         ),
         ("content.toml", '{ text = "MRC grade {value}" }', '{ text = "MRC grade" }', "value"),
+        ("content.toml", 'when = "label_eu"', 'when = "label_europe"', "label_europe"),
+        (
+            "content.toml",
+            '(Fampyra SmPC)"',
+            '(Fampyra SmPC), a clinical practice guideline"',
+            "guideline",
+        ),
     ],
 )
 def test_bad_content_fails_at_load_naming_the_file(

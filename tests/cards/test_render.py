@@ -27,6 +27,7 @@ from tests.cards.conftest import (
     MRI_DRAFT,
     full_recommendation,
     patient,
+    richest_situation,
 )
 from tests.support.spec_checks import empty_values
 
@@ -69,7 +70,7 @@ def test_each_topic_renders_a_spec_valid_card(topic: str, catalogue: CardCatalog
     assert uuid.UUID(body["uuid"]).version == 4
     assert len(body["summary"]) < 140
     assert body["source"] == {
-        "label": catalogue.content.sources[template.source].label,
+        "label": catalogue.content.sources[template.source].label_for(richest_situation(template)),
         "url": DOCS_URL,
         "topic": {
             "system": "urn:footdrop-cds:card-topic",
@@ -242,7 +243,11 @@ def test_a_suggestion_without_its_target_is_left_out(
         topic="dalfampridine-contraindicated",
         indicator="critical",
         suggestions=(SuggestedAction(suggestion, target=target),),
-        facts={"contraindication": "epilepsy (Condition/c9)", "reason": "seizure history recorded"},
+        facts={
+            "contraindication": "epilepsy (Condition/c9)",
+            "reason": "seizure history recorded",
+            "crcl_limit": "50 mL/min or less",
+        },
     )
     body = _json(_render_one(rec, catalogue))
     assert "suggestions" not in body and "selectionBehavior" not in body
@@ -274,10 +279,11 @@ def test_a_missing_fact_of_a_flagged_paragraph_raises(catalogue: CardCatalogue) 
         facts={
             "contraindication": "eGFR 42 mL/min/1.73 m²",
             "reason": "eGFR 42 mL/min/1.73 m², no CrCl on record",
+            "crcl_limit": "50 mL/min or less",
         },
         flags=frozenset({"probable_contraindication"}),
     )
-    with pytest.raises(RenderError, match="missing_inputs"):
+    with pytest.raises(RenderError, match=r"\['missing_inputs'\]"):
         _render_one(rec, catalogue)
 
 
@@ -399,6 +405,7 @@ def test_record_ids_never_reach_the_text(catalogue: CardCatalogue) -> None:
         facts={
             "contraindication": "seizure history: Epilepsy (Condition/cond-e-ep, 2001-05-01)",
             "reason": "seizure history recorded",
+            "crcl_limit": "50 mL/min or less",
         },
         suggestions=(SuggestedAction("remove-dalfampridine"),),
         about_order="MedicationRequest/dalf-draft",
@@ -565,7 +572,11 @@ def test_without_a_target_the_card_order_is_acted_on(catalogue: CardCatalogue) -
         topic="dalfampridine-contraindicated",
         indicator="critical",
         suggestions=(SuggestedAction("remove-dalfampridine"),),
-        facts={"contraindication": "epilepsy (Condition/c9)", "reason": "seizure history recorded"},
+        facts={
+            "contraindication": "epilepsy (Condition/c9)",
+            "reason": "seizure history recorded",
+            "crcl_limit": "50 mL/min or less",
+        },
         about_order="MedicationRequest/dalf-draft",
     )
     action = ((_render_one(rec, catalogue).suggestions or [])[0].actions or [])[0]
