@@ -42,6 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from cards.inputs import Indicator
 from cards.model import SUMMARY_LIMIT
 from cards.reasons import ReasonMeaning, ReasonVocabulary
+from cards.stops import StopReasons
 from mappings.fhirjson import JsonObject, without_empty_values
 
 #: clinical-logic v3 §1: `info` and `warning` cards stay under about 80 words before
@@ -667,6 +668,8 @@ class CardCatalogue:
     templates: Mapping[str, CardTemplate]
     orders: Mapping[str, OrderTemplate]
     units: Units
+    stops: StopReasons
+    """Why a topic did not fire, per stopping condition (the rule trace, the docs)."""
 
     @classmethod
     def load(cls, directory: Path | None = None) -> CardCatalogue:
@@ -698,6 +701,7 @@ class CardCatalogue:
             templates=templates,
             orders=orders,
             units=Units(content.units),
+            stops=_stops(root / "stop_reasons.toml", templates),
         )
 
     def override_reasons(
@@ -784,6 +788,17 @@ def _files(directory: Path, pattern: str) -> list[Path]:
     if not paths:
         raise ContentError(f"{directory}: no {pattern} files")
     return paths
+
+
+def _stops(path: Path, templates: Mapping[str, CardTemplate]) -> StopReasons:
+    """The stopping conditions; each topic a condition names must be a card's."""
+    stops = read_toml(path, StopReasons)
+    with _in_file(path):
+        for code, stop in stops.root.items():
+            unknown = sorted(set(stop.topics) - set(templates))
+            if unknown:
+                raise ValueError(f"{code}: no card topic {unknown[0]!r}")
+    return stops
 
 
 def read_toml(path: Path, model: type[_Model]) -> _Model:

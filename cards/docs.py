@@ -26,6 +26,7 @@ from cards.catalogue import (
     codings,
     read_toml,
 )
+from cards.stops import StopKind
 from cards.web import html_page, markdown_html
 
 #: Where the page lives in a source checkout (beside the `cards` package).
@@ -46,6 +47,7 @@ class Documentation(BaseModel):
     inputs: tuple[str, ...]
     display: tuple[str, ...]
     order_select: str
+    stops: str
     validation: str
     choices: tuple[str, ...]
     limitations: tuple[str, ...]
@@ -80,6 +82,9 @@ def generate(catalogue: CardCatalogue) -> str:
         "## Order-select and order-sign checks",
         doc.order_select,
         *(_card(t, catalogue) for t in order_checks),
+        "## Why a card did not fire",
+        doc.stops,
+        _stops(catalogue),
         "## Sources named on cards (source.label)",
         _table(("Source", "Label"), _source_rows(content)),
         "## Facts filled in from the record",
@@ -172,6 +177,7 @@ def _card(template: CardTemplate, catalogue: CardCatalogue) -> str:
         f"- **Hooks:** {', '.join(template.hooks)}",
         f"- **Indicator:** {template.indicator_policy}",
         f"- **Trigger:** {template.rule}",
+        *_not_shown(template, catalogue),
         f"- **Source label:** {_source_label(content.sources[template.source])}",
         f"- **Basis:** {template.basis}",
         f"- **Facts:** {facts}",
@@ -328,6 +334,35 @@ def _order(order_id: str, order: OrderTemplate) -> str:
 
 def _bullets(items: Iterable[str]) -> str:
     return "\n".join(f"- {item}" for item in items)
+
+
+def _not_shown(template: CardTemplate, catalogue: CardCatalogue) -> list[str]:
+    """The rule's own stopping conditions, as the rule trace names them."""
+    stops = catalogue.stops.of_topic(template.topic)
+    if not stops:
+        return []
+    return [
+        "- **Not shown when** (the rule trace names the first that applies; see "
+        "[Why a card did not fire](#why-a-card-did-not-fire)):",
+        *(f"  - `{code}`: {stop.reason}" for code, stop in stops.items()),
+    ]
+
+
+def _stops(catalogue: CardCatalogue) -> str:
+    """Every stopping condition the rule trace may name, by kind, with its sentence."""
+    kinds: dict[StopKind, str] = {
+        "population": "population",
+        "rule": "rule",
+        "pipeline": "response",
+    }
+    return _table(
+        ("Condition", "Stops", "Meaning"),
+        (
+            (f"`{code}`", kinds[stop.kind], stop.reason)
+            for kind in kinds
+            for code, stop in catalogue.stops.of_kind(kind).items()
+        ),
+    )
 
 
 def _table(header: tuple[str, ...], rows: Iterable[tuple[str, ...]]) -> str:

@@ -225,7 +225,9 @@ def _detail(
     body = [block.text.format_map(escaped) for block in blocks if block.section == "body"]
     basis = [block.text.format_map(escaped) for block in blocks if block.section == "basis"]
     rule = template.rule.format_map(escaped)
-    cited = [ref for text in [*body, *basis, rule] for ref in citations(text)]
+    # Citations come from the content, never from filled-in patient text ("[None]" is no reference).
+    shown = [*(block.text for block in blocks), template.rule]
+    cited = [ref for text in shown for ref in citations(text)]
     snoozes = snooze_days is not None and template.snoozes_at(rec.indicator)
     snooze = [catalogue.content.snooze.format(days=snooze_days)] if snoozes else []
     why = _why(template, rec, basis, rule, cited, snooze, catalogue)

@@ -91,6 +91,11 @@ def create_app(
                 "AUTH IS OFF (CDS_AUTH_MODE=off): any caller can use this service; "
                 "for development and testing only"
             )
+        if settings.explain:
+            log.warning(
+                "CDS_EXPLAIN=true: a hook request that asks for it gets the rule trace, "
+                "with record ids, in its response; for integration testing only"
+            )
         if settings.patient_hash_key is None:
             log.warning(
                 "CDS_PATIENT_HASH_KEY is not set: the card log hashes patient ids with a "

@@ -124,6 +124,10 @@ class Settings(BaseSettings):
     uvicorn has no timeout for slow request headers: in production a reverse proxy in
     front provides one (README, Production)."""
 
+    explain: bool = False
+    """Honour the request extension org.footdrop-cds.explain: the rule trace in the
+    response's `extension`. For integration testing; off in every deployment default."""
+
     clinical: ClinicalThresholds = Field(default_factory=ClinicalThresholds)
     """Thresholds the clinical specification calls settings, e.g. CDS_CLINICAL__ACUTE_WEEKS."""
 

@@ -80,6 +80,26 @@ def test_auth_off_is_logged_at_start_up(caplog: pytest.LogCaptureFixture) -> Non
     assert "AUTH IS OFF" in caplog.text
 
 
+def test_the_rule_trace_is_off_by_default_and_logged_when_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from service.app import create_app
+
+    assert Settings().explain is False
+    with (
+        caplog.at_level(logging.WARNING),
+        TestClient(create_app(Settings(database_url="sqlite://"))),
+    ):
+        pass
+    assert "CDS_EXPLAIN" not in caplog.text
+    with (
+        caplog.at_level(logging.WARNING),
+        TestClient(create_app(Settings(database_url="sqlite://", explain=True))),
+    ):
+        pass
+    assert "CDS_EXPLAIN=true" in caplog.text
+
+
 KEY = "a-patient-hash-key-of-at-least-32-chars"
 
 

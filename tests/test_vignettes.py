@@ -18,12 +18,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.app import create_app
+from service.cds.explain import EXPLAIN
 from service.clinical.thresholds import ClinicalThresholds
 from tests.conftest import full_prefetch, hook_request, make_settings, serve_record
 from tests.support import fhir_server
 from tests.support.clinical import NOW
 from tests.support.fhir_server import FhirServer
 from tests.support.spec_checks import check_response
+from tests.support.trace_checks import agrees_with_cards, trace_of
 from tests.support.vignettes import (
     VIGNETTE_DIR,
     Vignette,
@@ -42,6 +44,8 @@ SERVICE = {
     "order-sign": "footdrop-order-sign",
 }
 TOKEN = "vignette-token"
+#: The prefetch call asks for the rule trace (CDS_EXPLAIN=true), checked against its cards.
+EXPLAINED = {"extension": {EXPLAIN: True}}
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +56,8 @@ def shared_fhir() -> Iterator[FhirServer]:
 @pytest.fixture(scope="module")
 def client(shared_fhir: FhirServer) -> Iterator[TestClient]:
     """One app for all vignettes, its clock fixed at the vignettes' request time."""
-    app = create_app(make_settings(fhir_allowlist=[shared_fhir.base_url]), lambda: NOW)
+    settings = make_settings(fhir_allowlist=[shared_fhir.base_url], explain=True)
+    app = create_app(settings, lambda: NOW)
     with TestClient(app, raise_server_exceptions=False) as started:
         yield started
 
@@ -64,17 +69,25 @@ def client_for(vignette: Vignette, shared: TestClient, fhir: FhirServer) -> Iter
         yield shared
         return
     settings = make_settings(
-        fhir_allowlist=[fhir.base_url], clinical=ClinicalThresholds(**vignette.clinical)
+        fhir_allowlist=[fhir.base_url],
+        clinical=ClinicalThresholds(**vignette.clinical),
+        explain=True,
     )
     with TestClient(create_app(settings, lambda: NOW), raise_server_exceptions=False) as own:
         yield own
 
 
-def cards_of(response: Any) -> list[Json]:
+def body_of(response: Any) -> Json:
     assert response.status_code == 200, response.text
     body: Json = response.json()
     check_response(body)
-    cards: list[Json] = body["cards"]
+    if "extension" in body:
+        agrees_with_cards(body)  # the rule trace names the cards it made, and the rest
+    return body
+
+
+def cards_of(response: Any) -> list[Json]:
+    cards: list[Json] = body_of(response)["cards"]
     return cards
 
 
@@ -105,16 +118,16 @@ def test_vignette_via_prefetch_and_via_fhir_server(
     body = hook_request(
         vignette.hook, fhir_server_url=shared_fhir.base_url, token=TOKEN, context=context
     )
+    traced = {**hook_request(vignette.hook, prefetch=prefetch, context=context), **EXPLAINED}
     with client_for(vignette, client, shared_fhir) as app:
-        via_prefetch = cards_of(
-            app.post(url, json=hook_request(vignette.hook, prefetch=prefetch, context=context))
-        )
+        traced_body = body_of(app.post(url, json=traced))
         via_server = cards_of(app.post(url, json=body))
+    via_prefetch: list[Json] = traced_body["cards"]
 
     assert shared_fhir.requests, "the FHIR server path was not exercised"
     assert {r.authorization for r in shared_fhir.requests} == {f"Bearer {TOKEN}"}
     assert without_uuids(via_prefetch) == without_uuids(via_server)
-    problems = unmet(vignette.expect, via_prefetch)
+    problems = unmet(vignette.expect, via_prefetch, trace_of(traced_body))
     assert not problems, "\n".join([f"{name_of(path)}: {vignette.title}", *problems])
 
 
@@ -173,6 +186,11 @@ def test_a_good_file_loads_with_its_relative_dates_expanded(tmp_path: Path) -> N
         pytest.param(("hook: patient-view", "hook: order-select"), "draftOrders", id="context"),
         pytest.param(("referral]}", "referral}"), "while parsing a flow sequence", id="yaml"),
         pytest.param(("Condition", "Claim"), "never query ['Claim']", id="unfetched"),
+        pytest.param(
+            ("  cards:\n", "  stopped: {physical-therapy: too-tired}\n  cards:\n"),
+            "no stopping condition 'too-tired'",
+            id="stopping-condition",
+        ),
     ],
 )
 def test_a_bad_file_fails_with_its_name(
@@ -236,3 +254,21 @@ def test_unmet_names_each_failed_expectation(tmp_path: Path) -> None:
     assert unmet(expect, []) == ["expected card 'orthosis', got: no card"]
     right = {**shown[0], "indicator": "warning", "suggestions": [{"label": orthotist_label}]}
     assert unmet(expect, [shown[0], right]) == [], "one orthosis card per side: one must match"
+
+
+def test_unmet_names_a_topic_stopped_by_another_condition_or_not_stopped(tmp_path: Path) -> None:
+    expect = load(write(tmp_path, GOOD)).expect.model_copy(
+        update={"stopped": {"physical-therapy": "not-adult"}}
+    )
+    right = {"source": {"topic": {"code": "orthosis"}}, "indicator": "warning", "suggestions": []}
+    right["suggestions"] = [{"label": label("orthosis", "orthotist-referral")}]
+    stopped = {"topics": [{"topic": "physical-therapy", "fired": False, "stopped_by": "snoozed"}]}
+    assert unmet(expect, [right], stopped) == [
+        "'physical-therapy' must be stopped by 'not-adult', the trace says ['snoozed']"
+    ]
+    fired = {"topics": [{"topic": "physical-therapy", "fired": True}]}
+    assert unmet(expect, [right], fired) == [
+        "card 'physical-therapy' must not appear (stopped by 'not-adult')"
+    ]
+    named = {"topics": [{"topic": "physical-therapy", "fired": False, "stopped_by": "not-adult"}]}
+    assert unmet(expect, [right], named) == []

@@ -58,7 +58,13 @@ class HookRequest(_Inbound):
     fhirAuthorization: FhirAuthorization | None = None
     context: dict[str, Any]
     prefetch: dict[str, Any] | None = None
-    extension: dict[str, Any] | None = None
+    extension: dict[str, Any] | None = Field(
+        default=None,
+        description="Reverse-domain keys; this service reads "
+        '`"org.footdrop-cds.suppress-repeated-cards": true` (order-sign: leave out cards '
+        'shown at order-select) and `"org.footdrop-cds.explain": true` (the rule trace in '
+        "the response's `extension`, only where CDS_EXPLAIN=true).",
+    )
 
     @model_validator(mode="after")
     def _authorization_needs_server(self) -> HookRequest:
@@ -117,6 +123,12 @@ class _Outbound(BaseModel):
 
 class CdsResponse(_Outbound):
     cards: list[Card]
+    extension: dict[str, Any] | None = Field(
+        default=None,
+        description='Only `"org.footdrop-cds.explain"`: the rule trace, when the request '
+        "asked for it and CDS_EXPLAIN=true (every topic: fired, or the condition that "
+        "stopped it, with the records read; each prefetch key's origin).",
+    )
 
 
 class PrefetchTemplate(_Outbound):

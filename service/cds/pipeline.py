@@ -1,8 +1,14 @@
 """One hook call, from request to cards, readable top to bottom.
 
     HookRequest ─prefetch.resolve→ PatientData ─features.extract→ PatientFeatures
-      ─patient_view / order_checks→ list[Recommendation] ─cross-call state→
-      ─cards.render→ list[Card] ─card log→ CdsResponse
+      ─patient_view / order_checks.decide→ list[Decision] ─cross-call state→
+      ─fired ones: list[Recommendation] ─cards.render→ list[Card] ─card log→ CdsResponse
+
+Every topic's `Decision` is kept (fired, or the condition that stopped it), and the
+cross-call state turns a card it leaves out into a stopped decision; the rule
+trace (`service.cds.explain`) is made from them. It goes into the response's
+`extension` only when the request carries `explain.EXPLAIN` set to true and
+CDS_EXPLAIN=true (off by default).
 
 Only `prefetch.resolve` and the cross-call state do I/O; everything between is a
 pure function of the data and the request time, run off the event loop. What
@@ -30,17 +36,21 @@ queue, which costs microseconds and never fails the call.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from cards.model import Card
 from cards.render import render
-from service.cds import prefetch
+from mappings.fhirjson import without_empty_values
+from service.cds import explain, prefetch
 from service.cds.engine import Engine
 from service.cds.errors import BadRequest, describe_validation_error
+from service.cds.explain import Trace
 from service.cds.models import (
     HOOK_CONTEXTS,
     Caller,
@@ -49,11 +59,12 @@ from service.cds.models import (
     PatientViewContext,
 )
 from service.cds.services import ServiceSpec
+from service.clinical import order_checks, patient_view
 from service.clinical.features import read_record
-from service.clinical.order_checks import check_orders
 from service.clinical.orders import review
-from service.clinical.patient_view import recommend
 from service.clinical.recommendation import Recommendation
+from service.clinical.trace import SHOWN_AT_ORDER_SELECT, SNOOZED, Decision
+from service.clinical.trace import cards as shown
 from service.fhir.patient_data import PatientData
 from service.storage.database import DatabaseUnavailable
 from service.storage.records import IssuedCardRecord, keyed_hash, patient_key
@@ -73,6 +84,17 @@ def parse_context(spec: ServiceSpec, request: HookRequest) -> PatientViewContext
         raise BadRequest(describe_validation_error(exc, prefix="context")) from None
 
 
+@dataclass(frozen=True)
+class Answer:
+    """The response to one call, and how to make the trace of how it was made."""
+
+    response: CdsResponse
+    _trace: Callable[[], Trace]
+
+    def trace(self) -> Trace:
+        return self._trace()
+
+
 async def run(
     engine: Engine,
     spec: ServiceSpec,
@@ -81,18 +103,42 @@ async def run(
     *,
     issued: bool = True,
 ) -> CdsResponse:
-    """The cards for one call. `issued=False`: they go to no clinician (the card gallery's
-    examples), so the card log leaves them out."""
+    """The cards for one call; with CDS_EXPLAIN=true and the request's `EXPLAIN` extension,
+    the rule trace in the response's `extension`. `issued=False`: they go to no clinician
+    (the card gallery's examples), so the card log leaves them out."""
+    traced = engine.settings.explain and explain.requested(request)
+    answer = await answer_call(engine, spec, request, caller, issued=issued, observe=traced)
+    if traced:
+        # G-2: no null or empty value anywhere in a response (a topic that read no record
+        # has no `records`).
+        trace = without_empty_values(answer.trace().model_dump(mode="json"))
+        return answer.response.model_copy(update={"extension": {explain.EXPLAIN: trace}})
+    return answer.response
+
+
+async def answer_call(
+    engine: Engine,
+    spec: ServiceSpec,
+    request: HookRequest,
+    caller: Caller,
+    *,
+    issued: bool = True,
+    observe: bool = False,
+) -> Answer:
+    """The cards for one call, and the trace of every topic's decision behind them
+    (`observe`: with the features each rule read)."""
     context = parse_context(spec, request)
     now = engine.clock()
     data = await prefetch.resolve(
         spec.prefetch, request, context, engine.transport, engine.settings.fhir_limits, now
     )
-    recommendations = await run_in_threadpool(decide, engine, spec, data)
+    decisions = await run_in_threadpool(decide, engine, spec, data, observe)
+    state: explain.CrossCallState = "not-kept"
     if caller.verified:
-        recommendations = await _cross_call_state(
-            engine, spec, request, caller, data, recommendations, now
+        decisions, state = await _cross_call_state(
+            engine, spec, request, caller, data, decisions, now
         )
+    recommendations = shown(decisions)
     cards = await run_in_threadpool(
         render,
         recommendations,
@@ -105,17 +151,24 @@ async def run(
     if issued:
         logged = _log_entries(engine, spec, request, caller, data, recommendations, cards, now)
         engine.card_log.record(logged)
-    return CdsResponse(cards=cards)
+    pairs = list(zip(recommendations, cards, strict=True))
+    stops, thresholds = engine.catalogue.stops, engine.settings.clinical
+    trace = partial(explain.build, stops, thresholds, spec, context, data, decisions, pairs, state)
+    return Answer(CdsResponse(cards=cards), trace)
 
 
-def decide(engine: Engine, spec: ServiceSpec, data: PatientData) -> list[Recommendation]:
-    """The service's rules: patient-view cards, or checks of the orders being written."""
+def decide(
+    engine: Engine, spec: ServiceSpec, data: PatientData, observe: bool = False
+) -> list[Decision]:
+    """The service's rules, every topic's decision: patient-view cards, or checks of the
+    orders being written."""
     thresholds = engine.settings.clinical
     record = read_record(data, engine.index, engine.patterns, thresholds)
     if spec.rules == "patient-view":
-        return recommend(record.features(), data.now, thresholds)
+        return patient_view.decide(record.features(), data.now, thresholds, observe=observe)
     checked = data.selected_orders if spec.orders == "selections" else data.draft_orders
-    return check_orders(review(record, checked), data.now, thresholds)
+    reviews = review(record, checked)
+    return order_checks.decide(reviews, data.now, thresholds, observe=observe)
 
 
 async def _cross_call_state(
@@ -124,38 +177,37 @@ async def _cross_call_state(
     request: HookRequest,
     caller: Caller,
     data: PatientData,
-    recommendations: list[Recommendation],
+    decisions: list[Decision],
     now: datetime,
-) -> list[Recommendation]:
+) -> tuple[list[Decision], explain.CrossCallState]:
     """Remember shown cards, or leave out repeats and snoozed topics (never a critical card)."""
     store, guard = engine.store, engine.guard
-    keys = [_shown_key(engine, caller, request, data, rec) for rec in recommendations]
+    fired = [(d, d.outcome) for d in decisions if isinstance(d.outcome, Recommendation)]
+    keys = [_shown_key(engine, caller, request, data, rec) for _, rec in fired]
+    left_out: dict[int, str] = {}  # id of a decision -> the condition that leaves it out
     try:
         if spec.shown_cards == "remember" and keys:
             ttl = timedelta(seconds=engine.settings.shown_card_ttl_s)
             await guard.run("shown-card memory", lambda: store.remember(keys, now, ttl))
         elif spec.shown_cards == "suppress-repeats" and _suppress_repeats(request):
-            shown = await guard.run("shown-card memory", lambda: store.shown(keys, now))
-            recommendations = [
-                rec
-                for rec, key in zip(recommendations, keys, strict=True)
-                if rec.indicator == "critical" or key not in shown
-            ]
-        snoozable = [rec for rec in recommendations if _snoozes(engine, rec)]
+            seen = await guard.run("shown-card memory", lambda: store.shown(keys, now))
+            for (d, rec), key in zip(fired, keys, strict=True):
+                if rec.indicator != "critical" and key in seen:
+                    left_out[id(d)] = SHOWN_AT_ORDER_SELECT
+        snoozable = [
+            (d, rec) for d, rec in fired if id(d) not in left_out and _snoozes(engine, rec)
+        ]
         if engine.snooze_days is not None and snoozable:
             issuer, patient = caller.issuer or "", _patient_key(engine, request, data)
             since = now - timedelta(days=engine.snooze_days)
             snoozed = await guard.run(
                 "snoozes", lambda: store.snoozed_topics(issuer, patient, since)
             )
-            recommendations = [
-                rec
-                for rec in recommendations
-                if not (rec.topic in snoozed and _snoozes(engine, rec))
-            ]
+            left_out.update({id(d): SNOOZED for d, rec in snoozable if rec.topic in snoozed})
+        state: explain.CrossCallState = "applied"
     except DatabaseUnavailable:
-        pass  # logged and counted by the guard: the cards are shown as they are
-    return recommendations
+        state = "database-unavailable"  # logged and counted by the guard: cards shown as they are
+    return [d.stop(left_out[id(d)]) if id(d) in left_out else d for d in decisions], state
 
 
 def _snoozes(engine: Engine, rec: Recommendation) -> bool:

@@ -99,12 +99,15 @@ async def resolve(
     obtained: dict[str, list[JsonObject]] = {}
     to_fetch: dict[str, tuple[str, JsonObject | None]] = {}
     partial_keys: set[str] = set()
+    unreadable_keys: set[str] = set()  # supplied, but not a usable prefetch value
     budget = limits.max_entries
     for name, key in keys.items():
         query = fill_template(key.query, context)
         if query is None:
             continue
         resources, next_page = _from_prefetch(supplied[name]) if name in supplied else (None, None)
+        if resources is None and name in supplied:
+            unreadable_keys.add(name)
         if resources is None or next_page is not None:
             to_fetch[name] = (query, next_page)  # the fetch counts these entries itself
         if resources is not None:
@@ -155,6 +158,8 @@ async def resolve(
         user_id=context.userId,
         unavailable=frozenset(unavailable),
         partial=frozenset(partial_keys),
+        fetched=frozenset(to_fetch) - unavailable,
+        prefetch_unreadable=frozenset(unreadable_keys),
     )
     if data.skipped:
         log.info(

@@ -2,11 +2,12 @@
 
 Each command is a thin front on code that lives where it belongs (the app, the
 content packages), imported only when the command runs so that each starts
-quickly; `explain` (rule trace) is added here by its own work.
+quickly.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -71,6 +72,35 @@ def demo(
 
     signer = Signer.from_file(key, issuer or DEMO_ISSUER, kid or DEMO_KID) if key else None
     raise typer.Exit(run_demo(url.rstrip("/"), examples, signer, audience_base, color))
+
+
+@app.command(
+    help="Say why each card fired, or which condition stopped it, for a hook request.\n\n"
+    "The request runs in this process through the service's own pipeline (CDS_* settings "
+    "from the environment): the rule trace for every topic, with the features and records "
+    "each decision read and where each prefetch key came from. No state is kept and no "
+    "card is logged."
+)
+def explain(
+    request: Annotated[Path, typer.Argument(help="a hook request (JSON), as an EHR sends it")],
+    service: Annotated[
+        str | None, typer.Option(help="service id (default: the first for the request's hook)")
+    ] = None,
+    now: Annotated[
+        datetime | None,
+        typer.Option(help="request time (default: its example date at noon UTC, else now)"),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help='print {"topics": [...], "prefetch": [...]} as JSON')
+    ] = False,
+    color: Annotated[
+        bool | None, typer.Option("--color/--no-color", help="default: on a terminal")
+    ] = None,
+) -> None:
+
+    from service.cli.explain import run_explain
+
+    raise typer.Exit(run_explain(request, service, now, as_json, color))
 
 
 @app.command()

@@ -15,7 +15,11 @@ rest, so it is never its own duplicate, nor its own physical therapy.
         (warning) · premature-palliative-surgery · fusion-not-indicated ·
         duplicate-order (info)
 
-Every card names its order in `about_order`; update and delete suggestions target it.
+Each rule returns a `Recommendation` or the `Stopped` condition that kept it from
+firing (first the order's kind, `NOT_THIS_ORDER`, then the population, then its own);
+`decide` keeps every rule's decision for every order (the rule trace), `check_orders`
+the cards among them. Every card names its order in `about_order`; update and delete
+suggestions target it.
 Cards come most urgent first, then in the order of the selections and of the rules
 below, so the same request always gives the same list.
 
@@ -54,6 +58,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from service.clinical import shared
 from service.clinical.features.care import DALFAMPRIDINE, OTHER_4AP
@@ -74,13 +79,31 @@ from service.clinical.orders import (
 from service.clinical.patient_view import RED_FLAG, recommend
 from service.clinical.recommendation import (
     Indicator,
+    Outcome,
     Recommendation,
+    Stopped,
     SuggestedAction,
-    most_urgent_first,
 )
-from service.clinical.shared import Cited
+from service.clinical.shared import Cited, stop
 from service.clinical.thresholds import ClinicalThresholds
+from service.clinical.trace import (
+    AGE_UNKNOWN,
+    NO_FOOT_DROP,
+    NOT_ADULT,
+    PERONEAL_PALSY_ONLY,
+    Decision,
+    cards,
+    rule_topic,
+    traced,
+    watch,
+)
 from service.fhir.patient_data import UNKNOWN_TYPE
+
+#: Stopping conditions every rule of its kind may name (cards/stop_reasons.toml): the
+#: order is not one the rule checks; a dalfampridine draft with a contraindication gets
+#: that card alone, which carries the rest (v3 §4, one message per draft).
+NOT_THIS_ORDER = "not-this-order"
+ONE_MESSAGE_PER_DRAFT = "one-message-per-draft"
 
 #: Orders that may duplicate care the patient already has (§4 duplicate-order).
 DUPLICABLE = (ORTHOSIS, PHYSICAL_THERAPY, NCS_EMG, MRI_LUMBAR)
@@ -93,11 +116,16 @@ class _Context(shared.Context):
 
     red_flag: Recommendation | None
 
-    def foot_drop(self, *, proxy_ok: bool = False) -> FootDrop | None:
-        """The active foot drop when foot-drop order cards may fire (§1 population)."""
+    def foot_drop(self, *, proxy_ok: bool = False) -> FootDrop | Stopped:
+        """The active foot drop when foot-drop order cards may fire, else the population
+        condition that stops them (§1)."""
         fd = self.f.foot_drop
-        if fd is None or (fd.proxy and not proxy_ok) or not self.adult:
-            return None
+        if fd is None:
+            return Stopped(NO_FOOT_DROP)
+        if fd.proxy and not proxy_ok:
+            return Stopped(PERONEAL_PALSY_ONLY)
+        if not self.adult:
+            return Stopped(AGE_UNKNOWN if self.adult is None else NOT_ADULT)
         return fd
 
     @property
@@ -181,14 +209,14 @@ def _renal_reason(renal: RenalAssessment) -> str:
     return f"{named} recorded, no CrCl on record"
 
 
-def dalfampridine_contraindicated(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
+def dalfampridine_contraindicated(ctx: _Context, order: SelectedOrder) -> Outcome:
     """Seizure history, allergy, another 4-AP product, or CrCl ≤ 50 (probable from eGFR/CKD).
 
     One message per draft (v3 §4): it carries the dose card's finding and, for a
     probable renal contraindication, the tests that would settle it.
     """
     if not order.is_dalfampridine:
-        return None
+        return stop(NOT_THIS_ORDER)
     f, renal = ctx.f, ctx.f.renal
     named: list[str] = []
     reasons: list[str] = []
@@ -230,7 +258,7 @@ def dalfampridine_contraindicated(ctx: _Context, order: SelectedOrder) -> Recomm
         evidence += renal.evidence
         notes += renal.notes
     if not named:
-        return None
+        return stop("no-contraindication")
     if shared.febrile_neonatal_seizures_only(f) and len(named) == len(f.seizure_history):
         # The only contraindication: febrile, neonatal or provoked seizures (v3 §2).
         flags.append("seizure_febrile_neonatal_only")
@@ -262,14 +290,16 @@ def _contraindicated(ctx: _Context, order: SelectedOrder) -> bool:
     )
 
 
-def dalfampridine_dose(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
+def dalfampridine_dose(ctx: _Context, order: SelectedOrder) -> Outcome:
     """More than 10 mg a dose or 20 mg a day, not every 12 hours, not ER; never for a
     dose it cannot read, nor beside the contraindication card, which carries it (v3 §4)."""
     dose = order.dose
-    if not order.is_dalfampridine or dose is None or dose.as_labelled:
-        return None
+    if not order.is_dalfampridine:
+        return stop(NOT_THIS_ORDER)
+    if dose is None or dose.as_labelled:
+        return stop("no-dose-problem")
     if _contraindicated(ctx, order):
-        return None
+        return stop(ONE_MESSAGE_PER_DRAFT)
     verify_notes, verify = shared.seizure_verify(ctx.f)
     return _card(
         ctx,
@@ -283,11 +313,15 @@ def dalfampridine_dose(ctx: _Context, order: SelectedOrder) -> Recommendation | 
     )
 
 
-def seizure_history_verify(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
+def seizure_history_verify(ctx: _Context, order: SelectedOrder) -> Outcome:
     """A "verify" seizure record (non-epileptic events only) and no contraindication:
     verify the seizure history before prescribing (v3 §4)."""
-    if not order.is_dalfampridine or not ctx.f.seizure_verify or _contraindicated(ctx, order):
-        return None
+    if not order.is_dalfampridine:
+        return stop(NOT_THIS_ORDER)
+    if not ctx.f.seizure_verify:
+        return stop("no-seizure-record-to-verify")
+    if _contraindicated(ctx, order):
+        return stop(ONE_MESSAGE_PER_DRAFT)
     verify_notes, verify = shared.seizure_verify(ctx.f)
     return _card(
         ctx,
@@ -314,11 +348,13 @@ _MAY_HIDE_CONTRAINDICATION = {
 }
 
 
-def record_incomplete(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
+def record_incomplete(ctx: _Context, order: SelectedOrder) -> Outcome:
     """Part of the record could not be read or obtained, so a contraindication cannot be
     excluded (v3 §4); not beside a contraindication already found (one message per draft)."""
-    if not order.is_dalfampridine or _contraindicated(ctx, order):
-        return None
+    if not order.is_dalfampridine:
+        return stop(NOT_THIS_ORDER)
+    if _contraindicated(ctx, order):
+        return stop(ONE_MESSAGE_PER_DRAFT)
     f = ctx.f
     unread = [
         f"{_MAY_HIDE_CONTRAINDICATION[u.resource_type]} (its {u.field})"
@@ -327,7 +363,7 @@ def record_incomplete(ctx: _Context, order: SelectedOrder) -> Recommendation | N
     ]
     unread += [f"the “{key}” data, which could not be obtained" for key in sorted(f.unavailable)]
     if not unread:
-        return None
+        return stop("record-read-in-full")
     return _card(
         ctx,
         order,
@@ -337,11 +373,13 @@ def record_incomplete(ctx: _Context, order: SelectedOrder) -> Recommendation | N
     )
 
 
-def renal_function_needed(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
+def renal_function_needed(ctx: _Context, order: SelectedOrder) -> Outcome:
     """CrCl unknown, unreliable or borderline, and no contraindication found (§4, A8)."""
+    if not order.is_dalfampridine:
+        return stop(NOT_THIS_ORDER)
+    if _contraindicated(ctx, order):
+        return stop(ONE_MESSAGE_PER_DRAFT)
     renal = ctx.f.renal
-    if not order.is_dalfampridine or _contraindicated(ctx, order):
-        return None
     facts: dict[str, str] = {}
     flags: list[str] = []
     suggestions: list[SuggestedAction] = []
@@ -351,7 +389,7 @@ def renal_function_needed(ctx: _Context, order: SelectedOrder) -> Recommendation
         flags.append("crcl_borderline")
         facts["crcl"] = shared.crcl_fact(renal)
     else:
-        return None
+        return stop("renal-function-known", renal.evidence)
     verify_notes, verify = shared.seizure_verify(ctx.f)
     return _card(
         ctx,
@@ -369,13 +407,13 @@ def renal_function_needed(ctx: _Context, order: SelectedOrder) -> Recommendation
 # ── foot-drop orders ──────────────────────────────────────────────────────────────
 
 
-def _make_stat(
-    ctx: _Context, order: SelectedOrder, topic: str, suggestion_id: str
-) -> Recommendation | None:
+def _make_stat(ctx: _Context, order: SelectedOrder, topic: str, suggestion_id: str) -> Outcome:
     """A red-flag order that is not stat while the red-flag card is critical: update it."""
     red = ctx.red_flag
-    if order.priority == "stat" or red is None or red.indicator != "critical":
-        return None
+    if order.priority == "stat":
+        return stop("already-stat")
+    if red is None or red.indicator != "critical":
+        return stop("no-critical-red-flag", red.evidence if red is not None else ())
     return _card(
         ctx,
         order,
@@ -387,27 +425,31 @@ def _make_stat(
     )
 
 
-def stat_imaging(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
+def stat_imaging(ctx: _Context, order: SelectedOrder) -> Outcome:
     """A lumbar MRI that is not stat while the red-flag card is critical (A3)."""
     if not order.has(MRI_LUMBAR):
-        return None
+        return stop(NOT_THIS_ORDER)
     return _make_stat(ctx, order, "stat-imaging", "mri-lumbar-make-stat")
 
 
-def stat_referral(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
+def stat_referral(ctx: _Context, order: SelectedOrder) -> Outcome:
     """A spine-surgery referral that is not stat while the red-flag card is critical (v3 §4)."""
     if not order.is_spine_surgery_referral:
-        return None
+        return stop(NOT_THIS_ORDER)
     return _make_stat(ctx, order, "stat-referral", "referral-make-stat")
 
 
-def add_physical_therapy(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
+def add_physical_therapy(ctx: _Context, order: SelectedOrder) -> Outcome:
     """An orthosis or FES with no PT since onset done, pending or drafted (§4)."""
+    if not order.has(ORTHOSIS, FES):
+        return stop(NOT_THIS_ORDER)
     fd = ctx.foot_drop()
-    if fd is None or not order.has(ORTHOSIS, FES) or ctx.f.non_ambulatory:
-        return None
+    if isinstance(fd, Stopped):
+        return fd
+    if ctx.f.non_ambulatory:
+        return stop("non-ambulatory", ctx.f.non_ambulatory)
     if ctx.f.pt_since_onset:
-        return None
+        return stop("pt-since-onset", ctx.f.pt_since_onset)
     return _card(
         ctx,
         order,
@@ -419,13 +461,15 @@ def add_physical_therapy(ctx: _Context, order: SelectedOrder) -> Recommendation 
     )
 
 
-def localize_before_decompression(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
+def localize_before_decompression(ctx: _Context, order: SelectedOrder) -> Outcome:
     """Peroneal decompression or neurolysis with no NCS/EMG done or ordered (§4)."""
+    if not order.has(PERONEAL_DECOMPRESSION):
+        return stop(NOT_THIS_ORDER)
     fd = ctx.foot_drop(proxy_ok=True)
-    if fd is None or not order.has(PERONEAL_DECOMPRESSION):
-        return None
+    if isinstance(fd, Stopped):
+        return fd
     if ctx.f.ncs_emg:
-        return None
+        return stop("ncs-emg-done-or-ordered", ctx.f.ncs_emg)
     return _card(
         ctx,
         order,
@@ -437,22 +481,27 @@ def localize_before_decompression(ctx: _Context, order: SelectedOrder) -> Recomm
     )
 
 
-def premature_palliative_surgery(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
+def premature_palliative_surgery(ctx: _Context, order: SelectedOrder) -> Outcome:
     """Tendon transfer or ankle arthrodesis for a foot drop known to be under 12 months (A6)."""
+    if not order.has(TENDON_TRANSFER, ANKLE_ARTHRODESIS):
+        return stop(NOT_THIS_ORDER)
     fd = ctx.foot_drop()
-    if fd is None or not order.has(TENDON_TRANSFER, ANKLE_ARTHRODESIS):
-        return None
+    if isinstance(fd, Stopped):
+        return fd
     # Per side (v3 §1 Time): the episodes of the side the order names, every side without.
     since = ctx.months_ago(ctx.t.palliative_min_months)
     events = order.reading.events
-    recent = [
+    known = [
         e.onset.date
         for e in fd.episodes
-        if e.onset.known and e.onset.date is not None and e.onset.date > since
+        if e.onset.known and e.onset.date is not None
         if not events or any(x.covers(e.side) for x in events)
     ]
+    if not known:
+        return stop("onset-not-known", fd.findings)
+    recent = [day for day in known if day > since]
     if not recent:
-        return None
+        return stop("long-standing", fd.findings)
     onset = max(recent)
     f = ctx.f
     suggestions = []
@@ -471,22 +520,33 @@ def premature_palliative_surgery(ctx: _Context, order: SelectedOrder) -> Recomme
     )
 
 
-def fusion_not_indicated(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
+def fusion_not_indicated(ctx: _Context, order: SelectedOrder) -> Outcome:
     """Lumbar fusion where disc herniation is the only lumbar diagnosis found (A14)."""
+    if not order.has(LUMBAR_FUSION):
+        return stop(NOT_THIS_ORDER)
     fd = ctx.foot_drop()
+    if isinstance(fd, Stopped):
+        return fd
     f = ctx.f
-    if fd is None or not order.has(LUMBAR_FUSION) or not f.disc_herniation:
-        return None
+    if not f.disc_herniation:
+        return stop("no-disc-herniation")
     if f.spine_other or f.lumbar_stenosis or f.discectomy or f.lumbar_decompression:
-        return None
+        other = [*f.spine_other, *f.lumbar_stenosis, *f.discectomy, *f.lumbar_decompression]
+        return stop("other-lumbar-diagnosis", other)
     return _card(ctx, order, "fusion-not-indicated", "info", (), [*fd.findings, *f.disc_herniation])
 
 
-def duplicate_order(ctx: _Context, order: SelectedOrder) -> Recommendation | None:
+def duplicate_order(ctx: _Context, order: SelectedOrder) -> Outcome:
     """An orthosis, PT, NCS/EMG or lumbar MRI the patient already has (§4, A15)."""
+    kinds = [feature for feature in DUPLICABLE if order.has(feature)]
+    if not kinds:
+        return stop(NOT_THIS_ORDER)
     fd = ctx.foot_drop()
-    if fd is None:
-        return None
+    if isinstance(fd, Stopped):
+        return fd
+    checked = [k for k in kinds if not (k == MRI_LUMBAR and ctx.red_flag_possible)]
+    if not checked:
+        return stop("repeat-mri-may-be-indicated", ctx.red_flag.evidence if ctx.red_flag else ())
     f = ctx.f
     care = {
         ORTHOSIS: f.orthosis_in_use,
@@ -496,14 +556,12 @@ def duplicate_order(ctx: _Context, order: SelectedOrder) -> Recommendation | Non
     }
     existing: list[CareEvent] = []
     duplicated: list[str] = []
-    for feature in DUPLICABLE:
-        if not order.has(feature) or (feature == MRI_LUMBAR and ctx.red_flag_possible):
-            continue
+    for feature in checked:
         existing += care[feature]
         duplicated += [feature] if care[feature] else []
     existing = list(dict.fromkeys(existing))
     if not existing:
-        return None
+        return stop("no-existing-care")
     orthosis = ORTHOSIS in duplicated
     from_text = orthosis and any(e.from_text for e in f.orthosis_in_use)
     return _card(
@@ -520,7 +578,7 @@ def duplicate_order(ctx: _Context, order: SelectedOrder) -> Recommendation | Non
 
 
 #: Every §4 rule, in the order its cards come within one indicator.
-RULES: tuple[Callable[[_Context, SelectedOrder], Recommendation | None], ...] = (
+RULES: tuple[Callable[[_Context, SelectedOrder], Outcome], ...] = (
     dalfampridine_contraindicated,
     stat_imaging,
     stat_referral,
@@ -536,14 +594,30 @@ RULES: tuple[Callable[[_Context, SelectedOrder], Recommendation | None], ...] = 
 )
 
 
+def decide(
+    reviews: Sequence[OrderUnderReview],
+    now: datetime,
+    thresholds: ClinicalThresholds,
+    *,
+    observe: bool = False,
+) -> list[Decision]:
+    """Every §4 rule's decision for each order under review, in the order of the orders and
+    of `RULES`; pure and deterministic. `observe`: note the features each rule reads."""
+    decisions: list[Decision] = []
+    for review in reviews:
+        rest = watch(review.rest) if observe else review.rest
+        red = next((r for r in recommend(rest, now, thresholds) if r.topic == RED_FLAG), None)
+        ctx = _Context(rest, now.date(), thresholds, red)
+        order = review.order
+        decisions += [
+            traced(rule_topic(rule), rest, partial(rule, ctx, order), order=order.reference)
+            for rule in RULES
+        ]
+    return decisions
+
+
 def check_orders(
     reviews: Sequence[OrderUnderReview], now: datetime, thresholds: ClinicalThresholds
 ) -> list[Recommendation]:
     """Every §4 card for the orders under review, most urgent first; pure and deterministic."""
-    found: list[Recommendation] = []
-    for review in reviews:
-        rest = review.rest
-        red = next((r for r in recommend(rest, now, thresholds) if r.topic == RED_FLAG), None)
-        ctx = _Context(rest, now.date(), thresholds, red)
-        found += [card for rule in RULES if (card := rule(ctx, review.order)) is not None]
-    return most_urgent_first(found)
+    return cards(decide(reviews, now, thresholds))

@@ -1,13 +1,17 @@
 """Patient-view rules: PatientFeatures -> Recommendations (clinical-logic v3 §1, §3).
 
-One pure function per card; each returns a `Recommendation` or None. Rules decide
-(topic, indicator, suggestions, flags, facts, notes, evidence); the card templates
-word. `recommend` applies the principles of §1 around them:
+One pure function per card; each returns a `Recommendation`, or a `Stopped` naming the
+first condition that kept it from firing (`stop("code", records)`, worded in
+cards/stop_reasons.toml). Rules decide (topic, indicator, suggestions, flags, facts,
+notes, evidence); the card templates word. `decide` applies the principles of §1
+around them, keeping every topic's decision (the rule trace); `recommend` is the
+cards among them:
 
-    no foot drop (nor a coded peroneal palsy)      -> []
-    under 18                                        -> []
+    no foot drop (nor a coded peroneal palsy)      -> every topic stopped: no-foot-drop
+    under 18                                        -> every topic stopped: not-adult
     each card; a peroneal-palsy proxy feeds only the red-flag and work-up cards
-    most urgent first; a critical card withholds the others (flag critical_withheld_others)
+    most urgent first; a critical card withholds the others (flag critical_withheld_others;
+    the others stopped: withheld-beside-critical)
 
 Choices where the spec is silent, for the docs:
 - Unknown age (no birth date): only the red-flag card can fire. The population is
@@ -52,6 +56,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from functools import partial
 
 from service.clinical.features.model import (
     CareEvent,
@@ -65,9 +70,9 @@ from service.clinical.features.model import (
 from service.clinical.features.onset import earliest
 from service.clinical.recommendation import (
     Indicator,
+    Outcome,
     Recommendation,
     SuggestedAction,
-    most_urgent_first,
 )
 from service.clinical.shared import (
     Cited,
@@ -81,8 +86,22 @@ from service.clinical.shared import (
     recommendation,
     renal_tests,
     seizure_verify,
+    stop,
 )
 from service.clinical.thresholds import ClinicalThresholds
+from service.clinical.trace import (
+    AGE_UNKNOWN,
+    NO_FOOT_DROP,
+    NOT_ADULT,
+    PERONEAL_PALSY_ONLY,
+    WITHHELD_BESIDE_CRITICAL,
+    Decision,
+    cards,
+    rule_topic,
+    stopped,
+    traced,
+    watch,
+)
 
 RED_FLAG = "red-flag-urgent-evaluation"
 _URGENT_PRIORITIES = frozenset({"urgent", "asap", "stat"})
@@ -397,11 +416,11 @@ def _plain(x: Finding) -> str:
     return f"{e.display} ({e.date})" if e.date else e.display
 
 
-def red_flag_urgent_evaluation(ctx: _Context) -> Recommendation | None:
+def red_flag_urgent_evaluation(ctx: _Context) -> Outcome:
     """Red flags with foot drop: tiers of §3 and A1; never on incontinence codes."""
     tiers = _red_flag_tiers(ctx)
     if not tiers.critical and not tiers.warning:
-        return None
+        return stop("no-red-flag-finding")
     f = ctx.f
     peripheral, central = _routing_flags(ctx, tiers)
     spinal = tiers.ces_type or bool(ctx.spinal_causes) or not (central or peripheral)
@@ -443,16 +462,18 @@ def red_flag_urgent_evaluation(ctx: _Context) -> Recommendation | None:
 # ── first-line care ────────────────────────────────────────────────────────────────
 
 
-def orthosis(ctx: _Context) -> Recommendation | None:
+def orthosis(ctx: _Context) -> Outcome:
     """AFO via an orthotist; FES only for a central cause with no peripheral lesion (A5).
 
     Per side (v3 §1 Time): the sides whose current episode no orthosis or FES covers."""
     f = ctx.f
-    if ctx.fd.proxy or f.non_ambulatory:
-        return None
+    if ctx.fd.proxy:
+        return stop(PERONEAL_PALSY_ONLY)
+    if f.non_ambulatory:
+        return stop("non-ambulatory", f.non_ambulatory)
     sides = ctx.sides_without(f.orthosis_in_use + f.fes_in_use)
     if not sides:
-        return None
+        return stop("orthosis-in-use", f.orthosis_in_use, f.fes_in_use)
     peripheral = ctx.peripheral_lesions + ctx.spinal_causes + f.insensate_feet
     fes = ctx.central_explains and not peripheral
     suggestions = [
@@ -487,11 +508,15 @@ def _orthosis_from_text(f: PatientFeatures) -> list[str]:
     return ["orthosis_from_text"] if devices and all(e.from_text for e in devices) else []
 
 
-def physical_therapy(ctx: _Context) -> Recommendation | None:
+def physical_therapy(ctx: _Context) -> Outcome:
     """PT since onset for every ambulatory patient (A10)."""
     f = ctx.f
-    if ctx.fd.proxy or f.non_ambulatory or f.pt_since_onset:
-        return None
+    if ctx.fd.proxy:
+        return stop(PERONEAL_PALSY_ONLY)
+    if f.non_ambulatory:
+        return stop("non-ambulatory", f.non_ambulatory)
+    if f.pt_since_onset:
+        return stop("pt-since-onset", f.pt_since_onset)
     return _card(
         ctx,
         "physical-therapy",
@@ -517,14 +542,14 @@ def _workup_items(ctx: _Context, no_cause: bool) -> list[str]:
     return items
 
 
-def localization_workup(ctx: _Context) -> Recommendation | None:
+def localization_workup(ctx: _Context) -> Outcome:
     """NCS/EMG and imaging at the right level, unless a central cause explains it (A9, v3
     §2): an unlinked central condition is named as a possible cause; a chronic central
     disease beside a foot drop of known onset under 6 months is named first (info)."""
     f = ctx.f
     spinal, peripheral = ctx.spinal_causes, ctx.peripheral_lesions
     if ctx.central_explains and not (spinal or peripheral):
-        return None
+        return stop("central-cause-explains", f.central.explains)
     possible = () if ctx.central_explains else f.central.possible
     chronic_first = bool(f.central.chronic_recent) and not ctx.central_explains
     no_cause = not (spinal or peripheral or ctx.central_explains)
@@ -532,7 +557,8 @@ def localization_workup(ctx: _Context) -> Recommendation | None:
     if chronic_first and not f.neurology_referral:
         items.insert(0, "neurology-referral")
     if not items:
-        return None
+        done = [*f.ncs_emg, *f.lumbar_mri, *f.plexus_mri, *f.nerve_imaging]
+        return stop("work-up-complete", done, f.neurology_referral)
     only_peroneal = bool(f.peroneal_neuropathy) and not (
         spinal or f.sciatic_neuropathy or f.lumbosacral_plexopathy or f.nerve_trauma
     )
@@ -562,17 +588,21 @@ def _names(findings: Sequence[Finding]) -> str:
 # ── referrals ──────────────────────────────────────────────────────────────────────
 
 
-def peroneal_decompression(ctx: _Context) -> Recommendation | None:
+def peroneal_decompression(ctx: _Context) -> Outcome:
     """Non-traumatic peroneal palsy within 12 months (or onset unknown), not decompressed."""
     f, fd = ctx.f, ctx.fd
-    if fd.proxy or not f.peroneal_neuropathy or f.peroneal_decompression:
-        return None
+    if fd.proxy:
+        return stop(PERONEAL_PALSY_ONLY)
+    if not f.peroneal_neuropathy:
+        return stop("no-peroneal-neuropathy")
+    if f.peroneal_decompression:
+        return stop("nerve-surgery-done", f.peroneal_decompression)
     if f.nerve_trauma or f.fibular_fracture:
-        return None
+        return stop("traumatic-cause", f.nerve_trauma, f.fibular_fracture)
     if fd.onset.date is not None and not ctx.onset_within_months(
         ctx.t.peroneal_decompression_max_months
     ):
-        return None
+        return stop("onset-too-long-ago", fd.findings)
     crossing = bool(f.leg_crossing)
     return _card(
         ctx,
@@ -585,15 +615,17 @@ def peroneal_decompression(ctx: _Context) -> Recommendation | None:
     )
 
 
-def nerve_injury_referral(ctx: _Context) -> Recommendation | None:
+def nerve_injury_referral(ctx: _Context) -> Outcome:
     """A nerve injury within 12 months and no nerve surgery: early referral (A11)."""
     f, fd = ctx.f, ctx.fd
-    if fd.proxy or f.peroneal_decompression:
-        return None
+    if fd.proxy:
+        return stop(PERONEAL_PALSY_ONLY)
+    if f.peroneal_decompression:
+        return stop("nerve-surgery-done", f.peroneal_decompression)
     since = ctx.months_ago(ctx.t.nerve_trauma_months)
     recent = [x for x in f.nerve_trauma if (d := x.date or fd.onset.date) and d >= since]
     if not recent:
-        return None
+        return stop("no-recent-nerve-injury", f.nerve_trauma)
     dated = [d for x in recent if (d := x.date) is not None]
     when = f"{duration_text(max(dated), ctx.today)} ago" if dated else "date not recorded"
     return _card(
@@ -606,22 +638,28 @@ def nerve_injury_referral(ctx: _Context) -> Recommendation | None:
     )
 
 
-def disc_surgery_referral(ctx: _Context) -> Recommendation | None:
+def disc_surgery_referral(ctx: _Context) -> Outcome:
     """Foot drop 4 weeks–12 months with a recent disc herniation and no other cause (A12)."""
     f, fd, t = ctx.f, ctx.fd, ctx.t
-    if fd.proxy or ctx.red_flag or not f.recent_disc_herniation or fd.onset.date is None:
-        return None
+    if fd.proxy:
+        return stop(PERONEAL_PALSY_ONLY)
+    if ctx.red_flag:
+        return stop("red-flag-first")
+    if not f.recent_disc_herniation:
+        return stop("no-recent-disc-herniation", f.disc_herniation)
+    if fd.onset.date is None:
+        return stop("onset-unknown", fd.findings)
     if fd.onset.date > ctx.today - timedelta(weeks=t.disc_surgery_min_weeks):
-        return None
+        return stop("too-early", fd.findings)
     if not ctx.onset_within_months(t.disc_surgery_max_months):
-        return None
+        return stop("too-late", fd.findings)
     disc_day = min(x.date for x in f.recent_disc_herniation if x.date is not None)
     if _decompressed_since(ctx, disc_day) or f.spine_surgery_referral:
-        return None
-    if ctx.central_explains or (
-        f.peroneal_neuropathy and any(e.state == "done" for e in f.ncs_emg)
-    ):
-        return None
+        surgery = [*f.discectomy, *f.lumbar_decompression]
+        return stop("spine-surgery-done-or-referred", surgery, f.spine_surgery_referral)
+    proven_peroneal = [e for e in f.ncs_emg if e.state == "done"] if f.peroneal_neuropathy else []
+    if ctx.central_explains or proven_peroneal:
+        return stop("other-cause-proven", f.central.explains, f.peroneal_neuropathy)
     return _card(
         ctx,
         "disc-surgery-referral",
@@ -631,24 +669,28 @@ def disc_surgery_referral(ctx: _Context) -> Recommendation | None:
     )
 
 
-def palliative_surgery(ctx: _Context) -> Recommendation | None:
+def palliative_surgery(ctx: _Context) -> Outcome:
     """Tendon transfer to discuss for long-standing peripheral foot drop (A6), per side:
     a side whose current episode has a true onset 12 months ago or more and no tendon
     transfer or arthrodesis on that side (v3 §1 Time)."""
     f, fd = ctx.f, ctx.fd
     if fd.proxy:
-        return None
+        return stop(PERONEAL_PALSY_ONLY)
     peripheral = ctx.peripheral_lesions + f.l5_radiculopathy + f.disc_herniation
-    if not peripheral or f.central_cause or f.spasticity or f.progressive_disease:
-        return None
+    if not peripheral:
+        return stop("no-peripheral-cause")
+    if f.central_cause or f.spasticity or f.progressive_disease:
+        return stop("central-or-progressive", f.central_cause, f.spasticity, f.progressive_disease)
+    known = [e for e in fd.episodes if e.onset.known and e.onset.date is not None]
+    if not known:
+        return stop("onset-not-known", fd.findings)
     since = ctx.months_ago(ctx.t.palliative_min_months)
-    sides = [
-        e
-        for e in ctx.sides_without(f.palliative_surgery)
-        if e.onset.known and e.onset.date is not None and e.onset.date <= since
-    ]
+    long_standing = [e for e in known if e.onset.date is not None and e.onset.date <= since]
+    if not long_standing:
+        return stop("not-yet-long-standing", fd.findings)
+    sides = [e for e in ctx.sides_without(f.palliative_surgery) if e in long_standing]
     if not sides:
-        return None
+        return stop("palliative-surgery-done", f.palliative_surgery)
     return _card(
         ctx,
         "palliative-surgery",
@@ -660,13 +702,17 @@ def palliative_surgery(ctx: _Context) -> Recommendation | None:
     )
 
 
-def spasticity_botulinum(ctx: _Context) -> Recommendation | None:
+def spasticity_botulinum(ctx: _Context) -> Outcome:
     """Lower-limb or central spasticity, no botulinum toxin in 6 months (A13)."""
     f = ctx.f
-    if ctx.fd.proxy or not (f.lower_limb_spasticity or (f.spasticity and f.central_cause)):
-        return None
-    if f.botulinum_recent or _pending(f.rehabilitation_referral):
-        return None
+    if ctx.fd.proxy:
+        return stop(PERONEAL_PALSY_ONLY)
+    if not (f.lower_limb_spasticity or (f.spasticity and f.central_cause)):
+        return stop("no-spasticity", f.spasticity)
+    if f.botulinum_recent:
+        return stop("botulinum-recent", f.botulinum_recent)
+    if pending := _pending(f.rehabilitation_referral):
+        return stop("rehabilitation-referral-pending", pending)
     return _card(
         ctx,
         "spasticity-botulinum",
@@ -676,7 +722,7 @@ def spasticity_botulinum(ctx: _Context) -> Recommendation | None:
     )
 
 
-def ms_dalfampridine(ctx: _Context) -> Recommendation | None:
+def ms_dalfampridine(ctx: _Context) -> Outcome:
     """Dalfampridine to discuss in MS, only with no contraindication found (A7, A8, v3 §3).
 
     No card when contraindicated: seizure history, allergy, CrCl at the label's limit
@@ -685,15 +731,20 @@ def ms_dalfampridine(ctx: _Context) -> Recommendation | None:
     suggestion: the card asks for the record to be verified first.
     """
     f = ctx.f
-    if ctx.fd.proxy or not f.multiple_sclerosis:
-        return None
+    if ctx.fd.proxy:
+        return stop(PERONEAL_PALSY_ONLY)
+    if not f.multiple_sclerosis:
+        return stop("no-multiple-sclerosis")
     if f.dalfampridine_active or f.dalfampridine_past_course or f.other_4ap:
-        return None
+        taken = [*f.dalfampridine_active, *f.dalfampridine_past_course, *f.other_4ap]
+        return stop("dalfampridine-known", taken)
     renal = f.renal
     if f.seizure_history or f.dalfampridine_allergy or renal.contraindicated:
-        return None
-    if contraindicating_oct2_inhibitors(f, ctx.t):
-        return None
+        renal_limit = renal.evidence if renal.contraindicated else ()
+        named = [*f.seizure_history, *f.dalfampridine_allergy]
+        return stop("contraindication-recorded", named, renal_limit)
+    if oct2 := contraindicating_oct2_inhibitors(f, ctx.t):
+        return stop("oct2-inhibitor", oct2)
     verify_notes, verify = seizure_verify(f)
     flags, facts = label_terms(ctx.t)
     flags += ["seizure_verify"] if verify else []
@@ -724,7 +775,7 @@ def ms_dalfampridine(ctx: _Context) -> Recommendation | None:
 
 
 #: Every card but the red flag, in the order of §3 (the order within one indicator).
-CARDS: tuple[Callable[[_Context], Recommendation | None], ...] = (
+CARDS: tuple[Callable[[_Context], Outcome], ...] = (
     orthosis,
     physical_therapy,
     localization_workup,
@@ -739,23 +790,60 @@ CARDS: tuple[Callable[[_Context], Recommendation | None], ...] = (
 PROXY_CARDS = frozenset({localization_workup})
 
 
+def decide(
+    features: PatientFeatures,
+    now: datetime,
+    thresholds: ClinicalThresholds,
+    *,
+    observe: bool = False,
+) -> list[Decision]:
+    """Every patient-view topic's decision, the red flag first, then in the order of §3.
+
+    The population stops every topic at once; a critical card withholds the others.
+    `observe`: note the features each rule reads (for the rule trace).
+    """
+    f = watch(features) if observe else features
+    topics = [RED_FLAG, *(rule_topic(card) for card in CARDS)]
+    fd = f.foot_drop
+    if fd is None:
+        return stopped(topics, NO_FOOT_DROP, f, ["foot_drop"])
+    ctx = _Context(f, now.date(), thresholds, fd)
+    population = ("foot_drop", "age_years")
+    if ctx.adult is False:
+        return stopped(topics, NOT_ADULT, f, population)
+    red = traced(RED_FLAG, f, partial(red_flag_urgent_evaluation, ctx), before=population)
+    if ctx.adult is None:
+        return [red, *stopped(topics[1:], AGE_UNKNOWN, f, population)]
+    ctx = replace(ctx, red_flag=red.fired)
+    decisions = [red]
+    for card in CARDS:
+        if fd.proxy and card not in PROXY_CARDS:
+            decisions += stopped([rule_topic(card)], PERONEAL_PALSY_ONLY, f, population)
+        else:
+            decisions.append(traced(rule_topic(card), f, partial(card, ctx), before=population))
+    return _critical_alone(decisions)
+
+
+def _critical_alone(decisions: list[Decision]) -> list[Decision]:
+    """A critical card stands alone: the others are withheld, and it says so."""
+    fired = [d.outcome for d in decisions if isinstance(d.outcome, Recommendation)]
+    critical = [rec for rec in fired if rec.indicator == "critical"]
+    if not critical or len(critical) == len(fired):
+        return decisions
+
+    def alone(d: Decision) -> Decision:
+        rec = d.outcome
+        if not isinstance(rec, Recommendation):
+            return d
+        if rec.indicator != "critical":
+            return d.stop(WITHHELD_BESIDE_CRITICAL)
+        return replace(d, outcome=replace(rec, flags=rec.flags | {"critical_withheld_others"}))
+
+    return [alone(d) for d in decisions]
+
+
 def recommend(
     features: PatientFeatures, now: datetime, thresholds: ClinicalThresholds
 ) -> list[Recommendation]:
     """All patient-view recommendations, most urgent first; a critical one stands alone."""
-    fd = features.foot_drop
-    if fd is None:
-        return []
-    ctx = _Context(features, now.date(), thresholds, fd)
-    if ctx.adult is False:
-        return []
-    red = red_flag_urgent_evaluation(ctx)
-    if ctx.adult is None:
-        return [red] if red else []
-    ctx = replace(ctx, red_flag=red is not None)
-    cards = [card(ctx) for card in CARDS if not fd.proxy or card in PROXY_CARDS]
-    found = most_urgent_first(r for r in [red, *cards] if r is not None)
-    critical = [r for r in found if r.indicator == "critical"]
-    if critical and len(found) > len(critical):
-        return [replace(r, flags=r.flags | {"critical_withheld_others"}) for r in critical]
-    return critical or found
+    return cards(decide(features, now, thresholds))

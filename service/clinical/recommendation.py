@@ -4,6 +4,10 @@ A `Recommendation` carries no wording and no FHIR: a topic code, an indicator,
 named facts for the card template's placeholders, flags that switch optional
 paragraphs of the template on, the template suggestions to offer and the
 patient data behind the decision. `cards.render` turns it into a CDS Hooks card.
+
+A rule that does not fire says why: a `Stopped` names the first condition that
+stopped it (a code worded in `cards/stop_reasons.toml`) and the records behind
+that condition. The rule trace (`service.clinical.trace`) is made of both.
 """
 
 from __future__ import annotations
@@ -53,3 +57,20 @@ class Recommendation:
     of CrCl, ...); worded in the card catalogue."""
     about_order: str | None = None
     """`Type/id` of the draft order an order-select / order-sign card is about."""
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """A topic that did not fire: the first condition that stopped it.
+
+    `condition` is a code of `cards/stop_reasons.toml`, where it is worded for the
+    trace and the docs. `evidence` is the records the condition rests on (the
+    orthosis in use, the contraindicating finding); empty when it is an absence.
+    """
+
+    condition: str
+    evidence: tuple[Evidence, ...] = ()
+
+
+Outcome = Recommendation | Stopped
+"""What one rule decides for one topic (and, for the order checks, one order)."""

@@ -24,7 +24,7 @@ from service.clinical.features.model import (
     RenalAssessment,
 )
 from service.clinical.features.records import months_before, months_between
-from service.clinical.recommendation import Indicator, Recommendation, SuggestedAction
+from service.clinical.recommendation import Indicator, Recommendation, Stopped, SuggestedAction
 from service.clinical.thresholds import ClinicalThresholds
 
 Cited = Recorded | Evidence
@@ -52,6 +52,12 @@ class Context:
 
 def cited(items: Iterable[Cited]) -> list[Evidence]:
     return [x if isinstance(x, Evidence) else x.evidence for x in items]
+
+
+def stop(condition: str, *cited_by: Iterable[Cited]) -> Stopped:
+    """A rule's stopping condition (a code of cards/stop_reasons.toml), citing the records
+    it rests on, each once (none when what stops the rule is an absence)."""
+    return Stopped(condition, tuple(dict.fromkeys(cited(x for items in cited_by for x in items))))
 
 
 def recommendation(

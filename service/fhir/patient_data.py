@@ -104,6 +104,11 @@ class PatientData:
     unavailable: frozenset[str] = frozenset()
     partial: frozenset[str] = frozenset()
     """Prefetch keys read only in part: a cap (entries, pages) left resources out."""
+    fetched: frozenset[str] = frozenset()
+    """Prefetch keys (or their next pages) obtained from fhirServer."""
+    prefetch_unreadable: frozenset[str] = frozenset()
+    """Prefetch keys whose value in the request could not be used (an OperationOutcome,
+    not a resource): fetched instead, or unavailable."""
 
     @property
     def incomplete(self) -> frozenset[str]:
@@ -210,6 +215,8 @@ def assemble(
     user_id: str | None = None,
     unavailable: frozenset[str] = frozenset(),
     partial: frozenset[str] = frozenset(),
+    fetched: frozenset[str] = frozenset(),
+    prefetch_unreadable: frozenset[str] = frozenset(),
 ) -> PatientData:
     """The hand-off from the resources obtained (per prefetch key) and the request context.
 
@@ -264,5 +271,7 @@ def assemble(
         skipped=skipped,
         unavailable=unavailable,
         partial=partial,
+        fetched=fetched,
+        prefetch_unreadable=prefetch_unreadable,
         unreadable=tuple(unreadable),
     )

@@ -22,6 +22,7 @@ DEMO_JWKS = ROOT / "docker" / "demo-issuer" / "jwks.json"
 EXPECTED = {
     "patient-view.json": {"orthosis", "physical-therapy", "localization-workup"},
     "patient-view-red-flag.json": {"red-flag-urgent-evaluation"},
+    "patient-view-no-card.json": set(),
     "order-select.json": {"dalfampridine-contraindicated", "add-physical-therapy"},
     "order-sign.json": {"fusion-not-indicated"},
 }

@@ -60,6 +60,21 @@ def test_every_variable_the_deployment_sets_is_a_setting(name: str) -> None:
     assert name in settings_env_names()
 
 
+def test_no_deployment_turns_the_rule_trace_on() -> None:
+    """CDS_EXPLAIN answers the explain extension with record ids: for integration testing,
+    never a default of the image, compose or the Kubernetes manifests."""
+    assert Settings.model_fields["explain"].default is False
+    for source in (
+        dockerfile.environment(),
+        COMPOSE["services"]["cds"]["environment"],
+        K8S["ConfigMap"]["data"],
+        K8S["Secret"]["stringData"],
+    ):
+        assert "CDS_EXPLAIN" not in source
+    for path in [*DOCKER.rglob("*.yaml"), DOCKER / "Dockerfile"]:
+        assert "CDS_EXPLAIN" not in path.read_text(), path
+
+
 def test_compose_runs_the_service_in_jwt_mode_on_postgresql() -> None:
     services = COMPOSE["services"]
     assert set(services) == {"cds", "postgres"}

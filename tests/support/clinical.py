@@ -15,9 +15,10 @@ from typing import Any
 from mappings.matcher import ValueSetIndex
 from mappings.text import TextPatterns
 from service.clinical.features import PatientFeatures, extract
-from service.clinical.patient_view import recommend
+from service.clinical.patient_view import decide, recommend
 from service.clinical.recommendation import Recommendation
 from service.clinical.thresholds import ClinicalThresholds
+from service.clinical.trace import Decision
 from service.fhir.patient_data import PatientData, assemble
 from service.fhir.r4 import as_valid_r4
 
@@ -371,6 +372,14 @@ def topics(*resources: Json, **kw: Any) -> list[str]:
 
 def card(topic: str, *resources: Json, **kw: Any) -> Recommendation | None:
     return next((r for r in recommendations(*resources, **kw) if r.topic == topic), None)
+
+
+def decisions(
+    *resources: Json, thresholds: ClinicalThresholds = THRESHOLDS, **kw: Any
+) -> dict[str, Decision]:
+    """Every patient-view topic's decision (the rule trace), by topic."""
+    features = features_of(*resources, thresholds=thresholds, **kw)
+    return {d.topic: d for d in decide(features, NOW, thresholds, observe=True)}
 
 
 def suggestion_ids(rec: Recommendation | None) -> list[str]:

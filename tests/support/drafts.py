@@ -11,10 +11,11 @@ import itertools
 from typing import Any
 
 from service.clinical.features import read_record
-from service.clinical.order_checks import check_orders
+from service.clinical.order_checks import check_orders, decide
 from service.clinical.orders import OrderUnderReview, review
 from service.clinical.recommendation import Recommendation
 from service.clinical.thresholds import ClinicalThresholds
+from service.clinical.trace import Decision
 from service.fhir.patient_data import PatientData
 from tests.support.clinical import (
     HCPCS,
@@ -204,6 +205,18 @@ def select(
         valid_r4=valid_r4,
         thresholds=thresholds,
     )
+
+
+def order_decisions(
+    *resources: Json,
+    order: Json,
+    others: tuple[Json, ...] = (),
+    unavailable: frozenset[str] = frozenset(),
+) -> dict[str, Decision]:
+    """Every §4 rule's decision (the rule trace) for `order` selected among `others`."""
+    data = patient_data(*resources, drafts=(order, *others), unavailable=unavailable)
+    decided = decide(reviews(data, [order]), NOW, THRESHOLDS, observe=True)
+    return {d.topic: d for d in decided}
 
 
 def topics(recs: list[Recommendation]) -> list[str]:

@@ -37,9 +37,12 @@ def empty_values(value: object, path: str = "$") -> list[str]:
 
 
 def check_response(body: dict[str, Any]) -> None:
-    assert set(body) == {"cards"}
-    if body["cards"]:
-        assert empty_values(body) == [], empty_values(body)  # G-2 (`cards: []` is allowed)
+    assert set(body) <= {"cards", "extension"} and "cards" in body
+    for key in body.get("extension", {}):  # G-3: the rule trace, when asked for and allowed
+        assert re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", key), key
+    for key, value in body.items():  # G-2 (`cards: []` is allowed)
+        if key != "cards" or value:
+            assert empty_values(value, f"$.{key}") == [], empty_values(value, f"$.{key}")
     for card in body["cards"]:
         check_card(card)
 

@@ -73,15 +73,17 @@ class Expectation(_Strict):
     cards: tuple[ExpectedCard, ...]
     absent: tuple[str, ...] = ()
     nothing_else: bool = False
+    stopped: dict[str, str] = Field(default_factory=dict)
+    """Topic -> the stopping condition the rule trace must name for it (not shown)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Expectation:
         topics = [card.topic for card in self.cards]
         if len(set(topics)) != len(topics):
             raise ValueError(f"a topic is expected twice: {topics}")
-        both = set(topics) & set(self.absent)
+        both = set(topics) & (set(self.absent) | set(self.stopped))
         if both:
-            raise ValueError(f"topics both expected and absent: {sorted(both)}")
+            raise ValueError(f"topics both expected and absent or stopped: {sorted(both)}")
         return self
 
 
@@ -185,12 +187,16 @@ def _described(error: ValidationError) -> str:
 
 def _check_topics(vignette: Vignette, cards: CardCatalogue) -> None:
     """Topics and suggestion ids must exist, for a card this hook can show."""
-    for topic in [*(card.topic for card in vignette.expect.cards), *vignette.expect.absent]:
+    expect = vignette.expect
+    for topic in [*(card.topic for card in expect.cards), *expect.absent, *expect.stopped]:
         template = cards.templates.get(topic)
         if template is None:
             raise ValueError(f"no card topic {topic!r} in cards/templates")
         if vignette.hook not in template.hooks:
             raise ValueError(f"card {topic!r} is never shown at {vignette.hook}")
+    unknown_stops = sorted(set(expect.stopped.values()) - set(cards.stops.root))
+    if unknown_stops:
+        raise ValueError(f"no stopping condition {unknown_stops[0]!r} in cards/stop_reasons.toml")
     for card in vignette.expect.cards:
         template = cards.templates[card.topic]
         named = {*card.suggestions, *card.not_suggested}
@@ -256,8 +262,9 @@ def expand_dates(value: Any, today: date) -> Any:
     return copy.deepcopy(value)
 
 
-def unmet(expect: Expectation, cards: list[Json]) -> list[str]:
-    """What the response fails of the expectation, in words a reviewer can act on."""
+def unmet(expect: Expectation, cards: list[Json], trace: Json | None = None) -> list[str]:
+    """What the response fails of the expectation (and its rule trace), in words a reviewer
+    can act on."""
     by_topic: dict[str, list[Json]] = {}
     for card in cards:
         by_topic.setdefault(_topic(card), []).append(card)
@@ -277,6 +284,13 @@ def unmet(expect: Expectation, cards: list[Json]) -> list[str]:
         expected_topics = {card.topic for card in expect.cards}
         extra = [topic for topic in by_topic if topic not in expected_topics]
         problems += [f"no other card expected, got {topic!r}" for topic in extra]
+    for topic, condition in expect.stopped.items():
+        traced = [t for t in (trace or {}).get("topics", []) if t["topic"] == topic]
+        named = sorted({str(t.get("stopped_by")) for t in traced if not t["fired"]})
+        if topic in by_topic or any(t["fired"] for t in traced):
+            problems.append(f"card {topic!r} must not appear (stopped by {condition!r})")
+        elif condition not in named:
+            problems.append(f"{topic!r} must be stopped by {condition!r}, the trace says {named}")
     return problems
 
 
