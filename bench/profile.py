@@ -28,6 +28,7 @@ STAGES: Sequence[tuple[str, str, str]] = (
     ("HookRequest and context validation", "parse_context", "service/cds/pipeline.py"),
     ("JWT: jti replay memory (database)", "", "service/storage/replay.py"),
     ("JWT: jti replay memory (database)", "first_use", "service/storage/store.py"),
+    ("JWT: jti replay memory (database)", "first_uses", "service/storage/store.py"),
     ("JWT: signature and claims", "", "service/auth/verifier.py"),
     ("fhir.resources validation", "strictly_valid", "service/fhir/patient_data.py"),
     ("fhir.resources validation", "", "fhir/resources/"),

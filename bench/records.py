@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.load import SLOT
-from tests.conftest import PREFETCH_KEYS
+from tests.conftest import PREFETCH_KEYS, discovery_queries
 from tests.support.synthea import SYNTHEA, as_prefetch, load_chart
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -157,8 +157,9 @@ def generated(size: int, today: date, *, unread: int = 0, seed: int = 15) -> Rec
     pool = _fixture_pool()
     claim_shape = json.loads(CLAIM_SHAPE.read_text())
     prefetch: dict[str, Any] = {"patient": fixed[0]}
-    for key in PREFETCH_KEYS.values():
-        prefetch[key] = {"resourceType": "Bundle", "type": "searchset", "entry": []}
+    for key in discovery_queries():  # every key, so none reads as unavailable
+        if key != "patient":
+            prefetch[key] = {"resourceType": "Bundle", "type": "searchset", "entry": []}
     for resource in fixed[1:]:
         _add(prefetch, resource, PREFETCH_KEYS[resource["resourceType"]], "match")
     encounters: list[dict[str, Any]] = []

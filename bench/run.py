@@ -40,7 +40,7 @@ from bench.servers import (
 )
 from bench.upstream import ARRIVALS_PATH, ROUTES_VARIABLE
 from service.cds.pipeline import SUPPRESS_REPEATS
-from tests.conftest import PREFETCH_KEYS
+from tests.conftest import discovery_queries
 from tests.support.tokens import TokenFactory
 
 PUBLIC_BASE_URL = "https://footdrop-cds.bench.example"
@@ -574,15 +574,21 @@ class Bench:
 
 
 def fallback_routes(record: records.Record) -> dict[str, dict[str, Any]]:
-    """The stand-in FHIR server's answers for `record`, each with its delay."""
-    types = {key: kind for kind, key in PREFETCH_KEYS.items()}
-    routes = {}
+    """The stand-in FHIR server's answers for `record`, each with its delay.
+
+    The stand-in routes by path: the keys one type is split across (`procedures`,
+    `procedures2`, ...) are answered together, with the first key's delay.
+    """
+    queries = discovery_queries()
+    routes: dict[str, dict[str, Any]] = {}
     for key, value in record.prefetch.items():
         delay_s = FALLBACK_DELAYS_S.get(key, FALLBACK_DEFAULT_DELAY_S)
         if key == "patient":
             routes[f"/fhir/Patient/{record.patient_id}"] = {"delay_s": delay_s, "body": value}
-        else:
-            routes[f"/fhir/{types[key]}"] = {"delay_s": delay_s, "body": value}
+            continue
+        path = "/fhir/" + queries[key].split("?")[0]
+        route = routes.setdefault(path, {"delay_s": delay_s, "body": {**value, "entry": []}})
+        route["body"]["entry"] += value.get("entry", [])
     return routes
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -130,6 +131,7 @@ def bundle(*resources: dict[str, Any]) -> dict[str, Any]:
 
 
 #: The services' search prefetch keys by the resource type they hold.
+#: The prefetch key each resource type is sent in (the first, when a query is split).
 PREFETCH_KEYS = {
     "Condition": "conditions",
     "Observation": "observations",
@@ -137,18 +139,35 @@ PREFETCH_KEYS = {
     "ServiceRequest": "serviceRequests",
     "DeviceRequest": "deviceRequests",
     "DeviceUseStatement": "deviceUseStatements",
+    "Device": "devices",
     "MedicationRequest": "medicationRequests",
     "MedicationStatement": "medicationStatements",
+    "MedicationAdministration": "medicationAdministrations",
     "AllergyIntolerance": "allergies",
     "DiagnosticReport": "reports",
+    "ImagingStudy": "imagingStudies",
+    "Encounter": "encounters",
+    "CarePlan": "carePlans",
 }
+
+
+@functools.cache
+def discovery_queries() -> dict[str, str]:
+    """Every prefetch key the services ask for, with its expanded query."""
+    from mappings.matcher import ValueSetIndex
+    from service.cds.services import load_services
+
+    keys: dict[str, str] = {}
+    for service in load_services(ValueSetIndex.load()).values():
+        keys.update((name, key.query) for name, key in service.prefetch.items())
+    return keys
 
 
 def full_prefetch(
     *resources: dict[str, Any], patient_resource: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """A prefetch object with every key the services ask for, resources sorted by type."""
-    prefetch: dict[str, Any] = {key: bundle() for key in PREFETCH_KEYS.values()}
+    prefetch: dict[str, Any] = {key: bundle() for key in discovery_queries()}
     prefetch["patient"] = patient_resource or patient()
     for resource in resources:
         prefetch[PREFETCH_KEYS[resource["resourceType"]]]["entry"].append({"resource": resource})

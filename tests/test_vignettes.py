@@ -185,7 +185,7 @@ def test_a_good_file_loads_with_its_relative_dates_expanded(tmp_path: Path) -> N
         pytest.param(("basis:", "basys:"), "basys: Extra inputs", id="unknown-key"),
         pytest.param(("hook: patient-view", "hook: order-select"), "draftOrders", id="context"),
         pytest.param(("referral]}", "referral}"), "while parsing a flow sequence", id="yaml"),
-        pytest.param(("Condition", "Encounter"), "never query ['Encounter']", id="unfetched"),
+        pytest.param(("Condition", "Claim"), "never query ['Claim']", id="unfetched"),
         pytest.param(
             ("  cards:\n", "  stopped: {physical-therapy: too-tired}\n  cards:\n"),
             "no stopping condition 'too-tired'",

@@ -11,7 +11,8 @@ trace (`service.cds.explain`) is made from them. It goes into the response's
 CDS_EXPLAIN=true (off by default).
 
 Only `prefetch.resolve` and the cross-call state do I/O; everything between is a
-pure function of the data and the request time, run off the event loop. What
+pure function of the data and the request time, run off the event loop
+for a large record (on it for a small one, where a thread hand-off costs more). What
 differs between services (which rules, which drafts, the shown-card memory)
 comes from the service definition, not from the hook's name.
 
@@ -40,6 +41,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -72,6 +74,10 @@ from service.storage.records import IssuedCardRecord, keyed_hash, patient_key
 #: Request extension (CDS Hooks `extension`, reverse-domain key) by which an EHR
 #: asks order-sign not to repeat cards already shown at order-select.
 SUPPRESS_REPEATS = "org.footdrop-cds.suppress-repeated-cards"
+#: Records of up to this many resources are decided and rendered on the event loop.
+INLINE_RESOURCES = 100
+
+_Result = TypeVar("_Result")
 
 
 def parse_context(spec: ServiceSpec, request: HookRequest) -> PatientViewContext:
@@ -132,14 +138,18 @@ async def answer_call(
     data = await prefetch.resolve(
         spec.prefetch, request, context, engine.transport, engine.settings.fhir_limits, now
     )
-    decisions = await run_in_threadpool(decide, engine, spec, data, observe)
+    # A small record is decided and rendered on the event loop (well under a millisecond
+    # each); a hand-off to a worker thread and back would cost about as much as the work.
+    off_loop = sum(map(len, data.resources.values())) > INLINE_RESOURCES
+    decisions = await _run(off_loop, decide, engine, spec, data, observe)
     state: explain.CrossCallState = "not-kept"
     if caller.verified:
         decisions, state = await _cross_call_state(
             engine, spec, request, caller, data, decisions, now
         )
     recommendations = shown(decisions)
-    cards = await run_in_threadpool(
+    cards = await _run(
+        off_loop,
         render,
         recommendations,
         data,
@@ -155,6 +165,12 @@ async def answer_call(
     stops, thresholds = engine.catalogue.stops, engine.settings.clinical
     trace = partial(explain.build, stops, thresholds, spec, context, data, decisions, pairs, state)
     return Answer(CdsResponse(cards=cards), trace)
+
+
+async def _run(off_loop: bool, work: Callable[..., _Result], *args: Any, **kwargs: Any) -> _Result:
+    if off_loop:
+        return await run_in_threadpool(work, *args, **kwargs)
+    return work(*args, **kwargs)
 
 
 def decide(

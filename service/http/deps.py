@@ -1,4 +1,9 @@
-"""FastAPI dependencies: what an endpoint may ask for, created once per app."""
+"""FastAPI dependencies: what an endpoint may ask for, created once per app.
+
+They are `async def` although they do not wait for anything: FastAPI runs a plain
+`def` dependency in its thread pool, a hand-off to another thread and back on every
+request for an attribute lookup.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +12,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from service.cds.engine import Engine
-from service.settings import Settings
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
 
-def get_settings(request: Request) -> Settings:
-    return get_engine(request).settings
-
-
 EngineDep = Annotated[Engine, Depends(get_engine)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]

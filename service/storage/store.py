@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import bindparam, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
@@ -53,6 +53,37 @@ class Store:
         #: The dialect's INSERT, which offers `on_conflict_do_*` (SQLite and PostgreSQL).
         self._insert: Any = postgresql.insert if postgres else sqlite.insert
         self._purged_at: dict[str, datetime] = {}
+        # The statements of every hook call, built once: building one costs more CPU than
+        # running it (SQLAlchemy's coercions and cache key), executing a built one less.
+        self._record_token = (
+            self._insert(UsedToken)
+            .values(issuer_jti=bindparam("issuer_jti"), expires_at=bindparam("expires_at"))
+            .on_conflict_do_nothing(index_elements=["issuer_jti"])
+            .returning(UsedToken.issuer_jti)
+        )
+        remember = self._insert(ShownCard).values(
+            fingerprint=bindparam("fingerprint"), expires_at=bindparam("expires_at")
+        )
+        self._remember = remember.on_conflict_do_update(
+            index_elements=["fingerprint"], set_={"expires_at": remember.excluded.expires_at}
+        )
+        self._shown = select(ShownCard.fingerprint).where(
+            ShownCard.fingerprint.in_(bindparam("keys", expanding=True)),
+            ShownCard.expires_at > bindparam("now"),
+        )
+        self._snoozed = (
+            select(IssuedCard.topic)
+            .distinct()
+            .join(Feedback, Feedback.card_uuid == IssuedCard.card_uuid)
+            .where(
+                IssuedCard.patient_key == bindparam("patient_key"),
+                IssuedCard.issuer == bindparam("issuer"),
+                IssuedCard.snoozable.is_(True),
+                Feedback.issuer == bindparam("issuer"),
+                Feedback.outcome == "overridden",
+                Feedback.received_at >= bindparam("since"),
+            )
+        )
 
     @classmethod
     def open(cls, database_url: str, *, timeout_s: int = 3, migrate_schema: bool = True) -> Store:
@@ -90,11 +121,7 @@ class Store:
         """Record cards as shown until `now + ttl`; expired rows are purged on the way."""
         rows = [{"fingerprint": key, "expires_at": now + ttl} for key in sorted(set(keys))]
         if rows:
-            statement = self._insert(ShownCard).values(rows)
-            statement = statement.on_conflict_do_update(
-                index_elements=["fingerprint"], set_={"expires_at": statement.excluded.expires_at}
-            )
-            self._write(statement)
+            self._write((self._remember, rows))
         self._purge(ShownCard, ShownCard.fingerprint, ShownCard.expires_at, now)
 
     def shown(self, keys: Iterable[str], now: datetime) -> set[str]:
@@ -103,31 +130,38 @@ class Store:
         if not wanted:
             return set()
         with self.engine.connect() as connection:
-            found = connection.execute(
-                select(ShownCard.fingerprint).where(
-                    ShownCard.fingerprint.in_(wanted), ShownCard.expires_at > now
-                )
-            )
+            found = connection.execute(self._shown, {"keys": wanted, "now": now})
             return set(found.scalars())
 
     # The JWT replay memory.
 
     def first_use(self, issuer: str, jti: str, expires_at: datetime, now: datetime) -> bool:
-        """Record a token id; True the first time, False when any worker recorded it before.
+        """Record a token id; True the first time, False when any worker recorded it before."""
+        return bool(self.first_uses([(issuer, jti, expires_at)], now))
 
-        One atomic `INSERT … ON CONFLICT DO NOTHING` on the primary key decides, so two
-        workers racing on one replayed token cannot both accept it. Raises when the
-        database cannot answer: the caller then falls back to its own memory.
+    def first_uses(
+        self, tokens: Iterable[tuple[str, str, datetime]], now: datetime
+    ) -> set[tuple[str, str]]:
+        """Record (issuer, jti, expires_at) token ids in one transaction; the (issuer, jti)
+        recorded now for the first time (none that any worker recorded before).
+
+        One atomic `INSERT … ON CONFLICT DO NOTHING … RETURNING` on the primary key
+        decides, so two workers racing on one replayed token cannot both accept it; a
+        token given twice here is recorded, and returned, once. Raises when the database
+        cannot answer: the caller then falls back to its own memory.
         """
-        statement = (
-            self._insert(UsedToken)
-            .values(issuer_jti=fingerprint(issuer, jti), expires_at=expires_at)
-            .on_conflict_do_nothing(index_elements=["issuer_jti"])
-            .returning(UsedToken.issuer_jti)
-        )
-        inserted = self._write(statement)
+        by_key = {
+            fingerprint(issuer, jti): (issuer, jti, expires) for issuer, jti, expires in tokens
+        }
+        rows = [{"issuer_jti": key, "expires_at": by_key[key][2]} for key in sorted(by_key)]
+
+        def work() -> set[str]:
+            with self.engine.begin() as connection:
+                return set(connection.execute(self._record_token, rows).scalars())
+
+        inserted = retrying(work) if rows else set()
         self._purge(UsedToken, UsedToken.issuer_jti, UsedToken.expires_at, now)
-        return inserted > 0
+        return {by_key[key][:2] for key in inserted}
 
     # The card log and feedback.
 
@@ -196,33 +230,26 @@ class Store:
     def snoozed_topics(self, issuer: str, patient_key: str, since: datetime) -> set[str]:
         """Topics the caller's users overrode for this patient since `since`, on cards that
         this issuer was given and that said overriding them snoozes the topic."""
-        query = (
-            select(IssuedCard.topic)
-            .distinct()
-            .join(Feedback, Feedback.card_uuid == IssuedCard.card_uuid)
-            .where(
-                IssuedCard.patient_key == patient_key,
-                IssuedCard.issuer == issuer,
-                IssuedCard.snoozable.is_(True),
-                Feedback.issuer == issuer,
-                Feedback.outcome == "overridden",
-                Feedback.received_at >= since,
-            )
-        )
+        parameters = {"patient_key": patient_key, "issuer": issuer, "since": since}
         with self.engine.connect() as connection:
-            return set(connection.execute(query).scalars())
+            return set(connection.execute(self._snoozed, parameters).scalars())
 
     # Transactions.
 
     def _write(self, *statements: Any) -> int:
         """Run write statements in one transaction, retried; the rows they changed.
 
-        An INSERT counts the rows it RETURNs: a multi-row INSERT's rowcount is not
-        reliable across drivers (psycopg reports -1).
+        A statement is a statement, or a (statement, parameters) pair. An INSERT counts
+        the rows it RETURNs: a multi-row INSERT's rowcount is not reliable across drivers
+        (psycopg reports -1).
         """
 
         def changed(connection: Connection, statement: Any) -> int:
-            result = connection.execute(statement)
+            result = (
+                connection.execute(*statement)
+                if isinstance(statement, tuple)
+                else connection.execute(statement)
+            )
             return len(result.all()) if result.returns_rows else max(result.rowcount, 0)
 
         def work() -> int:

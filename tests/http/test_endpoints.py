@@ -15,6 +15,7 @@ from tests.conftest import (
     FOOT_DROP,
     PATIENT_ID,
     condition,
+    discovery_queries,
     full_prefetch,
     hook_request,
     serve_record,
@@ -72,7 +73,9 @@ def test_prefetch_templates_use_only_spec_tokens_and_query_subset(client: TestCl
             assert re.fullmatch(r"[A-Z][A-Za-z]+(/\{\{context\.patientId\}\})?", path), query
             for param in filter(None, params.split("&")):
                 name, _, value = param.partition("=")
-                assert name in {"patient", "code", "_count", "_sort"}, query
+                # P-2: reference, token equality (the code-bearing R4 parameters), _count, _sort
+                tokens = {"code", "type", "category", "activity-code"}
+                assert name in {"patient", *tokens, "_count", "_sort"}, query
                 assert value, query
         # Conditions of every clinical status: no status filter.
         assert prefetch["conditions"] == "Condition?patient={{context.patientId}}"
@@ -236,7 +239,7 @@ def test_fhir_server_fallback_gives_the_same_cards_as_prefetch(
 
     assert topics(via_server) == topics(via_prefetch)
     assert "orthosis" in topics(via_server)
-    assert len(fhir.requests) == 11
+    assert len(fhir.requests) == len(discovery_queries())  # one query per key
 
 
 def test_access_token_never_reaches_the_logs(

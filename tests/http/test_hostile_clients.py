@@ -72,6 +72,16 @@ def test_numbers_outside_json_are_400(client: TestClient, value: bytes) -> None:
     assert response.json()["resourceType"] == "OperationOutcome"
 
 
+@pytest.mark.parametrize("encoding", ["latin-1", "utf-16"])
+def test_a_body_that_is_not_utf_8_is_400(client: TestClient, encoding: str) -> None:
+    body = body_bytes().decode().replace('"hook":', '"x": "pied tombant é", "hook":', 1)
+    response = client.post(
+        PATIENT_VIEW, content=body.encode(encoding), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert "not UTF-8" in response.json()["issue"][0]["diagnostics"]
+
+
 def test_duplicate_keys_are_400(client: TestClient) -> None:
     body = body_bytes().replace(b'"hook":', b'"hook": "order-select", "hook":', 1)
     response = client.post(PATIENT_VIEW, content=body, headers={"Content-Type": "application/json"})

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import FOOT_DROP, PATIENT_ID, hook_request, serve_record
+from tests.conftest import FOOT_DROP, PATIENT_ID, discovery_queries, hook_request, serve_record
 from tests.support.fhir_server import FhirServer
 from tests.support.tcp_proxy import TcpProxy
 
@@ -114,7 +114,7 @@ def test_fhir_calls_and_failures_are_counted(
     body = hook_request(fhir_server_url=fhir.base_url, token="secret-token")
     assert client.post(PV, json=body).status_code == 200
     ok_after = sample(client, "footdrop_cds_fhir_request_duration_seconds_count", outcome="ok")
-    assert ok_after - ok_before == 11  # Patient + 10 searches, one page each
+    assert ok_after - ok_before == len(discovery_queries())  # one page per key, Patient too
 
     fhir.reply(f"/fhir/Patient/{PATIENT_ID}", {"resourceType": "Patient"}, status=500)
     failed_before = sample(

@@ -44,8 +44,10 @@ def cds_service(
     fhir_server: FhirServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[CdsService]:
     """The service in development mode (auth off), allowed to read the FHIR server."""
+    # Medplum's memory search is a linear scan: over the Synthea charts, the service's own
+    # code-filtered searches take seconds on a busy machine, near the 5 s default budget.
     service = harness.start_cds_service(
-        tmp_path_factory.mktemp("cds-service"), fhir_server.base_url
+        tmp_path_factory.mktemp("cds-service"), fhir_server.base_url, fhir_timeout_s="20"
     )
     try:
         yield service

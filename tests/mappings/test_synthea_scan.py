@@ -19,6 +19,7 @@ import pytest
 
 from mappings.__main__ import SHORT
 from mappings.matcher import LOINC, SNOMED, ValueSetIndex
+from tests.support.fhir_search import walk
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "synthea"
 SYSTEMS = {short: uri for uri, short in SHORT.items()}  # the review table's abbreviations
@@ -56,16 +57,6 @@ REQUIRED = {
     (LOINC, "38483-4"): {"serum_creatinine"},
     (LOINC, "33914-3"): {"egfr"},
 }
-
-
-def walk(value: Any, path: list[str]) -> Iterator[Any]:
-    if isinstance(value, list):
-        for item in value:
-            yield from walk(item, path)
-    elif not path:
-        yield value
-    elif isinstance(value, dict) and path[0] in value:
-        yield from walk(value[path[0]], path[1:])
 
 
 def codings(value: Any) -> Iterator[dict[str, Any]]:

@@ -65,3 +65,14 @@ def test_workers_starting_together_migrate_once(database_url: str) -> None:
         versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
     head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
     assert versions == [(head,)]
+
+
+def test_token_ids_are_new_once_across_batches_and_within_one(database_url: str) -> None:
+    store = Store.open(database_url)
+    later = NOW + HOUR
+    first = store.first_uses([("iss", "a", later), ("iss", "b", later), ("iss", "a", later)], NOW)
+    assert first == {("iss", "a"), ("iss", "b")}
+    again = store.first_uses([("iss", "b", later), ("other", "b", later), ("iss", "c", later)], NOW)
+    assert again == {("other", "b"), ("iss", "c")}
+    assert not store.first_use("iss", "c", later, NOW)
+    assert store.first_use("iss", "d", later, NOW)

@@ -1,8 +1,9 @@
 """A real FHIR server stand-in on a loopback port, for the EHR side of the tests.
 
-It answers GET requests from a route table (path and query → status and body),
-records every request (path, query, Authorization header) and can hang or send
-invalid JSON, so the service's FHIR calls are exercised over real HTTP.
+It answers GET requests from a route table (path -> status and body) or, given an
+`answer` function (`tests.support.fhir_search`), by running each search over a
+record; it records every request (path, query, Authorization header) and can hang
+or send invalid JSON, so the service's FHIR calls are exercised over real HTTP.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -43,6 +44,8 @@ class FhirServer:
     requests: list[Recorded] = field(default_factory=list)
     disconnects: int = 0
     """Replies the client stopped reading (it closed the connection)."""
+    answer: Callable[[str], Any] | None = None
+    """Answers a request (path and query below the prefix) the routes do not name; None: 404."""
 
     def reply(self, path: str, body: Any = None, status: int = 200, **kwargs: Any) -> None:
         self.routes[path] = Reply(status=status, body=body, **kwargs)
@@ -79,6 +82,10 @@ def start(prefix: str = "/fhir") -> Iterator[FhirServer]:
                 Recorded(parts.path, parse_qs(parts.query), self.headers.get("Authorization"))
             )
             reply = state.routes.get(parts.path)
+            if reply is None and state.answer is not None:
+                relative = self.path.removeprefix(prefix).lstrip("/")
+                body = state.answer(relative)
+                reply = Reply(body=body) if body is not None else None
             if reply is None:
                 reply = Reply(404, {"resourceType": "OperationOutcome", "issue": []})
             if reply.delay_s:

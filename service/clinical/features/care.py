@@ -55,6 +55,7 @@ from mappings.text import TextPatterns
 from service.clinical.features.codes import recognised_matches
 from service.clinical.features.model import CareEvent, CareSide, CareState
 from service.clinical.features.records import display_name, make_evidence, words
+from service.clinical.features.sources import reads
 from service.fhir.patient_data import PatientData, Resource
 from service.fhir.readers import Concept, Reader, Reference, Unreadable
 
@@ -372,7 +373,10 @@ class CareReader:
         evidence = make_evidence(resource, display or "(no display)", when, value)
         sites = [c for name in kind.sites for c in _concepts_at(reader, name)]
         side = self._side(sites, naming.text)
-        features = [*naming.coded, *sorted(naming.texted)]
+        # A record resource's codes count only for the value sets its type's query asks for
+        # (sources.READS); its words, and a draft order of the request, whatever they name.
+        coded = [f for f in naming.coded if draft or reads(resource.type, f)]
+        features = [*coded, *sorted(naming.texted)]
         if BOTULINUM_DRUG in features and BOTULINUM not in features:
             lower_limb = any(self._patterns.find(LOWER_LIMB, site.words) for site in sites)
             if resource.type == "MedicationAdministration" and lower_limb:

@@ -34,6 +34,21 @@ MEASUREMENTS = frozenset(
         "dorsiflexion_strength",
     }
 )
+#: Findings recorded as Observations (clinical-logic v3 §2): red flags (R20.- only with
+#: saddle words), spasticity, pre/post-dialysis weights.
+FINDINGS = frozenset(
+    {
+        "cauda_equina",
+        "urinary_retention",
+        "bowel_dysfunction",
+        "saddle_anesthesia",
+        "skin_sensation_unsited",
+        "spasticity",
+        "dialysis_weight",
+    }
+)
+#: Every value set read from an Observation (`sources.READS`): what its query asks for.
+READ = FINDINGS | MEASUREMENTS
 _NOT_RESULTED = frozenset({"cancelled", "entered-in-error", "registered"})
 
 
@@ -100,14 +115,19 @@ def _side(obs: Reader, patterns: TextPatterns) -> Side | None:
 def read_observations(
     resources: Iterable[Resource], index: ValueSetIndex, patterns: TextPatterns
 ) -> ObservationData:
-    """Measurements and findings; an Observation whose code matches nothing is not read further."""
+    """Measurements and findings; an Observation whose code matches nothing is not read further.
+
+    Only the value sets of `READ` are read: the ones the Observation prefetch query asks for.
+    """
     measurements: list[Measurement] = []
     found: list[Finding] = []
     unreadable: list[Unreadable] = []
     for resource in resources:
         obs = resource.reader()
         code = obs.concept("code")
-        matched = recognised_matches(index, [code] if code else [])
+        matched = tuple(
+            m for m in recognised_matches(index, [code] if code else []) if m.feature in READ
+        )
         if matched and obs.code("status") not in _NOT_RESULTED:
             when = _when(obs)
             display = display_name([code] if code else [], (), matched)
