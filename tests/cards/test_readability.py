@@ -5,7 +5,8 @@ end-to-end vignette (tests/vignettes, as tests/test_vignettes.py sends them, the
 record as prefetch), every example patient of the card gallery (cards/gallery),
 and the Synthea charts of tests/fixtures/synthea as real data — each chart with a
 new foot drop injected at patient-view, and with a dalfampridine draft at
-order-select and order-sign, under the US and the EU label setting. Each card is
+order-select and order-sign, under the US and the EU label setting — and the
+scenarios of the real-data tier (tests/realdata). Each card is
 held to `tests.support.readability`; one failure lists every problem of every card
 of that source. The last tests show that the checks can fail, one defect at a time.
 """
@@ -13,11 +14,10 @@ of that source. The last tests show that the checks can fail, one defect at a ti
 from __future__ import annotations
 
 import copy
-import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +31,10 @@ from service.clinical.features import PatientFeatures, extract
 from service.clinical.thresholds import ClinicalThresholds
 from service.fhir.patient_data import assemble
 from tests.conftest import PATIENT_ID, full_prefetch, hook_request, make_settings
+from tests.support import synthea
 from tests.support.clinical import NOW, THRESHOLDS, foot_drop, index, patterns
 from tests.support.readability import problems
 from tests.support.spec_checks import check_response
-from tests.support.synthea import as_prefetch
 from tests.support.vignettes import VIGNETTE_DIR, load, vignette_files
 
 Json = dict[str, Any]
@@ -44,7 +44,6 @@ SERVICE = {
     "order-sign": "footdrop-order-sign",
 }
 CATALOGUE = CardCatalogue.load()
-CHARTS = sorted((Path(__file__).resolve().parents[1] / "fixtures" / "synthea").glob("*.json"))
 #: clinical-logic §3 red flag: a new bilateral foot drop is one under 6 weeks old.
 NEW_WEEKS = 6
 
@@ -165,10 +164,6 @@ def test_every_gallery_card_reads_in_seconds(
 # ── real data: Synthea charts ─────────────────────────────────────────────────────
 
 
-def _chart(path: Path) -> list[Json]:
-    return [entry["resource"] for entry in json.loads(path.read_text())["entry"]]
-
-
 def _prefetch_templates(client: TestClient) -> dict[str, str]:
     services = client.get("/cds-services").json()["services"]
     templates: dict[str, str] = services[0]["prefetch"]
@@ -197,17 +192,17 @@ def _dalfampridine(patient_id: str) -> Json:
     }
 
 
-@pytest.mark.parametrize("path", CHARTS, ids=lambda p: p.stem[:8])
+@pytest.mark.parametrize("path", synthea.fixture_paths(), ids=lambda p: p.stem[:8])
 @pytest.mark.parametrize("hook", list(SERVICE))
 @pytest.mark.parametrize("label", ["US", "EU"])
 def test_every_card_on_synthea_charts_reads_in_seconds(
     path: Path, hook: str, label: str, request: pytest.FixtureRequest, clock: Clock
 ) -> None:
     client: TestClient = request.getfixturevalue("eu_client" if label == "EU" else "client")
-    resources = _chart(path)
+    resources = synthea.load_chart(path)
     patient = next(r for r in resources if r["resourceType"] == "Patient")
     clock.now = NOW
-    patient_id, prefetch = as_prefetch(
+    patient_id, prefetch = synthea.as_prefetch(
         [*resources, _foot_drop(patient["id"])], _prefetch_templates(client)
     )
     context: Json = {"userId": "Practitioner/doc-1", "patientId": patient_id}
@@ -225,6 +220,36 @@ def test_every_card_on_synthea_charts_reads_in_seconds(
     cards = cards_of(client, SERVICE[hook], body)
     features = features_of(prefetched(prefetch), patient_id, NOW)
     found = report(f"{path.stem[:8]} {hook} {label}", hook, cards, features)
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("name", sorted(synthea.SCENARIOS))
+def test_every_card_of_the_real_data_scenarios_reads_in_seconds(
+    name: str, client: TestClient, clock: Clock
+) -> None:
+    """The real-data tier's scenarios (tests/realdata): Synthea charts with a foot-drop
+    scenario injected, dated from today, sent as prefetch."""
+    scenario = synthea.SCENARIOS[name]()
+    clock.now = datetime.now(UTC)
+    patient_id, prefetch = synthea.as_prefetch(scenario.record, _prefetch_templates(client))
+    context: Json = {"userId": "Practitioner/doc-1", "patientId": patient_id}
+    if scenario.drafts:
+        context["draftOrders"] = {
+            "resourceType": "Bundle",
+            "entry": [{"resource": draft} for draft in scenario.drafts],
+        }
+        if scenario.hook == "order-select":
+            context["selections"] = [f"{d['resourceType']}/{d['id']}" for d in scenario.drafts]
+    body = {
+        "hook": scenario.hook,
+        "hookInstance": str(uuid.uuid4()),
+        "context": context,
+        "prefetch": prefetch,
+    }
+    cards = cards_of(client, SERVICE[scenario.hook], body)
+    assert cards or not scenario.fires, f"{name}: no card"
+    features = features_of(prefetched(prefetch), patient_id, clock.now)
+    found = report(name, scenario.hook, cards, features)
     assert not found, "\n".join(found)
 
 
