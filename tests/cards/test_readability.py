@@ -178,20 +178,6 @@ def _foot_drop(patient_id: str) -> Json:
     }
 
 
-def _dalfampridine(patient_id: str) -> Json:
-    return {
-        "resourceType": "MedicationRequest",
-        "id": "dalf-1",
-        "status": "draft",
-        "intent": "order",
-        "subject": {"reference": f"Patient/{patient_id}"},
-        "medicationCodeableConcept": {
-            "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "897021"}]
-        },
-        "dosageInstruction": [{"text": "10 mg every 12 hours"}],
-    }
-
-
 @pytest.mark.parametrize("path", synthea.fixture_paths(), ids=lambda p: p.stem[:8])
 @pytest.mark.parametrize("hook", list(SERVICE))
 @pytest.mark.parametrize("label", ["US", "EU"])
@@ -207,7 +193,7 @@ def test_every_card_on_synthea_charts_reads_in_seconds(
     )
     context: Json = {"userId": "Practitioner/doc-1", "patientId": patient_id}
     if hook != "patient-view":
-        draft = _dalfampridine(patient_id)
+        draft = synthea.dalfampridine_draft(resources)
         context["draftOrders"] = {"resourceType": "Bundle", "entry": [{"resource": draft}]}
         if hook == "order-select":
             context["selections"] = ["MedicationRequest/dalf-1"]
