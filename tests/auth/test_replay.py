@@ -8,6 +8,7 @@ import pytest
 
 from service.auth import FallbackReplayCache, MemoryReplayCache, ReplayCache, ReplayCacheFull
 from tests.auth.harness import NOW
+from tests.support.clock import SettableClock
 
 pytestmark = pytest.mark.anyio
 
@@ -15,23 +16,15 @@ ISS = "https://ehr.example.org"
 LATER = NOW + timedelta(minutes=5)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 async def test_a_jti_is_new_once_per_issuer() -> None:
-    cache = MemoryReplayCache(clock=Clock())
+    cache = MemoryReplayCache(clock=SettableClock(NOW))
     assert await cache.first_use(ISS, "a", LATER)
     assert not await cache.first_use(ISS, "a", LATER)
     assert await cache.first_use("https://other.example", "a", LATER)
 
 
 async def test_entries_are_kept_until_they_expire_then_forgotten() -> None:
-    clock = Clock()
+    clock = SettableClock(NOW)
     cache = MemoryReplayCache(clock=clock)
     await cache.first_use(ISS, "a", LATER)
     clock.now = LATER - timedelta(microseconds=1)
@@ -43,7 +36,7 @@ async def test_entries_are_kept_until_they_expire_then_forgotten() -> None:
 
 
 async def test_the_memory_is_bounded_and_fails_closed_when_full_of_live_entries() -> None:
-    clock = Clock()
+    clock = SettableClock(NOW)
     cache = MemoryReplayCache(max_entries=3, clock=clock)
     for n in range(3):
         await cache.first_use(ISS, str(n), NOW + timedelta(minutes=n + 1))
@@ -72,7 +65,9 @@ class Database:
 
 
 def fallback_cache(database: Database, failures: list[Exception]) -> ReplayCache:
-    return FallbackReplayCache(database, MemoryReplayCache(clock=Clock()), failures.append)
+    return FallbackReplayCache(
+        database, MemoryReplayCache(clock=SettableClock(NOW)), failures.append
+    )
 
 
 async def test_the_primary_answers_while_it_is_up() -> None:

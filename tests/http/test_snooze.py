@@ -27,6 +27,7 @@ from tests.conftest import (
     hook_request,
     patient,
 )
+from tests.support.clock import SettableClock
 from tests.support.ehr import Ehr, SignedClient
 from tests.support.tokens import TokenFactory
 
@@ -36,23 +37,15 @@ SNOOZE_SENTENCE = "Overriding this card hides this recommendation for this patie
 CAUDA_EQUINA = condition("192970008", display="Cauda equina syndrome", onset=days_ago(2))
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> SettableClock[datetime]:
+    return SettableClock(datetime.now(UTC))
 
 
 class ClockedClient(SignedClient):
     """Signs each call at the service's (test) time, so moving the clock keeps tokens valid."""
 
-    def __init__(self, client: SignedClient, clock: Clock) -> None:
+    def __init__(self, client: SignedClient, clock: SettableClock[datetime]) -> None:
         super().__init__(client.client, client.ehr)
         self.clock = clock
 
@@ -62,7 +55,9 @@ class ClockedClient(SignedClient):
 
 
 @pytest.fixture
-def service(signed_client_factory: Callable[..., SignedClient], clock: Clock) -> SignedClient:
+def service(
+    signed_client_factory: Callable[..., SignedClient], clock: SettableClock[datetime]
+) -> SignedClient:
     return ClockedClient(signed_client_factory(clock=clock), clock)
 
 
@@ -103,7 +98,9 @@ def test_an_overridden_topic_is_not_shown_again_for_that_patient(service: Signed
     assert "physical-therapy" in again  # only the overridden topic rests
 
 
-def test_the_snooze_ends_after_the_configured_days(service: SignedClient, clock: Clock) -> None:
+def test_the_snooze_ends_after_the_configured_days(
+    service: SignedClient, clock: SettableClock[datetime]
+) -> None:
     override(service, patient_view(service)["orthosis"])
     clock.now += timedelta(days=29)
     assert "orthosis" not in patient_view(service)
@@ -112,7 +109,7 @@ def test_the_snooze_ends_after_the_configured_days(service: SignedClient, clock:
 
 
 def test_the_number_of_days_is_a_setting(
-    signed_client_factory: Callable[..., SignedClient], clock: Clock
+    signed_client_factory: Callable[..., SignedClient], clock: SettableClock[datetime]
 ) -> None:
     service = ClockedClient(signed_client_factory(clock=clock, snooze_days=7), clock)
     card = patient_view(service)["orthosis"]

@@ -14,14 +14,7 @@ from prometheus_client import REGISTRY
 
 from service.storage.database import DatabaseUnavailable
 from service.storage.guard import DatabaseGuard
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import SettableClock
 
 
 def test_an_answer_within_the_budget_is_returned() -> None:
@@ -42,7 +35,7 @@ def test_an_error_is_unavailable_and_counted() -> None:
 
 
 def test_a_hung_call_costs_the_budget_then_later_calls_skip_the_database() -> None:
-    clock = FakeClock()
+    clock = SettableClock(1000.0)
     guard = DatabaseGuard(0.05, retry_after_s=5.0, trip_after=2, clock=clock)
     release = threading.Event()
     calls: list[str] = []
@@ -70,7 +63,7 @@ def test_a_hung_call_costs_the_budget_then_later_calls_skip_the_database() -> No
 
 
 def test_one_failure_does_not_switch_the_database_off() -> None:
-    guard = DatabaseGuard(1.0, trip_after=3, clock=FakeClock())
+    guard = DatabaseGuard(1.0, trip_after=3, clock=SettableClock(1000.0))
 
     def broken() -> None:
         raise OSError
@@ -85,7 +78,7 @@ def test_one_failure_does_not_switch_the_database_off() -> None:
 
 
 def test_calls_that_must_try_do_not_skip_but_wait_for_the_database() -> None:
-    clock = FakeClock()
+    clock = SettableClock(1000.0)
     guard = DatabaseGuard(0.05, trip_after=1, clock=clock)
 
     def broken() -> None:
@@ -100,7 +93,7 @@ def test_calls_that_must_try_do_not_skip_but_wait_for_the_database() -> None:
 
 
 def test_hung_calls_hold_at_most_the_guard_threads() -> None:
-    clock = FakeClock()
+    clock = SettableClock(1000.0)
     guard = DatabaseGuard(0.05, retry_after_s=0.0, threads=2, clock=clock)
     release = threading.Event()
 
@@ -137,7 +130,7 @@ def test_failures_are_exported_as_metrics() -> None:
         return REGISTRY.get_sample_value("footdrop_cds_database_unavailable_total", labels) or 0.0
 
     before = {kind: exported(kind) for kind in ("OSError", "skipped")}
-    guard = DatabaseGuard(1.0, trip_after=1, clock=FakeClock())
+    guard = DatabaseGuard(1.0, trip_after=1, clock=SettableClock(1000.0))
 
     def broken() -> None:
         raise OSError
