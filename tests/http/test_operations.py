@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import FOOT_DROP, PATIENT_ID, discovery_queries, hook_request, serve_record
 from tests.support.fhir_server import FhirServer
-from tests.support.tcp_proxy import TcpProxy
+from tests.support.stalling_proxy import StallingProxy, stalling_proxy
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 PV = "/cds-services/footdrop-patient-view"
@@ -147,37 +147,37 @@ def postgres_database() -> Iterator[str]:
 
 
 @pytest.fixture
-def proxy() -> Iterator[TcpProxy]:
-    with TcpProxy("127.0.0.1", 5432) as started:
+def proxy() -> Iterator[StallingProxy]:
+    with stalling_proxy("127.0.0.1", 5432) as started:
         yield started
 
 
 def test_database_outage_is_degraded_never_unready(
-    client_factory: Callable[..., TestClient], proxy: TcpProxy, postgres_database: str
+    client_factory: Callable[..., TestClient], proxy: StallingProxy, postgres_database: str
 ) -> None:
     url = f"postgresql+psycopg://postgres@127.0.0.1:{proxy.port}/{postgres_database}"
     client = client_factory(database_url=url)
     assert client.get("/ready").json()["database"] == "ok"
     errors_before = sum_database_errors(client)
 
-    proxy.refuse()
+    proxy.set("down")
     response = client.get("/ready")
     assert response.status_code == 200
     assert response.json() == {"status": "degraded", "content": "loaded", "database": "unavailable"}
     assert sum_database_errors(client) > errors_before
     assert client.get("/health").status_code == 200
 
-    proxy.forward()
+    proxy.set("forward")
     assert client.get("/ready").json()["status"] == "ready"
 
 
 def test_hung_database_is_degraded_within_the_probe_deadline(
-    client_factory: Callable[..., TestClient], proxy: TcpProxy, postgres_database: str
+    client_factory: Callable[..., TestClient], proxy: StallingProxy, postgres_database: str
 ) -> None:
     url = f"postgresql+psycopg://postgres@127.0.0.1:{proxy.port}/{postgres_database}"
     client = client_factory(database_url=url)
     assert client.get("/ready").json()["database"] == "ok"
-    proxy.hang()  # connections are accepted, nothing is ever answered
+    proxy.set("stall")  # connections are accepted, nothing is ever answered
     for _ in range(2):  # the second probe finds the first ping still hanging
         response = client.get("/ready")
         assert response.status_code == 200
