@@ -8,24 +8,17 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-from tests.support.processes import ROOT, environment, free_port
+from tests.support.processes import ROOT, Server, environment, free_port
 
 UVICORN = [sys.executable, "-m", "uvicorn", "--factory", "service.app:create_app"]
 
 
-@dataclass
-class ServiceProcess:
-    base_url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
+class ServiceProcess(Server):
+    """A `Server` that a test may also kill or stop on its own."""
 
     def kill(self) -> None:
         """SIGKILL: no shutdown handler runs, nothing is flushed by the service."""
