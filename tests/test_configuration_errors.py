@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.support.processes import ROOT, environment, free_port
+from tests.support.processes import finished, free_port
 
 STARTS = {
     "footdrop-cds serve": ["footdrop-cds", "serve"],
@@ -16,15 +16,7 @@ STARTS = {
 
 
 def start(command: list[str], **settings: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*command, "--port", str(free_port())],
-        cwd=ROOT,
-        env=environment(**settings),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return finished([*command, "--port", str(free_port())], timeout=60, **settings)
 
 
 @pytest.mark.parametrize("how", STARTS)

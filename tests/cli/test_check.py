@@ -10,19 +10,11 @@ import psycopg
 import pytest
 
 from tests.conftest import PATIENT_HASH_KEY
-from tests.support.processes import ROOT, environment, free_port
+from tests.support.processes import ROOT, finished, free_port
 
 
 def check(**settings: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["footdrop-cds", "check"],
-        cwd=ROOT,
-        env=environment(**settings),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return finished(["footdrop-cds", "check"], **settings)
 
 
 def lines(result: subprocess.CompletedProcess[str]) -> dict[str, str]:

@@ -11,7 +11,7 @@ from typing import Any
 from service.cds.engine import Engine
 from tests.conftest import FOOT_DROP, full_prefetch, hook_request
 from tests.support.ehr import SignedClient
-from tests.support.processes import BIN, ROOT, environment
+from tests.support.processes import BIN, finished
 
 COMMAND = str(BIN / "footdrop-cds")
 TOKEN = "committee-token-0123456789-abcdefghij"
@@ -19,15 +19,7 @@ PATIENT_VIEW = "/cds-services/footdrop-patient-view"
 
 
 def footdrop_cds(*args: str, **settings: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [COMMAND, *args],
-        cwd=ROOT,
-        env=environment(**settings),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return finished([COMMAND, *args], **settings)
 
 
 def feedback_in(database_url: str, signed_client_factory: Callable[..., SignedClient]) -> Any:

@@ -30,7 +30,7 @@ from tests.storage.service_under_test import (
     patient_view_body,
 )
 from tests.support.ehr import Ehr
-from tests.support.processes import ROOT, environment, free_port
+from tests.support.processes import ROOT, environment, finished, free_port
 from tests.support.service_process import UVICORN, service_process
 
 
@@ -197,14 +197,8 @@ def test_jwt_mode_without_a_patient_hash_key_fails_with_one_line(tmp_path: Path)
 def test_migrations_on_start_or_by_command(tmp_path: Path, shared_database_url: str) -> None:
     checking = {"CDS_DATABASE_URL": shared_database_url, "CDS_DATABASE_MIGRATE": "check"}
     assert_one_line(start(checking), "footdrop-cds migrate")
-    migrate = subprocess.run(
-        [str(Path(UVICORN[0]).with_name("footdrop-cds")), "migrate"],
-        cwd=ROOT,
-        env=environment(**checking),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    migrate = finished(
+        [str(Path(UVICORN[0]).with_name("footdrop-cds")), "migrate"], timeout=60, **checking
     )
     assert migrate.returncode == 0, migrate.stderr
     assert "schema up to date" in migrate.stdout

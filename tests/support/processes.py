@@ -34,6 +34,22 @@ def environment(**settings: str) -> dict[str, str]:
     return {**base, **settings}
 
 
+def finished(
+    command: Sequence[str], timeout: float = 120, **settings: str
+) -> subprocess.CompletedProcess[str]:
+    """Run `command` to its end with these CDS_* settings, from the project root; its
+    output is captured as text (a command that ends in error is the test's to judge)."""
+    return subprocess.run(
+        list(command),
+        cwd=ROOT,
+        env=environment(**settings),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 @dataclass
 class Server:
     base_url: str
