@@ -1,4 +1,4 @@
-"""The draft orders a clinician is writing, classified for the §4 checks (clinical-logic v2).
+"""The draft orders a clinician is writing, classified for the §4 checks (clinical-logic v3).
 
 A draft order is read once, by the care reader of the features
 (`features.care.CareReader`): its features, words, name and priority are those

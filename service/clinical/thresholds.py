@@ -1,6 +1,6 @@
 """Clinical thresholds the specification calls settings, with its defaults.
 
-clinical-logic v2 §1–§3 and safety-review A1, A2, A6, A8, A10–A13. The service
+clinical-logic v3 §1–§3 and safety-review A1, A2, A6, A8, A10–A13. The service
 settings embed this model; features and rules receive it as an argument and never
 look it up globally. Values marked "choice" are not in the specification; the
 reason is given beside each.

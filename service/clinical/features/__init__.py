@@ -1,4 +1,4 @@
-"""Feature extraction: PatientData -> PatientFeatures (clinical-logic v2 §2).
+"""Feature extraction: PatientData -> PatientFeatures (clinical-logic v3 §2).
 
 model.py         the typed result (PatientFeatures, FootDrop, CareEvent, RenalAssessment…)
 records.py       statuses, names and evidence read the same way everywhere

@@ -249,7 +249,7 @@ class CentralCauses:
 
 @dataclass(frozen=True)
 class PatientFeatures:
-    """Every feature of clinical-logic v2 §2 for one patient at one request time.
+    """Every feature of clinical-logic v3 §2 for one patient at one request time.
 
     Condition features hold active entries (clinicalStatus active, recurrence or
     relapse, or missing) that are not refuted or entered in error; the exceptions
