@@ -22,6 +22,7 @@ from cards.docs import generate
 from mappings.matcher import ValueSetIndex
 from mappings.text import TextPatterns
 from service.auth import FallbackReplayCache, JwtVerifier, KeySetStore, MemoryReplayCache
+from service.cds.admission import RecordAdmission
 from service.cds.errors import UnknownService
 from service.cds.metered import MeteredTransport
 from service.cds.services import ServiceSpec, load_services
@@ -79,6 +80,8 @@ class Engine:
     clinical_doc: str
     clock: Callable[[], datetime]
     """The request time; rules are functions of it, so tests can fix it."""
+    admission: RecordAdmission
+    """Bounds the hook calls holding a record at once (CDS_MAX_RECORDS_IN_FLIGHT)."""
     verifier: JwtVerifier | None = None
     """Verifies the EHR's JWT (`CDS_AUTH_MODE=jwt`); None when authentication is off."""
     key_set_client: httpx.AsyncClient | None = None
@@ -113,6 +116,7 @@ class Engine:
             ),
             clinical_doc=content.clinical_doc,
             clock=clock,
+            admission=RecordAdmission(settings.max_records_in_flight),
             verifier=verifier,
             key_set_client=key_set_client,
         )

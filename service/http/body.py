@@ -5,18 +5,22 @@ past `CDS_MAX_REQUEST_BYTES` (413), and parsed as strict RFC 8259 JSON no deeper
 than `CDS_MAX_JSON_DEPTH` (400): no NaN, no Infinity, no absurd numbers, no
 duplicate keys. A body up to `INLINE_PARSE_BYTES` is parsed on the event loop
 (a few milliseconds at most: handing it to a thread and back would cost more than
-a small body's parse), a larger one off it.
+a small body's parse), a larger one off it. A hook request is parsed only once the
+call is admitted (CDS_MAX_RECORDS_IN_FLIGHT, `service.cds.admission`).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from service.cds.admission import RecordAdmission
 from service.cds.errors import (
     BadRequest,
     PayloadTooLarge,
@@ -80,12 +84,23 @@ def parse_hook_request(body: bytes, max_depth: int) -> HookRequest:
         raise BadRequest(describe_validation_error(exc)) from None
 
 
-async def read_hook_request(request: Request, settings: Settings) -> HookRequest:
+@asynccontextmanager
+async def admitted_hook_request(
+    request: Request, settings: Settings, admission: RecordAdmission
+) -> AsyncIterator[HookRequest]:
+    """The hook request, parsed once the body has arrived and a records-in-flight slot is
+    free (`service.cds.admission`); the slot is the call's until the block ends."""
     require_json(request)
     body = await bounded_body(request, settings.max_request_bytes, settings.request_body_timeout_s)
-    if len(body) <= INLINE_PARSE_BYTES:
-        return parse_hook_request(body, settings.max_json_depth)
-    return await run_in_threadpool(parse_hook_request, body, settings.max_json_depth)
+    async with admission.admitted():
+        if len(body) <= INLINE_PARSE_BYTES:
+            hook_request = parse_hook_request(body, settings.max_json_depth)
+        else:
+            hook_request = await run_in_threadpool(
+                parse_hook_request, body, settings.max_json_depth
+            )
+        del body  # the parsed request is the record now: the text is not kept beside it
+        yield hook_request
 
 
 async def read_feedback(request: Request, settings: Settings) -> FeedbackRequest:

@@ -19,7 +19,7 @@ from service.cds import feedback
 from service.cds.models import CdsResponse, Discovery
 from service.cds.pipeline import run
 from service.http.auth import CallerDep
-from service.http.body import read_feedback, read_hook_request
+from service.http.body import admitted_hook_request, read_feedback
 from service.http.deps import EngineDep
 from service.http.errors import OperationOutcome
 from service.http.observe import facts
@@ -99,9 +99,9 @@ async def call_service(
     spec = engine.service(service_id)
     record = facts(request)
     record.service = spec.id
-    hook_request = await read_hook_request(request, engine.settings)
-    record.hook_instance = hook_request.hookInstance
-    response = await run(engine, spec, hook_request, caller)
+    async with admitted_hook_request(request, engine.settings, engine.admission) as hook_request:
+        record.hook_instance = hook_request.hookInstance
+        response = await run(engine, spec, hook_request, caller)
     for card in response.cards:
         topic = card.source.topic.code if card.source.topic else "none"
         CARDS_ISSUED.labels(service=spec.id, topic=topic, indicator=card.indicator).inc()

@@ -85,6 +85,14 @@ CARD_LOG_CARDS = Counter(
     namespace=NAMESPACE,
 )
 
+HOOK_CALLS_WAITING = Gauge(
+    "hook_calls_waiting",
+    "Hook calls whose body has arrived, waiting for one of the CDS_MAX_RECORDS_IN_FLIGHT "
+    "slots before it is parsed (each worker's own, summed).",
+    namespace=NAMESPACE,
+    multiprocess_mode="livesum",
+)
+
 BUILD_INFO = Gauge(
     "build_info",
     "Always 1; the labels name the software and clinical content versions running.",
