@@ -4,9 +4,12 @@ for a slot, and every call gets the cards it would have got alone."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import json
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,9 +18,11 @@ from typing import Any
 import httpx
 import pytest
 
+from service.cds import pipeline
 from service.cds.admission import RecordAdmission
-from tests.conftest import FOOT_DROP, full_prefetch, hook_request, patient
-from tests.support.ehr import PUBLIC_BASE_URL, Ehr
+from service.fhir.strict_json import loads
+from tests.conftest import FOOT_DROP, condition, full_prefetch, hook_request, patient
+from tests.support.ehr import PUBLIC_BASE_URL, Ehr, SignedClient
 from tests.support.fhir_server import FhirServer
 from tests.support.service_process import ServiceProcess, service_process
 
@@ -162,3 +167,31 @@ async def test_a_failed_call_gives_its_slot_back() -> None:
             raise ValueError("the call failed")
     async with asyncio.timeout(10), admission.admitted():  # would wait forever if it leaked
         pass
+
+
+def resources_with_id(rid: str) -> int:
+    return sum(1 for o in gc.get_objects() if isinstance(o, dict) and o.get("id") == rid)
+
+
+@pytest.mark.parametrize("on_loop", [True, False])
+def test_nothing_keeps_the_record_once_the_call_is_answered(
+    signed_client_factory: Callable[..., SignedClient],
+    monkeypatch: pytest.MonkeyPatch,
+    on_loop: bool,
+) -> None:
+    """A slot bounds memory only if the record dies with the call (jwt mode: the database
+    hops too); found without a collection, so not even garbage waiting for one."""
+    monkeypatch.setattr(pipeline, "INLINE_RESOURCES", 10**6 if on_loop else -1)
+    client = signed_client_factory()
+    probe = f"probe-{uuid.uuid4().hex}"
+    record = full_prefetch(FOOT_DROP, condition("38341003", rid=probe))
+    body = json.dumps(hook_request(prefetch=record)).encode()
+    del record
+    alive = loads(body)
+    assert resources_with_id(probe) == 1  # the probe sees a record while one is alive
+    del alive
+    headers = {"Content-Type": "application/json"}
+    response = client.post(PATIENT_VIEW, content=body, headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["cards"]
+    assert resources_with_id(probe) == 0
