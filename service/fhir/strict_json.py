@@ -22,11 +22,20 @@ the document's values:
   text holds; the strings of the parsed document are counted on its
   re-serialisation by orjson (by a walk beyond the 254 levels orjson writes),
   those of the text on the text.
+
+The parse runs with the cyclic garbage collector paused: a parsed document is dicts,
+lists, strings and numbers with no cycle among them, so the collections its
+allocations would set off find nothing, and at 10,000 resources they were nearly
+half the parse (they walk every object the parse has made so far).
 """
 
 from __future__ import annotations
 
+import gc
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -46,6 +55,39 @@ _STRING = re.compile(rb'"[^"]*"')
 
 class JsonRejected(ValueError):
     """The document is not strict JSON (or exceeds a limit); the message has no content."""
+
+
+class CollectorPause:
+    """Automatic collections off while any thread parses, back on when the last one ends.
+
+    `gc.disable()` is process-wide, so the pauses of threads parsing at once are
+    counted under a lock: the collector is re-enabled once, by the last, and only if
+    it was enabled before the first (a process that turned it off keeps it off).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._active = 0
+        self._reenable = False
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        with self._lock:
+            if self._active == 0:
+                self._reenable = gc.isenabled()
+                gc.disable()
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._active -= 1
+                if self._active == 0 and self._reenable:
+                    gc.enable()
+
+
+#: The pause every parse of this process takes.
+COLLECTOR = CollectorPause()
 
 
 def _unescaped(text: bytes) -> bytes:
@@ -87,7 +129,8 @@ def loads(data: bytes | str, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
         except UnicodeEncodeError:  # a lone surrogate
             raise JsonRejected("not valid JSON") from None
     try:
-        parsed = orjson.loads(data)
+        with COLLECTOR.paused():
+            parsed = orjson.loads(data)
     except orjson.JSONDecodeError as error:
         reason = str(error)
         if reason.startswith("number is infinity"):

@@ -3,19 +3,30 @@
 Depth and duplicate keys are checked on the text (service/fhir/strict_json.py), so
 the cases that could fool a text check are here: brackets and quotes inside
 strings, escaped quotes and backslashes next to each other, duplicates deep
-inside lists, documents deeper than orjson writes back.
+inside lists, documents deeper than orjson writes back. The parse pauses the
+cyclic collector, process-wide: that it always turns it back on is here too.
 """
 
 from __future__ import annotations
 
+import gc
 import json
+import threading
+from collections.abc import Iterator
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.fhir.strict_json import DEFAULT_MAX_DEPTH, JsonRejected, load_object, loads
+from service.fhir.strict_json import (
+    DEFAULT_MAX_DEPTH,
+    CollectorPause,
+    JsonRejected,
+    load_object,
+    loads,
+)
 
 #: Strings made of what a text check could trip on.
 TRICKY_TEXT = st.text(alphabet='"\\[]{}:,ab\n\u00e9\U0001f9b6', max_size=8)
@@ -135,3 +146,90 @@ def test_only_an_object_is_a_load_object_document() -> None:
     for document in (b"[]", b'"x"', b"1", b"null"):
         with pytest.raises(JsonRejected, match="not a JSON object"):
             load_object(document)
+
+
+# -- the collector is paused during a parse, and only then -------------------------------
+
+
+#: Enough containers to set off many automatic collections (the default threshold is 700).
+MANY_CONTAINERS = json.dumps([{"resourceType": "Observation", "code": [{}]} for _ in range(5_000)])
+
+
+@pytest.fixture
+def collections() -> Iterator[list[int]]:
+    """The generations of the collections that start while the test runs."""
+    started: list[int] = []
+
+    def note(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started.append(info["generation"])
+
+    gc.callbacks.append(note)
+    try:
+        yield started
+    finally:
+        gc.callbacks.remove(note)
+
+
+def test_a_parse_sets_off_no_collections_and_leaves_the_collector_as_it_was(
+    collections: list[int],
+) -> None:
+    assert gc.isenabled()
+    thresholds = gc.get_threshold()
+    expected = orjson.loads(MANY_CONTAINERS)
+    assert collections, "the document is too small to show anything"
+    collections.clear()
+    parsed = loads(MANY_CONTAINERS)
+    # Once the collector is back on, the allocations counted during the pause may start
+    # one collection of the youngest generation: never the many of an unpaused parse.
+    assert collections in ([], [0])
+    assert parsed == expected
+    assert gc.isenabled() and gc.get_threshold() == thresholds
+
+
+@pytest.mark.parametrize("document", ['{"a": 1, "a": 2}', "[1, 2", nested(DEFAULT_MAX_DEPTH + 1)])
+def test_a_refused_document_leaves_the_collector_enabled(document: str | bytes) -> None:
+    with pytest.raises(JsonRejected):
+        loads(document)
+    assert gc.isenabled()
+
+
+def test_nested_pauses_enable_the_collector_once_the_outermost_ends() -> None:
+    pause = CollectorPause()
+    with pause.paused():
+        with pause.paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_overlapping_pauses_of_two_threads_enable_it_when_the_last_ends() -> None:
+    """The order that leaves a naive save-and-restore disabled for good: A pauses, B pauses
+    (seeing it off), A ends (restoring on), B ends (restoring off)."""
+    pause = CollectorPause()
+    b_paused, a_ended = threading.Event(), threading.Event()
+    seen_after_a: list[bool] = []
+
+    def b() -> None:
+        with pause.paused():
+            b_paused.set()
+            a_ended.wait(timeout=30)
+            seen_after_a.append(gc.isenabled())
+
+    thread = threading.Thread(target=b)
+    with pause.paused():
+        thread.start()
+        b_paused.wait(timeout=30)
+    a_ended.set()
+    thread.join(timeout=30)
+    assert seen_after_a == [False]  # B still parsing: still paused
+    assert gc.isenabled()
+
+
+def test_a_process_that_turned_the_collector_off_keeps_it_off() -> None:
+    gc.disable()
+    try:
+        loads(MANY_CONTAINERS)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
