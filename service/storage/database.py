@@ -21,20 +21,25 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, ExceptionContext, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from service.observability.metrics import DATABASE_ERRORS
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).with_name("migrations")
+#: The latest revision in `MIGRATIONS` (tests/storage/test_database.py holds it to Alembic's
+#: head). A database already at it is checked with one query, and Alembic (with Mako, about
+#: 10 MB of a worker's memory) is imported only when there is a migration to run.
+SCHEMA_HEAD = "0003"
+#: Where Alembic records the revisions a database is at.
+VERSION_TABLE = "alembic_version"
 #: Advisory lock key that serialises migrations of workers starting together on PostgreSQL.
 MIGRATION_LOCK = 0x0F00D0C5
 #: psycopg's classes of the PostgreSQL errors after which a transaction can simply run
@@ -121,6 +126,8 @@ def retrying(work: Callable[[], _Result], attempts: int = ATTEMPTS) -> _Result:
 
 
 def _alembic_config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
@@ -139,7 +146,12 @@ def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the latest Alembic revision, one worker at a time."""
+    """Bring the schema to the latest Alembic revision, one worker at a time (nothing to do
+    when it is there already)."""
+    if current_revisions(engine) == {SCHEMA_HEAD}:
+        return
+    from alembic import command
+
     config = _alembic_config()
     with _sqlite_file_lock(engine), engine.begin() as connection:
         if connection.dialect.name == "postgresql":
@@ -148,12 +160,18 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
+def current_revisions(engine: Engine) -> set[str]:
+    """The revisions the database is at, as Alembic recorded them (none on a new database)."""
+    with engine.connect() as connection:
+        if not inspect(connection).has_table(VERSION_TABLE):
+            return set()
+        rows = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))
+        return {revision for (revision,) in rows}
+
+
 def schema_revisions(engine: Engine) -> tuple[set[str], set[str]]:
     """(revisions the database is at, the latest revisions), read without changing anything."""
-    heads = set(ScriptDirectory.from_config(_alembic_config()).get_heads())
-    with engine.connect() as connection:
-        current = set(MigrationContext.configure(connection).get_current_heads())
-    return current, heads
+    return current_revisions(engine), {SCHEMA_HEAD}
 
 
 def check_schema(engine: Engine) -> None:
