@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import quote
 
 from mappings.fhirjson import JsonObject
+from service.cds.admission import stepped_aside
 from service.cds.errors import PreconditionFailed
 from service.cds.models import HookRequest, OrderSelectContext, OrderSignContext, PatientViewContext
 from service.cds.services import PrefetchKey
@@ -122,9 +123,10 @@ async def resolve(
     refused = ""
     if to_fetch and request.fhirServer:
         try:
-            fetched = await _fetch_all(
-                to_fetch, request, transport, replace(limits, max_entries=budget)
-            )
+            async with stepped_aside():  # a slow FHIR server delays only the calls that need it
+                fetched = await _fetch_all(
+                    to_fetch, request, transport, replace(limits, max_entries=budget)
+                )
         except FhirNotAllowed:
             # No call at all; only the essential keys among the gaps make this a 412 (P-7).
             log.warning("fhirServer is not on CDS_FHIR_ALLOWLIST; not queried")

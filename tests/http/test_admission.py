@@ -1,5 +1,6 @@
 """CDS_MAX_RECORDS_IN_FLIGHT: at most N hook calls hold a record at once; the rest wait
-for a slot, and every call gets the cards it would have got alone."""
+for a slot, unparsed, and every call gets the cards it would have got alone. A call
+waiting for the FHIR server lends its slot meanwhile."""
 
 from __future__ import annotations
 
@@ -17,11 +18,20 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
 from service.cds import pipeline
 from service.cds.admission import RecordAdmission
 from service.fhir.strict_json import loads
-from tests.conftest import FOOT_DROP, condition, full_prefetch, hook_request, patient
+from service.http import body
+from tests.conftest import (
+    FOOT_DROP,
+    PATIENT_HASH_KEY,
+    condition,
+    full_prefetch,
+    hook_request,
+    patient,
+)
 from tests.support.ehr import PUBLIC_BASE_URL, Ehr, SignedClient
 from tests.support.fhir_server import FhirServer
 from tests.support.service_process import ServiceProcess, service_process
@@ -46,81 +56,113 @@ def waiting(server: ServiceProcess) -> float:
     return float(found.group(1))
 
 
-def call_without_patient(fhir: FhirServer, call: int) -> dict[str, Any]:
-    """The foot-drop chart in prefetch but for the Patient, which the service reads from
-    its own FHIR server path (`call-<n>`), so the FHIR server sees which call it is."""
+def call_without_patient(fhir: FhirServer) -> dict[str, Any]:
+    """The foot-drop chart in prefetch but for the Patient, which the service must read
+    from the FHIR server."""
     prefetch = full_prefetch(FOOT_DROP)
     del prefetch["patient"]
-    return hook_request(prefetch=prefetch, fhir_server_url=f"{fhir.base_url}/call-{call}")
+    return hook_request(prefetch=prefetch, fhir_server_url=fhir.base_url)
+
+
+def test_calls_past_the_limit_wait_unparsed_and_all_get_their_cards(
+    client_factory: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = client_factory(max_records_in_flight=LIMIT)
+    alone = client.post(PATIENT_VIEW, json=hook_request(prefetch=full_prefetch(FOOT_DROP)))
+    assert alone.status_code == 200, alone.text
+    parsed, deciding, go_on = [], [], threading.Event()
+    parse, decide = body.parse_hook_request, pipeline.decide
+
+    def counted_parse(*args: Any) -> Any:
+        parsed.append(1)
+        return parse(*args)
+
+    def held_decide(*args: Any, **kwargs: Any) -> Any:
+        deciding.append(1)
+        go_on.wait(timeout=120)
+        return decide(*args, **kwargs)
+
+    monkeypatch.setattr(body, "parse_hook_request", counted_parse)
+    monkeypatch.setattr(pipeline, "decide", held_decide)
+    monkeypatch.setattr(pipeline, "INLINE_RESOURCES", -1)  # decided in a pool thread
+    admission = client.app.state.engine.admission  # type: ignore[attr-defined]
+    request = hook_request(prefetch=full_prefetch(FOOT_DROP))
+    try:
+        with ThreadPoolExecutor(LIMIT + 1) as pool:
+            calls = [
+                pool.submit(
+                    client.post, PATIENT_VIEW, json={**request, "hookInstance": str(uuid.uuid4())}
+                )
+                for _ in range(LIMIT + 1)
+            ]
+            eventually(lambda: len(deciding) == LIMIT, f"{LIMIT} calls deciding")
+            eventually(lambda: admission.waiting == 1, "the third call waiting for a slot")
+            assert len(parsed) == LIMIT  # the waiting call's body is not parsed yet
+            go_on.set()
+            answers = [call.result() for call in calls]
+    finally:
+        go_on.set()
+    assert (len(parsed), admission.waiting) == (LIMIT + 1, 0)
+    assert [answer.status_code for answer in answers] == [200] * (LIMIT + 1)
+    assert [summaries(answer) for answer in answers] == [summaries(alone)] * (LIMIT + 1)
+    assert any(topic == "localization-workup" for topic, _, _ in summaries(alone))
 
 
 @pytest.fixture
-def held_fhir(
-    fhir: FhirServer,
-) -> Iterator[tuple[FhirServer, list[int], dict[int, threading.Event]]]:
-    """A FHIR server that holds each call's Patient read until the test releases it."""
-    arrived: list[int] = []
-    release = {call: threading.Event() for call in range(LIMIT + 1)}
+def held_fhir(fhir: FhirServer) -> Iterator[tuple[FhirServer, threading.Event, list[str]]]:
+    """A FHIR server that holds every Patient read until the test releases it."""
+    release, arrived = threading.Event(), []
 
     def answer(relative: str) -> dict[str, Any] | None:
-        found = re.fullmatch(r"call-(\d+)/Patient/[^/?]+", relative)
-        if found is None:
+        if not relative.startswith("Patient/"):
             return None
-        call = int(found.group(1))
-        arrived.append(call)
-        release[call].wait(timeout=120)
+        arrived.append(relative)
+        release.wait(timeout=120)
         return patient()
 
     fhir.answer = answer
     try:
-        yield fhir, arrived, release
+        yield fhir, release, arrived
     finally:
-        for event in release.values():
-            event.set()
+        release.set()
 
 
-def test_a_call_past_the_limit_waits_for_a_slot_and_gets_its_cards(
-    tmp_path: Path, held_fhir: tuple[FhirServer, list[int], dict[int, threading.Event]]
+def test_a_call_waiting_for_the_fhir_server_lends_its_slot(
+    tmp_path: Path, held_fhir: tuple[FhirServer, threading.Event, list[str]]
 ) -> None:
-    fhir, arrived, release = held_fhir
+    """With one slot, a call whose Patient the FHIR server holds back does not keep a call
+    that brought its whole record from being answered (a real uvicorn process, jwt mode)."""
+    fhir, release, arrived = held_fhir
     ehr = Ehr(tmp_path)
     settings = {
         "CDS_AUTH_MODE": "jwt",
         "CDS_TRUSTED_ISSUERS": ehr.trusted_issuers(),
         "CDS_PUBLIC_BASE_URL": PUBLIC_BASE_URL,
-        "CDS_PATIENT_HASH_KEY": "test-patient-hash-key-0123456789abcdef",
+        "CDS_PATIENT_HASH_KEY": PATIENT_HASH_KEY,
         "CDS_DATABASE_URL": f"sqlite:///{tmp_path / 'cds.db'}",
         "CDS_FHIR_ALLOWLIST": fhir.base_url,
         "CDS_FHIR_TIMEOUT_S": "60",
-        "CDS_MAX_RECORDS_IN_FLIGHT": str(LIMIT),
+        "CDS_MAX_RECORDS_IN_FLIGHT": "1",
     }
-
     with service_process(tmp_path / "server.log", settings) as server:
 
-        def post(body: dict[str, Any]) -> httpx.Response:
+        def post(request: dict[str, Any]) -> httpx.Response:
             headers = {"Authorization": ehr.authorization(PATIENT_VIEW)}
-            return httpx.post(
-                server.base_url + PATIENT_VIEW, json=body, headers=headers, timeout=120
-            )
+            url = server.base_url + PATIENT_VIEW
+            return httpx.post(url, json=request, headers=headers, timeout=120)
 
-        alone = post(hook_request(prefetch=full_prefetch(FOOT_DROP)))
-        assert alone.status_code == 200, alone.text
-        with ThreadPoolExecutor(LIMIT + 1) as pool:
-            calls = [pool.submit(post, call_without_patient(fhir, n)) for n in range(LIMIT + 1)]
-            eventually(lambda: len(arrived) == LIMIT, f"{LIMIT} calls reading their Patient")
-            eventually(lambda: waiting(server) == 1, "the third call waiting for a slot")
-            assert len(arrived) == LIMIT  # the waiting call holds no record: it fetches nothing
-            release[arrived[0]].set()
-            eventually(lambda: len(arrived) == LIMIT + 1, "the third call admitted")
-            for event in release.values():
-                event.set()
-            answers = [call.result() for call in calls]
+        with ThreadPoolExecutor(1) as pool:
+            fetching = pool.submit(post, call_without_patient(fhir))
+            eventually(lambda: len(arrived) == 1, "the call reading its Patient")
+            brought = post(hook_request(prefetch=full_prefetch(FOOT_DROP)))
+            assert brought.status_code == 200, brought.text
+            assert not fetching.done()
+            release.set()
+            fetched = fetching.result()
         assert waiting(server) == 0
-
-    assert [answer.status_code for answer in answers] == [200] * (LIMIT + 1)
-    expected = summaries(alone)
-    assert any(topic == "localization-workup" for topic, _, _ in expected)
-    assert [summaries(answer) for answer in answers] == [expected] * (LIMIT + 1)
+    assert fetched.status_code == 200, fetched.text
+    assert summaries(fetched) == summaries(brought)
+    assert any(topic == "localization-workup" for topic, _, _ in summaries(brought))
 
 
 def summaries(response: httpx.Response) -> list[tuple[str, str, str]]:
