@@ -1,40 +1,40 @@
 """How the FHIR client reaches a server: one asynchronous GET, behind an interface.
 
     FhirTransport        the interface the client calls (`get`, `aclose`)
-    ├── HttpTransport    the real one: one shared httpcore connection pool;
+    ├── HttpTransport    the real one: HTTP/1.1 connections kept open between calls;
     │                    redirects never followed, the body read up to a cap
     └── MemoryTransport  canned answers by URL, for tests and benchmarks
 
 Asynchronous so that the caller can cancel every outstanding call at its deadline
 (nothing is left running once the request has been answered).
 
-httpcore directly rather than through httpx: the GETs need nothing httpx adds (no
-redirects, cookies, auth flows or decoding), and httpx's request and URL models cost
-about a third of a millisecond per GET, which a fallback call of 20 queries pays 20
-times before its last query is sent.
+HttpTransport keeps its own stack of idle httpcore connections per server rather
+than httpcore's connection pool or httpx: a fallback call sends its 20 queries at
+once, and the pool re-examines every connection it holds (a system call for each
+idle one) each time any request starts or ends, while httpx adds request and URL
+models these GETs do not need. Together they cost more CPU than reading the 20
+answers, and spread the queries' departure over the time that CPU took.
 """
 
 from __future__ import annotations
 
-import select
-import socket
+import asyncio
 import ssl
-import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import httpcore
 
-#: Connections of the pool, over every FHIR server: a fallback call sends up to 20
-#: queries at once, so five calls' worth before queries wait for a free connection.
+#: GETs in flight at once, over every FHIR server (and so connections open): a
+#: fallback call sends up to 20 queries at once, five calls' worth before one waits.
 MAX_CONNECTIONS = 100
-#: Idle connections kept open, and for how long: as many as are ever open, so that the
-#: next call reuses them all instead of connecting again.
+#: How long an idle connection is kept for the next query before it is closed.
 KEEPALIVE_S = 5.0
 #: Sent with every GET: no compression, so the byte cap counts what is parsed and no
 #: compressed body is ever inflated (a compressed answer is not JSON: unavailable).
 _FIXED_HEADERS = [(b"Accept-Encoding", b"identity"), (b"User-Agent", b"footdrop-cds")]
+_DEFAULT_PORTS = {b"http": 80, b"https": 443}
 #: Every failure httpcore names: unreachable, timed out, not HTTP, URL it cannot send.
 _HTTP_ERRORS = (
     httpcore.TimeoutException,
@@ -68,97 +68,92 @@ class FhirTransport(Protocol):
 
 
 class HttpTransport:
-    """GETs through one connection pool shared by every request of the process."""
+    """GETs over connections kept open between calls, shared by every request of the process.
+
+    A GET takes the most recently used idle connection to its server that the server
+    has not closed (or opens one), and gives it back once the answer has been read to
+    its end; a connection cut short (cap, error, cancellation) is closed instead.
+    """
 
     def __init__(self, max_response_bytes: int, ssl_context: ssl.SSLContext | None = None) -> None:
         self.max_response_bytes = max_response_bytes
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=MAX_CONNECTIONS,
-            max_keepalive_connections=MAX_CONNECTIONS,
-            keepalive_expiry=KEEPALIVE_S,
-            network_backend=_SocketBackend(),
-        )
+        self._ssl_context = ssl_context or httpcore.default_ssl_context()
+        self._in_flight = asyncio.Semaphore(MAX_CONNECTIONS)
+        self._idle: dict[tuple[bytes, bytes, int], list[httpcore.AsyncHTTPConnection]] = {}
 
     async def get(
         self, url: str, headers: Mapping[str, str], timeout_s: float
     ) -> TransportResponse:
-        timeouts = dict.fromkeys(("connect", "read", "write", "pool"), timeout_s)
+        request = _request(url, headers, timeout_s)
         try:
-            async with self._pool.stream(
-                "GET",
-                url,
-                headers=[*_FIXED_HEADERS, *headers.items()],
-                extensions={"timeout": timeouts},
-            ) as response:
-                body = bytearray()
-                async for chunk in response.aiter_stream():
-                    body.extend(chunk)
-                    if len(body) > self.max_response_bytes:
-                        raise ResponseTooLarge(f"response over {self.max_response_bytes} bytes")
-                return TransportResponse(response.status, bytes(body))
-        except _HTTP_ERRORS as exc:
-            raise TransportError(type(exc).__name__) from None
+            async with asyncio.timeout(timeout_s):
+                await self._in_flight.acquire()
+        except TimeoutError:
+            raise TransportError("PoolTimeout") from None
+        try:
+            idle = self._idle.setdefault(_origin(request.url), [])
+            connection = await self._reusable(idle) or httpcore.AsyncHTTPConnection(
+                request.url.origin, self._ssl_context, keepalive_expiry=KEEPALIVE_S
+            )
+            try:
+                return await self._read(connection, request)
+            except _HTTP_ERRORS as exc:
+                raise TransportError(type(exc).__name__) from None
+            finally:
+                if connection.is_idle() and not connection.is_closed():
+                    idle.append(connection)
+                else:
+                    await connection.aclose()
+        finally:
+            self._in_flight.release()
+
+    async def _reusable(
+        self, idle: list[httpcore.AsyncHTTPConnection]
+    ) -> httpcore.AsyncHTTPConnection | None:
+        """The newest idle connection still open (closing the ones the server dropped)."""
+        while idle:
+            connection = idle.pop()
+            if connection.is_idle() and not connection.has_expired():
+                return connection
+            await connection.aclose()
+        return None
+
+    async def _read(
+        self, connection: httpcore.AsyncHTTPConnection, request: httpcore.Request
+    ) -> TransportResponse:
+        response = await connection.handle_async_request(request)
+        try:
+            body = bytearray()
+            async for chunk in response.aiter_stream():
+                body.extend(chunk)
+                if len(body) > self.max_response_bytes:
+                    raise ResponseTooLarge(f"response over {self.max_response_bytes} bytes")
+            return TransportResponse(response.status, bytes(body))
+        finally:
+            await response.aclose()
 
     async def aclose(self) -> None:
-        await self._pool.aclose()
+        for idle in self._idle.values():
+            while idle:
+                await idle.pop().aclose()
 
 
-class _SocketBackend(httpcore.AnyIOBackend):
-    """anyio's backend, with a cheap answer to the pool's most frequent question.
-
-    The pool asks every idle connection whether the server has closed it ("is the
-    socket readable?") each time any request starts or ends: hundreds of times per
-    fallback call. anyio answers by building the socket's whole attribute table
-    (a `getpeername` system call among them) to pick out the socket, and httpcore
-    then builds a poll set for it; this stream keeps the socket and its poll set
-    from the connect, so each answer is one `poll` with no wait.
-    """
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[typing.Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        stream = await super().connect_tcp(host, port, timeout, local_address, socket_options)
-        return _SocketStream(stream, stream.get_extra_info("socket"))
+def _request(url: str, headers: Mapping[str, str], timeout_s: float) -> httpcore.Request:
+    target = httpcore.URL(url)
+    host = target.host
+    if target.port is not None and target.port != _DEFAULT_PORTS.get(target.scheme):
+        host += b":%d" % target.port
+    return httpcore.Request(
+        "GET",
+        target,
+        headers=[(b"Host", host), *_FIXED_HEADERS, *headers.items()],
+        extensions={"timeout": dict.fromkeys(("connect", "read", "write", "pool"), timeout_s)},
+    )
 
 
-class _SocketStream(httpcore.AsyncNetworkStream):
-    """A stream of the anyio backend (TCP, or TLS over it) and the socket beneath it."""
-
-    def __init__(self, stream: httpcore.AsyncNetworkStream, sock: socket.socket) -> None:
-        self._stream = stream
-        self._socket = sock
-        self._input = select.poll()
-        self._input.register(sock, select.POLLIN)
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._stream.read(max_bytes, timeout)
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._stream.write(buffer, timeout)
-
-    async def aclose(self) -> None:
-        await self._stream.aclose()
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        tls = await self._stream.start_tls(ssl_context, server_hostname, timeout)
-        return _SocketStream(tls, self._socket)
-
-    def get_extra_info(self, info: str) -> typing.Any:
-        if info == "is_readable":
-            # Data or end of stream waiting; a closed socket counts too (not reusable).
-            return self._socket.fileno() < 0 or bool(self._input.poll(0))
-        return self._stream.get_extra_info(info)
+def _origin(url: httpcore.URL) -> tuple[bytes, bytes, int]:
+    origin = url.origin
+    return origin.scheme, origin.host, origin.port
 
 
 Responder = Callable[[str, Mapping[str, str]], TransportResponse]

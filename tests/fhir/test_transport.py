@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from service.fhir.client import FhirClient, FhirUnavailable
-from service.fhir.transport import HttpTransport, TransportError
+from service.fhir.transport import HttpTransport, ResponseTooLarge, TransportError
 from tests.support import fhir_server, jwks_server
 from tests.support.fhir_server import FhirServer
 
@@ -58,6 +58,26 @@ def test_an_idle_connection_the_server_dropped_is_not_reused(keep_alive_fhir: Fh
             await transport.aclose()
 
     assert asyncio.run(twice()) == [200, 200]
+    assert keep_alive_fhir.connections == 2
+
+
+def test_a_connection_left_in_the_middle_of_an_answer_is_not_reused(
+    keep_alive_fhir: FhirServer,
+) -> None:
+    keep_alive_fhir.reply("/fhir/Observation", {"resourceType": "Bundle", "pad": "x" * 10_000})
+    keep_alive_fhir.reply("/fhir/Patient/1", PATIENT)
+    base = keep_alive_fhir.base_url
+
+    async def over_the_cap_then_small() -> int:
+        transport = HttpTransport(1_000)
+        try:
+            with pytest.raises(ResponseTooLarge):
+                await transport.get(base + "/Observation", {}, 2.0)
+            return (await transport.get(base + "/Patient/1", {}, 2.0)).status
+        finally:
+            await transport.aclose()
+
+    assert asyncio.run(over_the_cap_then_small()) == 200
     assert keep_alive_fhir.connections == 2
 
 
