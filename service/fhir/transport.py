@@ -84,7 +84,7 @@ class HttpTransport:
     async def get(
         self, url: str, headers: Mapping[str, str], timeout_s: float
     ) -> TransportResponse:
-        request = _request(url, headers, timeout_s)
+        request = get_request(url, headers, timeout_s)
         try:
             async with asyncio.timeout(timeout_s):
                 await self._in_flight.acquire()
@@ -138,9 +138,11 @@ class HttpTransport:
                 await idle.pop().aclose()
 
 
-def _request(url: str, headers: Mapping[str, str], timeout_s: float) -> httpcore.Request:
+def get_request(url: str, headers: Mapping[str, str], timeout_s: float) -> httpcore.Request:
+    """The GET for one connection: `Host` from the URL (connections do not add it), then
+    the fixed headers and the caller's."""
     target = httpcore.URL(url)
-    host = target.host
+    host = b"[%b]" % target.host if b":" in target.host else target.host  # an IPv6 address
     if target.port is not None and target.port != _DEFAULT_PORTS.get(target.scheme):
         host += b":%d" % target.port
     return httpcore.Request(

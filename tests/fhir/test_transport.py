@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from service.fhir.client import FhirClient, FhirUnavailable
-from service.fhir.transport import HttpTransport, ResponseTooLarge, TransportError
+from service.fhir.transport import HttpTransport, ResponseTooLarge, TransportError, get_request
 from tests.support import fhir_server, jwks_server
 from tests.support.fhir_server import FhirServer
 
@@ -99,3 +99,16 @@ def test_https_is_verified_against_the_trusted_authorities() -> None:
         with pytest.raises(TransportError):
             asyncio.run(get_three_times(HttpTransport(10**6), server.url))
         assert server.fetches == 3
+
+
+@pytest.mark.parametrize(
+    ("url", "host"),
+    [
+        ("http://127.0.0.1:8080/fhir/Patient/1", b"127.0.0.1:8080"),
+        ("https://fhir.example.org/r4/Patient/1", b"fhir.example.org"),
+        ("https://fhir.example.org:443/r4/Patient/1", b"fhir.example.org"),
+        ("http://[::1]:8080/fhir/Patient/1", b"[::1]:8080"),
+    ],
+)
+def test_the_host_header_names_the_server_as_its_url_does(url: str, host: bytes) -> None:
+    assert dict(get_request(url, {}, 1.0).headers)[b"Host"] == host
