@@ -16,7 +16,7 @@ JsonObject = dict[str, Any]
 def copied(value: Any) -> Any:
     """A copy of a JSON value: new objects and arrays, the immutable scalars shared.
 
-    What `copy.deepcopy` gives for JSON, at a tenth of its cost (no memo, no dispatch).
+    What `copy.deepcopy` gives for JSON, at about a quarter of its cost (no memo, no dispatch).
     """
     if isinstance(value, dict):
         return {key: copied(item) for key, item in value.items()}
