@@ -16,7 +16,8 @@ one field at a time instead:
   only when they are real calendar dates.
 
 Readers never parse more than they are asked for, so a resource whose codes do
-not matter costs a few dictionary look-ups.
+not matter costs a few dictionary look-ups; `glance_concept` reads the codes of a
+plain CodeableConcept without a Reader, for the features to read the codes first.
 """
 
 from __future__ import annotations

@@ -40,8 +40,9 @@ has modality MR and a lumbar body site (or a generic spine site with lumbar word
 `CareReader` is the one reader of care: the record's resources and the request's
 draft orders (which `service.clinical.orders` classifies from the same reading).
 It matches codes first and reads a resource's words only when no code names it;
-status, dates and names are read only for a resource that names some care, so the
-many encounters and procedures that do not matter cost a few microseconds each.
+status, dates and names are read only for a resource that names some care. A record
+resource is glanced at on the JSON as sent before any of that (`_names_nothing`), so
+the many encounters and procedures that do not matter cost about a microsecond each.
 """
 
 from __future__ import annotations
