@@ -205,9 +205,42 @@ _WORDS = (
 )
 
 
+#: Codings that match as sent: a body weight, a creatinine, an orthosis, dalfampridine,
+#: a generic spine MRI (which needs words), urinary retention.
+_MATCHING = st.sampled_from(
+    [
+        ("http://loinc.org", "29463-7"),
+        ("http://loinc.org", "2160-0"),
+        ("http://snomed.info/sct", "183153006"),
+        ("http://www.nlm.nih.gov/research/umls/rxnorm", "897021"),
+        ("http://snomed.info/sct", "241645008"),
+        ("http://snomed.info/sct", "236648008"),
+    ]
+)
+
+
+_TEXTS = st.sampled_from(["ankle foot orthosis fitting", "Body weight", "Encounter", ""])
+_MATCHING_CODING = st.tuples(_MATCHING, st.none() | _TEXTS).map(
+    lambda pair: {"system": pair[0][0], "code": pair[0][1], "display": pair[1]}
+)
+#: As most records send them: a list of codings (that match, or plain ones that may not).
+_PLAIN_CONCEPT = st.fixed_dictionaries(
+    {
+        "coding": st.lists(
+            _MATCHING_CODING
+            | st.fixed_dictionaries({"system": _SYSTEMS, "code": _CODES, "display": _TEXTS}),
+            min_size=1,
+            max_size=2,
+        )
+    },
+    optional={"text": _TEXTS},
+)
+
+
 def _coding() -> st.SearchStrategy[Any]:
     fields = {"system": _SYSTEMS, "code": _CODES, "display": _WORDS}
-    return st.fixed_dictionaries({}, optional=fields) | st.sampled_from([None, "x", 3, []])
+    junk = st.sampled_from([None, "x", 3, []])
+    return _MATCHING_CODING | st.fixed_dictionaries({}, optional=fields) | junk
 
 
 def _concept() -> st.SearchStrategy[Any]:
@@ -239,6 +272,7 @@ _NAMED_BY = {
 }
 _OTHER_FIELDS = {
     "status": st.sampled_from(["final", "completed", "active", "finished", "cancelled", 3]),
+    "valueBoolean": st.booleans(),
     "valueQuantity": st.just({"value": 80, "unit": "kg"}),
     "contained": st.just(
         [{"resourceType": "Medication", "id": "med", "code": {"text": "dalfampridine 10 mg"}}]
@@ -250,7 +284,7 @@ def _resources() -> st.SearchStrategy[Json]:
     """An Observation or care resource, its naming fields (and a status) drawn at random."""
 
     def resource(kind: str) -> st.SearchStrategy[Json]:
-        fields = {name: _concept() | _WORDS for name in _NAMED_BY[kind]}
+        fields = {name: _PLAIN_CONCEPT | _concept() | _WORDS for name in _NAMED_BY[kind]}
         if "medicationReference" in fields:
             fields["medicationReference"] = st.just({"reference": "#med"}) | _WORDS
         return st.fixed_dictionaries(
@@ -258,7 +292,8 @@ def _resources() -> st.SearchStrategy[Json]:
             optional={**fields, **_OTHER_FIELDS},
         )
 
-    return st.sampled_from(sorted(_NAMED_BY)).flatmap(resource)
+    # Half Observations: one type among the care types would be drawn too seldom.
+    return resource("Observation") | st.sampled_from(sorted(KINDS)).flatmap(resource)
 
 
 def _care_view(reading: CareReading | None) -> tuple[Any, ...] | None:
