@@ -384,3 +384,48 @@ def test_care_named_only_in_words_is_read(resource: Json, feature: str) -> None:
     care = Resource.of({**resource, "id": "c-1", "status": status})
     reading = CareReader(index(), patterns(), codes_first=True).read(care)
     assert reading is not None and reading.features == {feature}
+
+
+_ORTHOSIS = {"coding": [{"system": "http://snomed.info/sct", "code": "183153006"}]}
+_DALFAMPRIDINE = {
+    "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "897021"}]
+}
+
+
+@pytest.mark.parametrize(
+    ("resource", "feature"),
+    [
+        (
+            {
+                "resourceType": "CarePlan",
+                "status": "completed",
+                "activity": [{"detail": {"code": _ORTHOSIS}}],
+            },
+            "orthosis",
+        ),
+        (
+            {
+                "resourceType": "MedicationRequest",
+                "status": "active",
+                "medicationReference": {"reference": "#med"},
+                "contained": [{"resourceType": "Medication", "id": "med", "code": _DALFAMPRIDINE}],
+            },
+            "dalfampridine",
+        ),
+        (
+            {
+                "resourceType": "DeviceUseStatement",
+                "status": "active",
+                "device": {"reference": "#afo"},
+                "contained": [{"resourceType": "Device", "id": "afo", "type": _ORTHOSIS}],
+            },
+            "orthosis",
+        ),
+    ],
+)
+def test_care_named_in_a_nested_or_referenced_element_is_read(resource: Json, feature: str) -> None:
+    """What the glance does not look at (activities, a contained Medication or Device)
+    sends the resource to the full reader, which finds its code."""
+    care = Resource.of({**resource, "id": "c-1"})
+    reading = CareReader(index(), patterns(), codes_first=True).read(care)
+    assert reading is not None and {m.feature for m in reading.codes} == {feature}
