@@ -83,6 +83,11 @@ class Store:
         self._insert_cards = self._insert(IssuedCard).on_conflict_do_nothing(
             index_elements=["card_uuid"]
         )
+        self._add_feedback = (
+            self._insert(Feedback)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(Feedback.id)
+        )
         self._snooze = _snooze_statement(self._insert, postgres)
 
     @classmethod
@@ -222,19 +227,14 @@ class Store:
         }
         if not rows:
             return 0
-        statement = (
-            self._insert(Feedback)
-            .values([rows[key] for key in sorted(rows)])
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-            .returning(Feedback.id)
-        )
         overridden = sorted(
             {record.card_uuid.lower() for record in records if record.outcome == OVERRIDDEN}
         )
 
         def work() -> int:
             with self.engine.begin() as connection:
-                new = len(connection.execute(statement).all())
+                stored = connection.execute(self._add_feedback, [rows[key] for key in sorted(rows)])
+                new = len(stored.all())
                 if overridden:  # the snoozes of overrides on cards the log holds already
                     self._snooze_cards(connection, overridden)
                 return new

@@ -111,6 +111,15 @@ def test_the_same_feedback_twice_is_stored_once(database_url: str) -> None:
         assert connection.execute(text("SELECT count(*) FROM feedback")).scalar() == 1
 
 
+def test_a_batch_partly_stored_before_counts_and_stores_only_the_new(database_url: str) -> None:
+    store = Store.open(database_url)
+    items = [feedback(str(uuid.uuid4())) for _ in range(5)]
+    assert store.add_feedback(items[1:4]) == 3
+    assert store.add_feedback(list(reversed(items))) == 2
+    with store.engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM feedback")).scalar() == 5
+
+
 def test_feedback_differing_in_what_was_reported_is_stored_apart(database_url: str) -> None:
     store = Store.open(database_url)
     base = feedback(str(uuid.uuid4()))
