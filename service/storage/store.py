@@ -89,6 +89,7 @@ class Store:
             .returning(Feedback.id)
         )
         self._snooze = _snooze_statement(self._insert, postgres)
+        self._snooze_lock = select(func.pg_advisory_xact_lock(SNOOZE_LOCK)) if postgres else None
 
     @classmethod
     def open(cls, database_url: str, *, timeout_s: int = 3, migrate_schema: bool = True) -> Store:
@@ -259,8 +260,8 @@ class Store:
         the commit) orders the two: without it, a card and its override written at the same
         time would each miss the other. SQLite runs one writer at a time anyway.
         """
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SNOOZE_LOCK})
+        if self._snooze_lock is not None:
+            connection.execute(self._snooze_lock)
         connection.execute(self._snooze, {"cards": card_uuids})
 
     # Transactions.
