@@ -175,7 +175,7 @@ def _card_log(bench: Bench) -> Verdict:
     return _verdict(
         added < RECORDING_LIMIT_MS,
         target,
-        f"{added:.3f} ms: the card log writer's CPU, {figures['writer_cpu_s']:.2f} s "
+        f"{added:.3f} ms: the card log writer's CPU, {1000 * figures['writer_cpu_s']:.0f} ms "
         f"({figures['cards']:.0f} cards in {figures['batches']:.0f} batches), over the "
         f"{figures['calls']:.0f} service-jwt calls of {bench.target_label} (GET /metrics)",
     )

@@ -261,7 +261,7 @@ class Bench:
         if before is not None:
             self.servers[JWT].wait_idle()  # the card log has written the last calls' cards
             after = self.card_log_figures()
-            self.card_log = after and {name: after[name] - before.get(name, 0) for name in after}
+            self.card_log = after and {name: after[name] - before[name] for name in after}
 
     def timed(self, workload: Workload, variant: str, concurrency: int) -> Measurement:
         per_request_s = self.per_request_s[(workload.label, variant)]
@@ -534,26 +534,21 @@ class Bench:
             for sample in family.samples
         ]
 
-        def total(name: str, **labels: str) -> float:
+        def total(name: str, counted: Callable[[dict[str, str]], bool] = lambda _: True) -> float:
             return sum(
-                s.value
-                for s in samples
-                if s.name == f"footdrop_cds_{name}" and labels.items() <= s.labels.items()
+                s.value for s in samples if s.name == f"footdrop_cds_{name}" and counted(s.labels)
             )
 
         if not any(s.name == "footdrop_cds_card_log_writer_cpu_seconds_total" for s in samples):
             return None
-        hook_calls = sum(
-            s.value
-            for s in samples
-            if s.name == "footdrop_cds_http_request_duration_seconds_count"
-            and s.labels.get("service", "none") != "none"
-        )
         return {
             "writer_cpu_s": total("card_log_writer_cpu_seconds_total"),
             "batches": total("card_log_batch_cards_count"),
             "cards": total("card_log_batch_cards_sum"),
-            "calls": hook_calls,
+            "calls": total(
+                "http_request_duration_seconds_count",
+                lambda labels: labels.get("service", "none") != "none",
+            ),
         }
 
     def metrics_present(self) -> str:
