@@ -29,7 +29,6 @@ before release.
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC
@@ -64,7 +63,7 @@ from cards.model import (
     Source,
     Suggestion,
 )
-from mappings.fhirjson import JsonObject
+from mappings.fhirjson import JsonObject, copied
 
 #: Users who may be the requester of an order (CDS Hooks userId is `Type/id`).
 _REQUESTER_TYPES = frozenset({"Practitioner", "PractitionerRole"})
@@ -393,16 +392,16 @@ def _action(
     for name in action.remove:
         target.pop(name, None)
     for name in action.copy_fields:
-        target[name] = copy.deepcopy(order.resource[name])
-    target.update(copy.deepcopy(action.set_fields))
+        target[name] = copied(order.resource[name])
+    target.update(copied(action.set_fields))
     return Action(type="update", description=action.description, resource=target)
 
 
 def _new_order(template: JsonObject, set_fields: JsonObject, data: OrderContext) -> JsonObject:
     """A complete R4 draft for this patient, encounter, user and request time."""
     resource: JsonObject = {"resourceType": template["resourceType"], "status": "draft"}
-    resource.update(copy.deepcopy(template))
-    resource.update(copy.deepcopy(set_fields))
+    resource.update(copied(template))
+    resource.update(copied(set_fields))
     resource["subject"] = {"reference": f"Patient/{data.patient_id}"}
     if data.encounter_id:
         resource["encounter"] = {"reference": f"Encounter/{data.encounter_id}"}

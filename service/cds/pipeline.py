@@ -74,8 +74,10 @@ from service.storage.records import IssuedCardRecord, keyed_hash, patient_key
 #: Request extension (CDS Hooks `extension`, reverse-domain key) by which an EHR
 #: asks order-sign not to repeat cards already shown at order-select.
 SUPPRESS_REPEATS = "org.footdrop-cds.suppress-repeated-cards"
-#: Records of up to this many resources are decided and rendered on the event loop.
-INLINE_RESOURCES = 100
+#: Records of up to this many resources are decided and rendered on the event loop (a few
+#: milliseconds at most). A worker owns one core: handing the work to a thread gains no
+#: parallelism, and under load the two threads' turns at the GIL cost more than the hop.
+INLINE_RESOURCES = 1000
 
 _Result = TypeVar("_Result")
 
@@ -138,8 +140,8 @@ async def answer_call(
     data = await prefetch.resolve(
         spec.prefetch, request, context, engine.transport, engine.settings.fhir_limits, now
     )
-    # A small record is decided and rendered on the event loop (well under a millisecond
-    # each); a hand-off to a worker thread and back would cost about as much as the work.
+    # A record up to INLINE_RESOURCES is decided and rendered on the event loop; only a
+    # larger one goes to a worker thread, so that the loop keeps answering meanwhile.
     off_loop = sum(map(len, data.resources.values())) > INLINE_RESOURCES
     decisions = await _run(off_loop, decide, engine, spec, data, observe)
     state: explain.CrossCallState = "not-kept"

@@ -174,13 +174,22 @@ def parse_draft_orders(entries: Iterable[object]) -> tuple[tuple[DraftOrder, ...
 Belonging = Literal["this", "other", "unreadable"]
 
 
-def _reference_belongs(reference: object, patient_id: str) -> Belonging:
+def _reference_belongs(
+    reference: object, patient_id: str, verdicts: dict[str, Belonging]
+) -> Belonging:
     """Whether a Reference points to this patient: `Patient/<id>`, `<base>/Patient/<id>`
-    (a version allowed) or `urn:uuid:<id>` (Synthea's form)."""
+    (a version allowed) or `urn:uuid:<id>` (Synthea's form). `verdicts` remembers them by
+    the reference's text: a record names its patient the same way in every resource."""
     target = reference.get("reference") if isinstance(reference, dict) else None
     if not isinstance(target, str):
         return "unreadable"  # identifier-only, display-only, not a Reference
-    target = target.strip()
+    verdict = verdicts.get(target)
+    if verdict is None:
+        verdict = verdicts[target] = _target_belongs(target.strip(), patient_id)
+    return verdict
+
+
+def _target_belongs(target: str, patient_id: str) -> Belonging:
     if (found := _PATIENT_REFERENCE.fullmatch(target)) or (
         found := _UUID_REFERENCE.fullmatch(target)
     ):
@@ -188,17 +197,20 @@ def _reference_belongs(reference: object, patient_id: str) -> Belonging:
     return "other" if _OTHER_SUBJECT.fullmatch(target) else "unreadable"
 
 
-def belongs(resource: Resource, patient_id: str) -> tuple[Belonging, str]:
+def belongs(
+    resource: Resource, patient_id: str, verdicts: dict[str, Belonging]
+) -> tuple[Belonging, str]:
     """Whether a resource is this patient's, and the field that decided otherwise.
 
     Prefetch and search results are only hints from the client; a record that names
     another patient, or whose subject cannot be read, must never feed this patient's cards.
+    `verdicts` carries what one assembly has already told of each reference's text.
     """
     if resource.type == "Patient":
         return ("this" if resource.id == patient_id else "other"), "id"
     for name in SUBJECT_FIELDS:
         if resource.json.get(name) is not None:
-            verdict = _reference_belongs(resource.json[name], patient_id)
+            verdict = _reference_belongs(resource.json[name], patient_id, verdicts)
             if verdict != "this":
                 return verdict, name
     return "this", ""
@@ -227,6 +239,7 @@ def assemble(
     """
     unreadable: list[Unreadable] = []
     skipped = 0
+    verdicts: dict[str, Belonging] = {}
 
     def this_patients(resource: Resource | None) -> bool:
         nonlocal skipped
@@ -234,7 +247,7 @@ def assemble(
             skipped += 1
             unreadable.append(Unreadable(UNKNOWN_TYPE, NO_ID, "resourceType"))
             return False
-        verdict, name = belongs(resource, patient_id)
+        verdict, name = belongs(resource, patient_id, verdicts)
         if verdict != "this":
             skipped += 1
             if verdict == "unreadable":

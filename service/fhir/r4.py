@@ -11,7 +11,6 @@ R4's required elements. What still fails is not sent at all.
 
 from __future__ import annotations
 
-import copy
 import typing
 from collections.abc import Mapping
 
@@ -58,7 +57,7 @@ def as_valid_r4(resource: JsonObject) -> JsonObject | None:
         lists = _list_elements(resource_type)
     except (KeyError, ValueError):
         return None
-    normalised: JsonObject = without_empty_values(copy.deepcopy(resource))
+    normalised: JsonObject = without_empty_values(resource)  # a copy
     for name, value in list(normalised.items()):
         if name in lists and isinstance(value, dict):
             normalised[name] = [value]

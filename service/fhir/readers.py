@@ -16,7 +16,8 @@ one field at a time instead:
   only when they are real calendar dates.
 
 Readers never parse more than they are asked for, so a resource whose codes do
-not matter costs a few dictionary look-ups.
+not matter costs a few dictionary look-ups; `glance_concept` reads the codes of a
+plain CodeableConcept without a Reader, for the features to read the codes first.
 """
 
 from __future__ import annotations
@@ -180,6 +181,51 @@ def _code_text(value: object) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return None
+
+
+def glance_concept(
+    value: object, codes: list[tuple[str | None, str]], pieces: list[str | None]
+) -> bool:
+    """Read a CodeableConcept as sent, without a `Reader`: the codes first, cheaply.
+
+    Only a plain concept is glanced at: an object whose `text` is text, whose `coding`
+    is absent or a list of objects, each with a text `code` (not blank), `display` and
+    `system` where present. Then its (system, code) pairs are added to `codes` and its
+    `Concept.pieces` (text, then each display) to `pieces`, exactly what
+    `Reader.as_concept` would read, and True says that reading would note nothing.
+    Anything else (a bare Coding, `coding` as an object, a numeric or blank code, a
+    non-text field) returns False, and the caller reads the resource in full: it may
+    have something unreadable to record.
+    """
+    if not isinstance(value, dict):
+        return False
+    text = value.get("text")
+    if text is not None and not isinstance(text, str):
+        return False
+    coding = value.get("coding")
+    if coding is None:
+        if "code" in value or "system" in value:
+            return False
+        pieces.append(text)
+        return True
+    if not isinstance(coding, list):
+        return False
+    pieces.append(text)
+    for item in coding:
+        if not isinstance(item, dict):
+            return False
+        code, display, system = item.get("code"), item.get("display"), item.get("system")
+        if not (
+            (display is None or isinstance(display, str))
+            and (system is None or isinstance(system, str))
+        ):
+            return False
+        if isinstance(code, str) and (stripped := code.strip()):
+            codes.append((system or None, stripped))
+        elif code is not None and code != "":
+            return False
+        pieces.append(display)
+    return True
 
 
 class Reader:

@@ -60,8 +60,8 @@ async def bounded_body(request: Request, limit: int, timeout_s: float) -> bytes:
 
 #: Largest feedback body accepted: 100 items are a few tens of kilobytes.
 MAX_FEEDBACK_BYTES = 1_000_000
-#: Largest body parsed on the event loop: ~500 FHIR resources, about 3 ms of parse.
-INLINE_PARSE_BYTES = 512 * 1024
+#: Largest body parsed on the event loop: ~1,200 FHIR resources, a few ms of parse.
+INLINE_PARSE_BYTES = 1024 * 1024
 
 
 def parse_object(body: bytes, max_depth: int) -> dict[str, Any]:

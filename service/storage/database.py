@@ -37,7 +37,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 #: The latest revision in `MIGRATIONS` (tests/storage/test_database.py holds it to Alembic's
 #: head). A database already at it is checked with one query, and Alembic (with Mako, about
 #: 10 MB of a worker's memory) is imported only when there is a migration to run.
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0004"
 #: Where Alembic records the revisions a database is at.
 VERSION_TABLE = "alembic_version"
 #: Advisory lock key that serialises migrations of workers starting together on PostgreSQL.
@@ -145,10 +145,10 @@ def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
         yield
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the latest Alembic revision, one worker at a time (nothing to do
-    when it is there already)."""
-    if current_revisions(engine) == {SCHEMA_HEAD}:
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to the latest Alembic revision (or an older `revision`, for tests of
+    a migration's data), one worker at a time; nothing to do when it is there already."""
+    if current_revisions(engine) == {SCHEMA_HEAD if revision == "head" else revision}:
         return
     from alembic import command
 
@@ -157,7 +157,7 @@ def migrate(engine: Engine) -> None:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
 
 
 def current_revisions(engine: Engine) -> set[str]:

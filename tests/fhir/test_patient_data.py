@@ -84,6 +84,30 @@ def test_unreadable_subjects_are_dropped_and_recorded(subject: object) -> None:
     assert data.unreadable == (Unreadable("Condition", "c1", "subject"),)
 
 
+def test_one_assembly_tells_each_reference_as_it_would_alone() -> None:
+    """Verdicts are remembered by the reference's text within one assembly: a record mixing
+    this patient, others and unreadable subjects (repeated, spaced, in `subject` and in
+    `patient`) keeps, drops and records exactly what assembling each resource alone does."""
+    subjects: list[object] = [
+        {"reference": "Patient/pat-1"},
+        {"reference": " Patient/pat-1 "},
+        {"reference": "Patient/other"},
+        {"reference": "patient/pat-1"},
+        {"reference": "urn:uuid:pat-1"},
+        {"display": "Jane Doe"},
+        "Patient/pat-1",
+    ]
+    resources = [
+        condition(f"c{i}", subject, patient=subjects[(i * 3) % len(subjects)])
+        for i, subject in enumerate(subjects * 3)
+    ]
+    together = assembled(*resources)
+    alone = [assembled(r) for r in resources]
+    assert kept(together) == [rid for data in alone for rid in kept(data)]
+    assert together.skipped == sum(data.skipped for data in alone)
+    assert together.unreadable == tuple(u for data in alone for u in data.unreadable)
+
+
 def test_allergy_patient_and_another_patient_resource() -> None:
     allergy = {
         "resourceType": "AllergyIntolerance",

@@ -6,6 +6,7 @@ import json
 import logging
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -323,3 +324,33 @@ def test_context_errors_are_400_and_named(client: TestClient) -> None:
     body["context"]["userId"] = "not a reference"
     outcome = assert_operation_outcome(client.post(PV, json=body), 400)
     assert "context.userId" in outcome["issue"][0]["diagnostics"]
+
+
+# --- response bodies -------------------------------------------------------------------------
+
+
+def _nulls(value: Any, path: str = "$") -> list[str]:
+    if value is None:
+        return [path]
+    if isinstance(value, dict):
+        return [n for key, item in value.items() for n in _nulls(item, f"{path}.{key}")]
+    if isinstance(value, list):
+        return [n for i, item in enumerate(value) for n in _nulls(item, f"{path}[{i}]")]
+    return []
+
+
+@pytest.mark.parametrize("example", ["patient-view", "order-select", "order-sign"])
+def test_a_response_is_compact_utf8_json_with_no_null_anywhere(
+    client: TestClient, example: str
+) -> None:
+    """CDS Hooks G-2: no null values in a response; the body is written as UTF-8 JSON."""
+    request = json.loads(
+        (Path(__file__).parents[2] / "examples" / f"{example}.json").read_text("utf-8")
+    )
+    response = client.post(f"/cds-services/footdrop-{example}", json=request)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    body = json.loads(response.content.decode("utf-8"))
+    assert body["cards"]
+    assert _nulls(body) == []
+    assert response.content == json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()

@@ -40,8 +40,9 @@ has modality MR and a lumbar body site (or a generic spine site with lumbar word
 `CareReader` is the one reader of care: the record's resources and the request's
 draft orders (which `service.clinical.orders` classifies from the same reading).
 It matches codes first and reads a resource's words only when no code names it;
-status, dates and names are read only for a resource that names some care, so the
-many encounters and procedures that do not matter cost a few microseconds each.
+status, dates and names are read only for a resource that names some care. A record
+resource is glanced at on the JSON as sent before any of that (`_names_nothing`), so
+the many encounters and procedures that do not matter cost about a microsecond each.
 """
 
 from __future__ import annotations
@@ -50,14 +51,15 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 
+from mappings.fhirjson import JsonObject
 from mappings.matcher import ConceptMatch, ValueSetIndex
 from mappings.text import TextPatterns
-from service.clinical.features.codes import recognised_matches
+from service.clinical.features.codes import features_of_codes, recognised_matches
 from service.clinical.features.model import CareEvent, CareSide, CareState
 from service.clinical.features.records import display_name, make_evidence, words
 from service.clinical.features.sources import reads
 from service.fhir.patient_data import PatientData, Resource
-from service.fhir.readers import Concept, Reader, Reference, Unreadable
+from service.fhir.readers import Concept, Reader, Reference, Unreadable, glance_concept
 
 #: Text groups (mappings/text_patterns.json) that name a care feature without a code.
 TEXT_FEATURES = {
@@ -278,13 +280,24 @@ class CareReading:
 
 class CareReader:
     """Reads care from resources; referenced Devices and Medications are looked up among
-    the resource's contained ones and, given the record, among the record's own."""
+    the resource's contained ones and, given the record, among the record's own.
+
+    With `codes_first` a record resource's codes and words are glanced at on the JSON as
+    sent first (`_names_nothing`), and most (encounters, procedures no rule reads) stop
+    there; without it every one is read through a `Reader` (the equivalence tests compare).
+    """
 
     def __init__(
-        self, index: ValueSetIndex, patterns: TextPatterns, record: PatientData | None = None
+        self,
+        index: ValueSetIndex,
+        patterns: TextPatterns,
+        record: PatientData | None = None,
+        *,
+        codes_first: bool = True,
     ) -> None:
         self._index = index
         self._patterns = patterns
+        self._codes_first = codes_first
         self._screen = patterns.screen(TEXT_FEATURES)
         self._referable = {
             f"{r.type}/{r.id}": r
@@ -304,7 +317,7 @@ class CareReader:
     def read(self, resource: Resource) -> CareReading | None:
         """One record resource's care; None when it names none and nothing was unreadable."""
         kind = KINDS.get(resource.type)
-        if kind is None:
+        if kind is None or (self._codes_first and self._names_nothing(kind, resource.json)):
             return None
         reader = resource.reader()
         naming = self._naming(kind, reader, draft=False)
@@ -352,6 +365,37 @@ class CareReader:
             return None
         names = [*own_names, shown, *(c.name for c in target.concepts), *target.names]
         return _Naming(own, names, codes, coded, text, frozenset(texted))
+
+    def _names_nothing(self, kind: _Kind, json: JsonObject) -> bool:
+        """Whether `_naming` would find a record resource naming no care, and its reader
+        nothing unreadable, told from the JSON as sent: every concept it names itself by
+        is plain (`glance_concept`), its text names are text, no code matches any value
+        set, and the same words `_naming` joins screen out every text feature. A
+        reference, a path through elements, series or device names: read in full."""
+        if kind.series or kind.device_names or (kind.reference and kind.reference in json):
+            return False
+        codes: list[tuple[str | None, str]] = []
+        pieces: list[str | None] = []
+        for path in kind.concepts:
+            name = path.removesuffix("[]")
+            if "." in path:
+                if name.split(".", 1)[0].removesuffix("[]") in json:
+                    return False
+                continue
+            value = json.get(name)
+            if value is None:
+                continue
+            items = value if name != path and isinstance(value, list) else [value]
+            if not all(glance_concept(item, codes, pieces) for item in items):
+                return False
+        for name in kind.texts:
+            value = json.get(name)
+            if value is not None and not isinstance(value, str):
+                return False
+            pieces.append(value)
+        if features_of_codes(self._index, codes):
+            return False
+        return not self._screen(words(*dict.fromkeys(pieces)))
 
     def _reading(
         self, resource: Resource, reader: Reader, kind: _Kind, naming: _Naming, *, draft: bool

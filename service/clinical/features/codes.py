@@ -31,6 +31,14 @@ def recognised_matches(
     return tuple(found)
 
 
+def features_of_codes(
+    index: ValueSetIndex, codes: Iterable[tuple[str | None, str | None]]
+) -> set[str]:
+    """The features raw (system, code) pairs match (`readers.glance_concept`): the same
+    matches, through the same memory, as `recognised_matches` on the concepts read in full."""
+    return {match.feature for system, code in codes for match in _match(index, system, code)}
+
+
 @lru_cache(maxsize=1 << 16)
 def _match(index: ValueSetIndex, system: str | None, code: str | None) -> tuple[ConceptMatch, ...]:
     """`index.match`, remembered: a record repeats its codes (every vital sign, every visit)."""
