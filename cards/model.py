@@ -27,6 +27,10 @@ class _Outbound(BaseModel):
 
 
 class Coding(_Outbound):
+    """Immutable: the renderer hands the same topic and override reason to every card."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     system: str
     code: str
     display: str | None = None

@@ -29,10 +29,12 @@ before release.
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC
-from uuid import uuid4
+from functools import cache
+from uuid import UUID
 
 from cards.catalogue import (
     ActionTemplate,
@@ -89,7 +91,17 @@ def render(
     `source.url`, and with the topic's anchor its one link. `snooze_days`: the
     deployment snoozes overridden topics for that many days (None: it does not).
     """
-    return [_card(rec, data, catalogue, hook, docs_url, snooze_days) for rec in recommendations]
+    uuids = _fresh_uuids(sum(1 + len(rec.suggestions) for rec in recommendations))
+    return [
+        _card(rec, data, catalogue, hook, docs_url, snooze_days, uuids) for rec in recommendations
+    ]
+
+
+def _fresh_uuids(count: int) -> Iterator[str]:
+    """`count` random (version 4) uuids, one per card and suggestion, from one read of the
+    system's random source: `uuid4` reads it once per uuid, a system call each."""
+    random = os.urandom(16 * count)
+    return (str(UUID(bytes=random[i : i + 16], version=4)) for i in range(0, len(random), 16))
 
 
 def _card(
@@ -99,6 +111,7 @@ def _card(
     hook: str,
     docs_url: str,
     snooze_days: int | None,
+    uuids: Iterator[str],
 ) -> Card:
     wordings = catalogue.wordings.get(rec.topic)
     if wordings is None:
@@ -108,23 +121,18 @@ def _card(
     wording = wordings.wording(situation)
     content = catalogue.content
     facts = _facts(template, wording.facts, rec, catalogue)
-    reasons = [
-        Coding(system=system, code=code, display=display)
-        for system, code, display in wording.override_reasons
-    ]
-    suggestions = _suggestions(wordings, rec, data, catalogue)
+    reasons = [_coding(*reason) for reason in wording.override_reasons]
+    suggestions = _suggestions(wordings, rec, data, catalogue, uuids)
     basis = _basis(rec)
     return Card(
-        uuid=str(uuid4()),
+        uuid=next(uuids),
         summary=_summary(wording, facts, content),
         detail=_detail(template, wording, rec, facts, catalogue, snooze_days),
         indicator=rec.indicator,
         source=Source(
             label=content.sources[template.source].label_for(situation),
             url=docs_url,
-            topic=Coding(
-                system=content.topic_system, code=template.topic, display=template.display
-            ),
+            topic=_coding(content.topic_system, template.topic, template.display),
         ),
         suggestions=suggestions or None,
         selectionBehavior=template.selection_behavior if suggestions else None,
@@ -137,6 +145,13 @@ def _card(
         ],
         extension={BASIS_EXTENSION: basis} if basis else None,
     )
+
+
+@cache
+def _coding(system: str, code: str, display: str) -> Coding:
+    """A card's topic or override reason: content only, so one immutable Coding for every
+    card that shows it."""
+    return Coding(system=system, code=code, display=display)
 
 
 def _situation(template: CardTemplate, rec: CardRequest, hook: str) -> Situation:
@@ -323,7 +338,11 @@ def _markdown_text(value: str) -> str:
 
 
 def _suggestions(
-    wordings: TemplateWordings, rec: CardRequest, data: OrderContext, catalogue: CardCatalogue
+    wordings: TemplateWordings,
+    rec: CardRequest,
+    data: OrderContext,
+    catalogue: CardCatalogue,
+    uuids: Iterator[str],
 ) -> list[Suggestion]:
     """Suggestions the rules chose, each with all its actions, or left out.
 
@@ -348,7 +367,7 @@ def _suggestions(
         built.append(
             Suggestion(
                 label=suggestion.label,
-                uuid=str(uuid4()),
+                uuid=next(uuids),
                 isRecommended=True if recommended else None,
                 actions=complete,
             )
