@@ -1,16 +1,19 @@
-"""Every card the service gives for every vignette, gallery example and examples/ request,
-byte for byte, against `expected_cards.json`.
+"""Every card and rule trace the service gives for every vignette, gallery example and
+examples/ request, byte for byte, against `expected_answers.json.gz`.
 
-The renderer precompiles at load what depends on the content only (issue 15); this test
-holds it to the cards of the straightforward per-call code it replaced: the file was
-written by main before that change, and must be rewritten only by a deliberate content
-or wording change (`python -m tests.cards.test_render_equivalence --write`), reviewed as
-a diff. Uuids are fresh on every response and left out.
+The renderer precompiles at load what depends on the content only, and the order rules
+decide the red flag alone (issue 15); this test holds both to the cards and traces of the
+per-call code they replaced: the file was written by main before those changes, and must
+be rewritten only by a deliberate content, wording or rule change
+(`python -m tests.cards.test_render_equivalence --write`); a failure shows the case's
+difference. Compressed: 1.2 MB of JSON, 67 kB stored. Uuids are fresh on every response
+and left out.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import sys
 from collections.abc import Iterator
@@ -23,6 +26,7 @@ from fastapi.testclient import TestClient
 
 from cards.gallery import load_examples
 from service.app import create_app
+from service.cds.explain import EXPLAIN
 from service.cli.demo import EXAMPLE_DATE
 from service.clinical.thresholds import ClinicalThresholds
 from tests.conftest import full_prefetch, hook_request, make_settings
@@ -30,7 +34,7 @@ from tests.support.clinical import NOW
 from tests.support.vignettes import VIGNETTE_DIR, load, vignette_files
 
 Json = dict[str, Any]
-EXPECTED = Path(__file__).with_name("expected_cards.json")
+EXPECTED = Path(__file__).with_name("expected_answers.json.gz")
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SERVICE = {
     "patient-view": "footdrop-patient-view",
@@ -55,23 +59,26 @@ class _Apps:
         self._clients: dict[str, TestClient] = {}
         self.now = NOW
 
-    def cards(self, body: Json, now: datetime, clinical: Json) -> list[Json]:
-        """The cards of the response, uuids out, at request time `now`."""
+    def answer(self, body: Json, now: datetime, clinical: Json) -> Json:
+        """The cards and rule trace of the response, uuids out, at request time `now`."""
         key = json.dumps(clinical, sort_keys=True)
         if key not in self._clients:
-            settings = make_settings(clinical=ClinicalThresholds(**clinical))
+            settings = make_settings(clinical=ClinicalThresholds(**clinical), explain=True)
             app = create_app(settings, lambda: self.now)
             self._clients[key] = self._stack.enter_context(TestClient(app))
         self.now = now
-        response = self._clients[key].post(f"/cds-services/{SERVICE[body['hook']]}", json=body)
+        explained = {**body, "extension": {**body.get("extension", {}), EXPLAIN: True}}
+        url = f"/cds-services/{SERVICE[body['hook']]}"
+        response = self._clients[key].post(url, json=explained)
         assert response.status_code == 200, response.text
-        cards: list[Json] = _without_uuids(response.json()["cards"])
-        return cards
+        sent = response.json()
+        answer: Json = _without_uuids({"cards": sent["cards"], "trace": sent["extension"]})
+        return answer
 
 
-def _text(cards: list[Json]) -> str:
-    """The cards as JSON text, keys in the order sent: equal text is equal bytes."""
-    return json.dumps(cards, ensure_ascii=False)
+def _text(answer: Json) -> str:
+    """The answer as JSON text, keys in the order sent: equal text is equal bytes."""
+    return json.dumps(answer, ensure_ascii=False)
 
 
 def _cases() -> Iterator[tuple[str, Json, datetime, Json]]:
@@ -93,8 +100,8 @@ def _cases() -> Iterator[tuple[str, Json, datetime, Json]]:
 CASES = {name: (body, now, clinical) for name, body, now, clinical in _cases()}
 
 
-def _expected() -> dict[str, list[Json]]:
-    expected: dict[str, list[Json]] = json.loads(EXPECTED.read_text())
+def _expected() -> dict[str, Json]:
+    expected: dict[str, Json] = json.loads(gzip.decompress(EXPECTED.read_bytes()))
     return expected
 
 
@@ -109,13 +116,14 @@ def apps() -> Iterator[_Apps]:
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_cards_are_byte_identical(name: str, apps: _Apps) -> None:
+def test_cards_and_trace_are_byte_identical(name: str, apps: _Apps) -> None:
     body, now, clinical = CASES[name]
-    assert _text(apps.cards(body, now, clinical)) == _text(_expected()[name])
+    assert _text(apps.answer(body, now, clinical)) == _text(_expected()[name])
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
     with contextlib.ExitStack() as stack:
         runner = _Apps(stack)
-        written = {name: runner.cards(*case) for name, case in CASES.items()}
-    EXPECTED.write_text(json.dumps(written, ensure_ascii=False, indent=1) + "\n")
+        written = {name: runner.answer(*case) for name, case in CASES.items()}
+    text = json.dumps(written, ensure_ascii=False, separators=(",", ":"))
+    EXPECTED.write_bytes(gzip.compress(text.encode(), compresslevel=9, mtime=0))
