@@ -76,7 +76,7 @@ from service.clinical.orders import (
     OrderUnderReview,
     SelectedOrder,
 )
-from service.clinical.patient_view import RED_FLAG, recommend
+from service.clinical.patient_view import red_flag
 from service.clinical.recommendation import (
     Indicator,
     Outcome,
@@ -606,8 +606,7 @@ def decide(
     decisions: list[Decision] = []
     for review in reviews:
         rest = watch(review.rest) if observe else review.rest
-        red = next((r for r in recommend(rest, now, thresholds) if r.topic == RED_FLAG), None)
-        ctx = _Context(rest, now.date(), thresholds, red)
+        ctx = _Context(rest, now.date(), thresholds, red_flag(rest, now, thresholds))
         order = review.order
         decisions += [
             traced(rule_topic(rule), rest, partial(rule, ctx, order), order=order.reference)
