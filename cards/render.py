@@ -33,7 +33,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC
-from functools import cache
+from functools import cache, lru_cache
 from uuid import UUID
 
 from cards.catalogue import (
@@ -120,38 +120,40 @@ def _card(
     situation = _situation(template, rec, hook)
     wording = wordings.wording(situation)
     content = catalogue.content
-    facts = _facts(template, wording.facts, rec, catalogue)
+    basis = _basis(rec)
+    facts = _facts(template, wording.facts, rec, basis, catalogue)
     reasons = [_coding(*reason) for reason in wording.override_reasons]
     suggestions = _suggestions(wordings, rec, data, catalogue, uuids)
-    basis = _basis(rec)
+    topic = _coding(content.topic_system, template.topic, template.display)
     return Card(
         uuid=next(uuids),
         summary=_summary(wording, facts, content),
         detail=_detail(template, wording, rec, facts, catalogue, snooze_days),
         indicator=rec.indicator,
-        source=Source(
-            label=content.sources[template.source].label_for(situation),
-            url=docs_url,
-            topic=_coding(content.topic_system, template.topic, template.display),
-        ),
+        source=_source(content.sources[template.source].label_for(situation), docs_url, topic),
         suggestions=suggestions or None,
         selectionBehavior=template.selection_behavior if suggestions else None,
         overrideReasons=reasons or None,
-        links=[
-            Link(
-                label=content.link.label,
-                url=f"{docs_url}#{content.link.anchor_for(template.topic)}",
-            )
-        ],
+        links=[_link(content.link.label, f"{docs_url}#{content.link.anchor_for(template.topic)}")],
         extension={BASIS_EXTENSION: basis} if basis else None,
     )
 
 
+# A card's source, topic, override reasons and link come from the content and the
+# deployment's documentation URL only: one immutable object each, shared by every card.
 @cache
 def _coding(system: str, code: str, display: str) -> Coding:
-    """A card's topic or override reason: content only, so one immutable Coding for every
-    card that shows it."""
     return Coding(system=system, code=code, display=display)
+
+
+@lru_cache(maxsize=1024)
+def _source(label: str, url: str, topic: Coding) -> Source:
+    return Source(label=label, url=url, topic=topic)
+
+
+@lru_cache(maxsize=1024)
+def _link(label: str, url: str) -> Link:
+    return Link(label=label, url=url)
 
 
 def _situation(template: CardTemplate, rec: CardRequest, hook: str) -> Situation:
@@ -167,7 +169,11 @@ def _situation(template: CardTemplate, rec: CardRequest, hook: str) -> Situation
 
 
 def _facts(
-    template: CardTemplate, needed: Sequence[str], rec: CardRequest, catalogue: CardCatalogue
+    template: CardTemplate,
+    needed: Sequence[str],
+    rec: CardRequest,
+    basis: Sequence[str],
+    catalogue: CardCatalogue,
 ) -> dict[str, str]:
     """The facts the shown texts need (`Wording.facts`), as a clinician reads them.
 
@@ -178,17 +184,17 @@ def _facts(
     missing = [name for name in needed if not rec.facts.get(name, "").strip()]
     if missing:
         raise RenderError(f"card {template.topic!r} needs facts {missing} that the rules omitted")
-    references = _references(rec)
+    references = _references(rec, basis)
     return {
         name: catalogue.units.humanise(plain_name(_without_references(rec.facts[name], references)))
         for name in needed
     }
 
 
-def _references(rec: CardRequest) -> list[str]:
-    """`Type/id` of every record and order this card names: its basis and its targets."""
+def _references(rec: CardRequest, basis: Sequence[str]) -> list[str]:
+    """`Type/id` of every record and order this card names: its `basis` and its targets."""
     targets = [chosen.target for chosen in rec.suggestions if chosen.target]
-    return _valid_references([*_basis(rec), *targets])
+    return _valid_references([*basis, *targets])
 
 
 def _without_references(text: str, references: Sequence[str]) -> str:

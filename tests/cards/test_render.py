@@ -732,14 +732,20 @@ def test_every_card_and_suggestion_has_its_own_random_uuid(catalogue: CardCatalo
     assert all(uuid.UUID(i).version == 4 and uuid.UUID(i).variant == uuid.RFC_4122 for i in ids)
 
 
-def test_a_coding_shared_by_cards_cannot_be_changed(catalogue: CardCatalogue) -> None:
-    """Cards share one Coding per topic and override reason: changing it is refused."""
+def test_what_cards_share_cannot_be_changed(catalogue: CardCatalogue) -> None:
+    """Cards share one source, topic, override reason and link object each, from the
+    content: changing one is refused, so no card can change what another shows."""
     recs = [full_recommendation(catalogue.templates["orthosis"], catalogue)] * 2
     first, second = render(recs, patient(), catalogue, hook="patient-view", docs_url=DOCS_URL)
-    assert first.overrideReasons and second.overrideReasons
-    assert first.overrideReasons[0] is second.overrideReasons[0]
-    with pytest.raises(ValidationError):
-        first.overrideReasons[0].code = "changed"
-    assert first.source.topic is not None and first.source.topic is second.source.topic
-    with pytest.raises(ValidationError):
-        first.source.topic.display = "changed"
+    assert first.overrideReasons and second.overrideReasons and first.links and second.links
+    assert first.source.topic is not None
+    shared = [
+        (first.overrideReasons[0], second.overrideReasons[0], "code"),
+        (first.source.topic, second.source.topic, "display"),
+        (first.source, second.source, "label"),
+        (first.links[0], second.links[0], "url"),
+    ]
+    for one, other, field in shared:
+        assert one is other
+        with pytest.raises(ValidationError):
+            setattr(one, field, "changed")
