@@ -13,6 +13,10 @@ stops the service at start-up instead of reaching a patient's chart.
       ├─ orders/<id>.json      -> OrderTemplate   (body parses as R4 once filled in)
       └─ templates/<topic>.toml -> CardTemplate   (orders, references and flags it names exist)
 
+Each card's wording in each situation it can be shown in (`Wording`: the texts as
+cited there, the facts they need, the references they cite) is worked out here too,
+once, so that rendering a card only fills in the patient's facts.
+
 What a card may show is checked here for every situation it can be shown in
 (each combination of its flags, hooks and indicators, with every fact at its
 declared worst-case length), so that the rules of clinical-logic §1 hold by
