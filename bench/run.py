@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench import profile, records
 from bench.load import SLOT, Call, LoadGenerator, Outcome, PythonClient, Wrk
@@ -177,6 +178,8 @@ class Bench:
         """Per workload: resources per request and body KiB (medians)."""
         self.notes: list[str] = []
         self.upstream: Server | None = None
+        self.card_log: dict[str, float] | None = None
+        """The card log's figures (`card_log_figures`) over the target workload's runs."""
         self.today = datetime.now(UTC).date()
 
     # -- servers ---------------------------------------------------------------------------
@@ -245,14 +248,20 @@ class Bench:
 
     def measure(self, workload: Workload) -> None:
         self.sizes[workload.label] = (workload.resources, workload.body_kib)
+        target = workload.label == self.target_label
+        before = self.card_log_figures() if target else None
         for variant in VARIANTS:
             self.per_request_s[(workload.label, variant)] = self.estimate(variant, workload)
         for concurrency in workload.concurrencies:
             for variant in VARIANTS:
-                if variant == OFF and concurrency > 1 and workload.label != self.target_label:
+                if variant == OFF and concurrency > 1 and not target:
                     continue  # off mode under load only where the targets are read: time
                 self.results.append(self.timed(workload, variant, concurrency))
                 self.say(self.line(self.results[-1]))
+        if before is not None:
+            self.servers[JWT].wait_idle()  # the card log has written the last calls' cards
+            after = self.card_log_figures()
+            self.card_log = after and {name: after[name] - before[name] for name in after}
 
     def timed(self, workload: Workload, variant: str, concurrency: int) -> Measurement:
         per_request_s = self.per_request_s[(workload.label, variant)]
@@ -512,6 +521,35 @@ class Bench:
         return f"load generator check ({workload.label}, floor, c16, back to back): " + ", ".join(
             rates
         )
+
+    def card_log_figures(self) -> dict[str, float] | None:
+        """From the JWT service's GET /metrics: the card log writer's CPU seconds, the batches
+        and cards it wrote, and the hook calls answered; None without the writer's metric."""
+        response = httpx.get(self.servers[JWT].base_url + "/metrics", timeout=10)
+        if response.status_code != 200:
+            return None
+        samples = [
+            sample
+            for family in text_string_to_metric_families(response.text)
+            for sample in family.samples
+        ]
+
+        def total(name: str, counted: Callable[[dict[str, str]], bool] = lambda _: True) -> float:
+            return sum(
+                s.value for s in samples if s.name == f"footdrop_cds_{name}" and counted(s.labels)
+            )
+
+        if not any(s.name == "footdrop_cds_card_log_writer_cpu_seconds_total" for s in samples):
+            return None
+        return {
+            "writer_cpu_s": total("card_log_writer_cpu_seconds_total"),
+            "batches": total("card_log_batch_cards_count"),
+            "cards": total("card_log_batch_cards_sum"),
+            "calls": total(
+                "http_request_duration_seconds_count",
+                lambda labels: labels.get("service", "none") != "none",
+            ),
+        }
 
     def metrics_present(self) -> str:
         response = httpx.get(self.servers[JWT].base_url + "/metrics", timeout=10)

@@ -9,10 +9,12 @@ benchmark's business (docs/performance.md), not the test suite's.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterator
 
 import pytest
 
+from bench import report
 from bench.load import PythonClient, Wrk
 from bench.run import FLOOR, JWT, QUICK, SERVICES, Bench
 
@@ -57,3 +59,26 @@ def test_both_load_generators_send_signed_requests_that_are_accepted(bench: Benc
             assert measured.outcome.requests >= 1, (generator.name, variant)
             assert measured.outcome.not_ok == measured.outcome.failed == 0
             assert measured.outcome.replayed == 0
+
+
+def test_the_card_log_cost_is_read_from_the_services_metrics(bench: Bench) -> None:
+    before = bench.card_log_figures()
+    assert before is not None
+    first = next(iter(bench.workloads()))
+    assert bench.probe(JWT, first.calls[0].path, first.calls[0].body).status_code == 200
+    after = bench.card_log_figures()
+    deadline = time.monotonic() + 30  # the writer lingers 50 ms, more on a busy machine
+    while after and after["cards"] == before["cards"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+        after = bench.card_log_figures()
+    assert after is not None
+    assert after["calls"] == before["calls"] + 1
+    assert after["cards"] > before["cards"] and after["writer_cpu_s"] > before["writer_cpu_s"]
+
+
+def test_the_card_log_target_is_its_writers_cpu_over_the_calls(bench: Bench) -> None:
+    bench.card_log = {"writer_cpu_s": 0.5, "batches": 40.0, "cards": 2400.0, "calls": 1000.0}
+    verdict = report._card_log(bench)
+    assert (verdict.status, verdict.found.split(":")[0]) == ("PASS", "0.500 ms")
+    bench.card_log = None
+    assert report._card_log(bench).status == "SKIP"

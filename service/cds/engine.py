@@ -25,7 +25,7 @@ from service.auth import FallbackReplayCache, JwtVerifier, KeySetStore, MemoryRe
 from service.cds.errors import UnknownService
 from service.cds.metered import MeteredTransport
 from service.cds.services import ServiceSpec, load_services
-from service.fhir.transport import FhirTransport, HttpxTransport
+from service.fhir.transport import FhirTransport, HttpTransport
 from service.settings import Settings
 from service.storage.card_log import CardLog
 from service.storage.guard import DatabaseGuard
@@ -109,7 +109,7 @@ class Engine:
             guard=guard,
             card_log=CardLog(store),
             transport=MeteredTransport(
-                transport or HttpxTransport(settings.fhir_max_response_bytes)
+                transport or HttpTransport(settings.fhir_max_response_bytes)
             ),
             clinical_doc=content.clinical_doc,
             clock=clock,

@@ -85,6 +85,27 @@ CARD_LOG_CARDS = Counter(
     namespace=NAMESPACE,
 )
 
+CARD_LOG_BATCH_SECONDS = Histogram(
+    "card_log_batch_duration_seconds",
+    "Wall time of each card-log batch written (one transaction: the cards and their snoozes).",
+    namespace=NAMESPACE,
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+
+CARD_LOG_BATCH_CARDS = Histogram(
+    "card_log_batch_cards",
+    "Cards in each card-log batch written (the calls of up to 50 ms, at most 200 calls).",
+    namespace=NAMESPACE,
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000),
+)
+
+CARD_LOG_WRITER_CPU_SECONDS = Counter(
+    "card_log_writer_cpu_seconds",
+    "CPU time of the card log's writer thread, failed attempts included: what recording "
+    "cards costs the service's processes (the database server's own CPU is not in it).",
+    namespace=NAMESPACE,
+)
+
 BUILD_INFO = Gauge(
     "build_info",
     "Always 1; the labels name the software and clinical content versions running.",

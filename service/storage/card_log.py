@@ -8,7 +8,9 @@ instead of losing it. Only when the queue is full is a call's log refused (it is
 counted and logged: the call itself is never affected). At shutdown `close`
 stops accepting and drains the queue for up to `drain_s`; cards that could not
 be written by then are counted and logged, never silently dropped. The counts
-(written, refused, lost) are also the `card_log_cards` metric.
+(written, refused, lost) are also the `card_log_cards` metric; the writer's CPU
+time, and each batch's wall time and cards, are metrics too, so what recording
+cards costs per call can be read from outside (CPU seconds over calls).
 
     hook call ─record()→ [bounded queue] ─writer thread→ Store.record_cards (one INSERT)
 """
@@ -21,7 +23,12 @@ import threading
 import time
 from collections.abc import Sequence
 
-from service.observability.metrics import CARD_LOG_CARDS
+from service.observability.metrics import (
+    CARD_LOG_BATCH_CARDS,
+    CARD_LOG_BATCH_SECONDS,
+    CARD_LOG_CARDS,
+    CARD_LOG_WRITER_CPU_SECONDS,
+)
 from service.storage.records import IssuedCardRecord
 from service.storage.store import Store
 
@@ -121,10 +128,18 @@ class CardLog:
                 self._queue.task_done()
 
     def _write(self, batch: list[Sequence[IssuedCardRecord]]) -> None:
+        cpu_started = time.thread_time()
+        try:
+            self._write_until_done(batch)
+        finally:
+            CARD_LOG_WRITER_CPU_SECONDS.inc(time.thread_time() - cpu_started)
+
+    def _write_until_done(self, batch: list[Sequence[IssuedCardRecord]]) -> None:
         records = [card for cards in batch for card in cards]
         self._writing = len(records)
         delay = self._retry_s
         while True:
+            started = time.perf_counter()
             try:
                 self._store.record_cards(records)
             except Exception as error:
@@ -144,6 +159,8 @@ class CardLog:
                     time.sleep(delay)
                 delay = min(delay * 2, self._max_retry_s)
             else:
+                CARD_LOG_BATCH_SECONDS.observe(time.perf_counter() - started)
+                CARD_LOG_BATCH_CARDS.observe(len(records))
                 if self._failing:
                     self._failing = False
                     log.warning("card log: database available again")

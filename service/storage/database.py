@@ -138,14 +138,15 @@ def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
         yield
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the latest Alembic revision, one worker at a time."""
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to the latest Alembic revision (or an older `revision`, for tests of
+    a migration's data), one worker at a time."""
     config = _alembic_config()
     with _sqlite_file_lock(engine), engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
 
 
 def schema_revisions(engine: Engine) -> tuple[set[str], set[str]]:

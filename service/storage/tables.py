@@ -45,7 +45,8 @@ class IssuedCard(Base):
     """Monday (UTC) of the week the card was issued: the analytics' unit of time."""
     issuer: Mapped[str | None] = mapped_column(Text)
     """The verified JWT issuer; NULL with authentication off."""
-    patient_key: Mapped[str] = mapped_column(String(64), index=True)
+    patient_key: Mapped[str] = mapped_column(String(64))
+    """Not indexed: the snooze lookup reads `snoozes`, and no report groups by patient."""
     service_id: Mapped[str] = mapped_column(String(64))
     hook: Mapped[str] = mapped_column(String(32))
     hook_instance: Mapped[str] = mapped_column(String(36))
@@ -76,3 +77,17 @@ class Feedback(Base):
     reason_code: Mapped[str | None] = mapped_column(String(64))
     has_comment: Mapped[bool] = mapped_column(Boolean)
     """Whether the user wrote a comment; its text is not kept (it may name the patient)."""
+
+
+class Snooze(Base):
+    """A topic the issuer's users overrode for a patient, on a card that snoozes: the latest such
+    override. Derived from the card log and the feedback (whichever arrives second writes it),
+    so the lookup of a hook call reads a patient's few topics, never their whole card log."""
+
+    __tablename__ = "snoozes"
+
+    patient_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    issuer: Mapped[str] = mapped_column(Text, primary_key=True)
+    topic: Mapped[str] = mapped_column(String(64), primary_key=True)
+    snoozed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    """When the latest override arrived (`Feedback.received_at`); the snooze runs from it."""

@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from service.cds.errors import PreconditionFailed
 from service.cds.models import HookRequest, PatientViewContext
 from service.cds.prefetch import fill_template, resolve
 from service.cds.services import PrefetchKey
 from service.fhir.patient_data import PatientData
-from service.fhir.transport import HttpxTransport
-from tests.conftest import FOOT_DROP, PATIENT_ID, bundle, hook_request, make_settings, patient
+from service.fhir.transport import HttpTransport
+from tests.conftest import (
+    FOOT_DROP,
+    PATIENT_ID,
+    bundle,
+    discovery_queries,
+    hook_request,
+    make_settings,
+    patient,
+)
+from tests.support.fhir_search import search
 from tests.support.fhir_server import FhirServer, searchset
 
 KEYS = {
@@ -26,6 +38,8 @@ KEYS = {
     "procedures": PrefetchKey("procedures", "Procedure?patient={{context.patientId}}"),
 }
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
+#: Longest the server holds a query for the others of its call (a bound, not a timing).
+HOLD_S = 5.0
 PROCEDURE = {
     "resourceType": "Procedure",
     "id": "proc-1",
@@ -41,7 +55,7 @@ def run(body: dict[str, Any], **settings: Any) -> PatientData:
     limits = make_settings(**settings).fhir_limits
 
     async def resolve_once() -> PatientData:
-        transport = HttpxTransport(10**7)
+        transport = HttpTransport(10**7)
         try:
             return await resolve(KEYS, request, context, transport, limits, NOW)
         finally:
@@ -257,3 +271,35 @@ def test_missing_keys_are_fetched_concurrently(fhir: FhirServer) -> None:
     assert time.monotonic() - started < 1.5
     assert ids(data, "Procedure") == ["proc-1"]
     assert data.unavailable == frozenset()
+
+
+def test_the_queries_of_one_call_are_all_in_flight_before_the_first_is_answered(
+    client_factory: Callable[..., TestClient], fhir: FhirServer
+) -> None:
+    """Every missing key is asked at once: the server holds each query until all have
+    arrived (or HOLD_S has passed), so a cap below the number of keys, or queries sent
+    one after another, shows as fewer arrivals when the first answer goes out."""
+    queries = len(discovery_queries())
+    arrived: list[str] = []
+    arrived_at_first_answer: list[int] = []
+    together = threading.Condition()
+    record = [patient(), FOOT_DROP]
+
+    def held_answer(query: str) -> Any:
+        with together:
+            arrived.append(query)
+            together.notify_all()
+            together.wait_for(lambda: len(arrived) >= queries, timeout=HOLD_S)
+            if not arrived_at_first_answer:
+                arrived_at_first_answer.append(len(arrived))
+        return search(record, query)
+
+    fhir.answer = held_answer
+    client = client_factory(fhir_allowlist=[fhir.base_url], fhir_timeout_s=2 * HOLD_S)
+    response = client.post(
+        "/cds-services/footdrop-patient-view",
+        json=hook_request(fhir_server_url=fhir.base_url, token="t"),
+    )
+    assert response.status_code == 200, response.text
+    assert arrived_at_first_answer == [queries]
+    assert len(arrived) == queries == 20

@@ -41,7 +41,7 @@ from service.clinical.features.care import KINDS, CareReader
 from service.clinical.features.observations import read_observations
 from service.clinical.features.sources import EVERY, READS
 from service.fhir.patient_data import PatientData, assemble
-from service.fhir.transport import HttpxTransport
+from service.fhir.transport import HttpTransport
 from tests.conftest import (
     FOOT_DROP,
     PATIENT_ID,
@@ -353,7 +353,7 @@ def resolved(body: Json, fhir: FhirServer) -> PatientData:
     limits = make_settings(fhir_allowlist=[fhir.base_url]).fhir_limits
 
     async def once() -> PatientData:
-        transport = HttpxTransport(10**7)
+        transport = HttpTransport(10**7)
         try:
             return await resolve(keys, request, context, transport, limits, datetime.now(UTC))
         finally:

@@ -9,7 +9,7 @@ import pytest
 
 from service.fhir.allowlist import is_allowed
 from service.fhir.client import FhirClient, FhirNotAllowed, FhirUnauthorized
-from service.fhir.transport import HttpxTransport, MemoryTransport
+from service.fhir.transport import HttpTransport, MemoryTransport
 from tests.support.fhir_server import FhirServer
 
 ALLOW = ["https://fhir.example.org/r4", "http://127.0.0.1:9999/"]
@@ -42,7 +42,7 @@ def test_client_refuses_a_server_off_the_allowlist() -> None:
 
 
 def test_next_link_to_another_host_is_not_followed(fhir: FhirServer) -> None:
-    client = FhirClient(HttpxTransport(10**6), fhir.base_url, [fhir.base_url], time.monotonic() + 2)
+    client = FhirClient(HttpTransport(10**6), fhir.base_url, [fhir.base_url], time.monotonic() + 2)
     page = {
         "resourceType": "Bundle",
         "type": "searchset",
@@ -56,7 +56,7 @@ def test_next_link_to_another_host_is_not_followed(fhir: FhirServer) -> None:
 def test_unauthorized_is_named(fhir: FhirServer) -> None:
     fhir.reply("/fhir/Patient/1", {"resourceType": "OperationOutcome"}, status=401)
     client = FhirClient(
-        HttpxTransport(10**6), fhir.base_url, [fhir.base_url], time.monotonic() + 2, "x"
+        HttpTransport(10**6), fhir.base_url, [fhir.base_url], time.monotonic() + 2, "x"
     )
     with pytest.raises(FhirUnauthorized):
         asyncio.run(client.read("Patient/1"))

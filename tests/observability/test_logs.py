@@ -55,7 +55,9 @@ def serve_and_call(tmp_path: Path, level: str) -> list[dict[str, Any]]:
             assert response.status_code == 200
             assert response.headers["x-request-id"] == f"req-{name}"
         httpx.post(f"{server.base_url}/cds-services/no-such-service", json={}, timeout=10)
-        text = server.output()
+    # Read once the server has stopped: a request's line is written after its response is
+    # sent, so the last one may not be in the file yet when the client has its answer.
+    text = server.output()
     for value in PATIENT_DATA:
         assert value not in text, f"{value!r} reached the log"
     return [json.loads(line) for line in text.splitlines() if line.strip()]

@@ -140,3 +140,26 @@ def test_written_refused_and_lost_are_exported_as_metrics() -> None:
     assert not log.record(cards(2))
     after = {outcome: exported(outcome) - before[outcome] for outcome in before}
     assert after == {"written": 3, "refused": 2, "lost": 5}
+
+
+def test_each_batch_written_and_the_writers_cpu_are_exported_as_metrics(database_url: str) -> None:
+    """What recording cards costs is readable from /metrics: CPU seconds, batches, cards."""
+
+    def sample(name: str) -> float:
+        return REGISTRY.get_sample_value(f"footdrop_cds_{name}") or 0.0
+
+    names = (
+        "card_log_batch_duration_seconds_count",
+        "card_log_batch_cards_count",
+        "card_log_batch_cards_sum",
+        "card_log_writer_cpu_seconds_total",
+    )
+    before = {name: sample(name) for name in names}
+    log = CardLog(Store.open(database_url))
+    assert log.record(cards(3)) and log.flush(10)
+    assert log.record(cards(4)) and log.flush(10)
+    log.close(1)
+    after = {name: sample(name) - before[name] for name in names}
+    assert after["card_log_batch_duration_seconds_count"] == after["card_log_batch_cards_count"]
+    assert after["card_log_batch_cards_count"] == 2 and after["card_log_batch_cards_sum"] == 7
+    assert after["card_log_writer_cpu_seconds_total"] > 0

@@ -4,11 +4,14 @@ It answers GET requests from a route table (path -> status and body) or, given a
 `answer` function (`tests.support.fhir_search`), by running each search over a
 record; it records every request (path, query, Authorization header) and can hang
 or send invalid JSON, so the service's FHIR calls are exercised over real HTTP.
+Started with `keep_alive=True` it speaks HTTP/1.1 and keeps connections open (the
+default closes each after its answer), and it counts the connections it accepted.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +29,9 @@ class Reply:
     delay_s: float = 0.0
     drip_s: float = 0.0
     """Send the body one byte per `drip_s` seconds (a slow or hostile upstream)."""
+    then_drop: bool = False
+    """Close the connection after the answer without saying so (an idle keep-alive
+    connection dropped by the server); `FhirServer.dropped` is set once it is closed."""
 
 
 @dataclass
@@ -33,6 +39,7 @@ class Recorded:
     path: str
     query: dict[str, list[str]]
     authorization: str | None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -44,6 +51,9 @@ class FhirServer:
     requests: list[Recorded] = field(default_factory=list)
     disconnects: int = 0
     """Replies the client stopped reading (it closed the connection)."""
+    connections: int = 0
+    """Connections accepted."""
+    dropped: threading.Event = field(default_factory=threading.Event)
     answer: Callable[[str], Any] | None = None
     """Answers a request (path and query below the prefix) the routes do not name; None: 404."""
 
@@ -72,14 +82,25 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 64
 
 
-def start(prefix: str = "/fhir") -> Iterator[FhirServer]:
+def start(prefix: str = "/fhir", keep_alive: bool = False) -> Iterator[FhirServer]:
     state = FhirServer()
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
+        def setup(self) -> None:
+            state.connections += 1
+            super().setup()
+
         def do_GET(self) -> None:
             parts = urlsplit(self.path)
             state.requests.append(
-                Recorded(parts.path, parse_qs(parts.query), self.headers.get("Authorization"))
+                Recorded(
+                    parts.path,
+                    parse_qs(parts.query),
+                    self.headers.get("Authorization"),
+                    dict(self.headers.items()),
+                )
             )
             reply = state.routes.get(parts.path)
             if reply is None and state.answer is not None:
@@ -103,6 +124,11 @@ def start(prefix: str = "/fhir") -> Iterator[FhirServer]:
                         time.sleep(reply.drip_s)
                 else:
                     self.wfile.write(data)
+                if reply.then_drop:
+                    self.wfile.flush()
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                    state.dropped.set()
             except (BrokenPipeError, ConnectionResetError):
                 state.disconnects += 1
 
