@@ -13,6 +13,10 @@ stops the service at start-up instead of reaching a patient's chart.
       ├─ orders/<id>.json      -> OrderTemplate   (body parses as R4 once filled in)
       └─ templates/<topic>.toml -> CardTemplate   (orders, references and flags it names exist)
 
+Each card's wording in each situation it can be shown in (`Wording`: the texts as
+cited there, the facts they need, the references they cite) is worked out here too,
+once, so that rendering a card only fills in the patient's facts.
+
 What a card may show is checked here for every situation it can be shown in
 (each combination of its flags, hooks and indicators, with every fact at its
 declared worst-case length), so that the rules of clinical-logic §1 hold by
@@ -30,7 +34,7 @@ import string
 import tomllib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -746,6 +750,49 @@ class Units:
 
 
 @dataclass(frozen=True)
+class Wording:
+    """What a card shows in one situation before the patient's facts are filled in.
+
+    It depends on the content only, so the catalogue works it out once for every
+    situation a card can be shown in (`CardTemplate.situations`), and a hook call
+    only looks it up: the texts as cited in that situation, the facts they need and
+    the references they cite.
+    """
+
+    summary: str
+    """The summary variant shown (citations are never in a summary)."""
+    summary_facts: tuple[str, ...]
+    facts: tuple[str, ...]
+    """Every fact the summary, rule and paragraphs need, each once, in order of first use."""
+    body: tuple[str, ...]
+    """The paragraphs before "Why this card", as cited here."""
+    basis: tuple[str, ...]
+    """The paragraphs of "Why this card" (`section = "basis"`), as cited here."""
+    rule: str
+    cited: tuple[str, ...]
+    """Reference ids the shown paragraphs and rule cite, each once, in order of first citation."""
+    override_reasons: tuple[tuple[str, str, str], ...]
+    """(system, code, display): the card's own reasons that apply here, then the standard."""
+
+
+@dataclass(frozen=True)
+class TemplateWordings:
+    """A card template's `Wording` in each situation, and its suggestions by id."""
+
+    template: CardTemplate
+    flags: frozenset[str]
+    """The flags any of its wording depends on; other flags of a request change nothing."""
+    by_situation: Mapping[Situation, Wording]
+    suggestions: Mapping[str, SuggestionTemplate]
+
+    def wording(self, situation: Situation) -> Wording:
+        """The wording in a situation the template declares (its hook, indicator and flags
+        at most one of each exclusive group, which the renderer checks first)."""
+        own = Situation(situation.flags & self.flags, situation.hook, situation.indicator)
+        return self.by_situation[own]
+
+
+@dataclass(frozen=True)
 class CardCatalogue:
     """Every card template and order template, checked against each other."""
 
@@ -757,6 +804,42 @@ class CardCatalogue:
     units: Units
     stops: StopReasons
     """Why a topic did not fire, per stopping condition (the rule trace, the docs)."""
+    wordings: Mapping[str, TemplateWordings] = field(init=False, repr=False, compare=False)
+    """Each template's wording per situation, worked out whenever a catalogue is built (a
+    copy with other templates included) so that rendering only fills in facts."""
+
+    def __post_init__(self) -> None:
+        wordings = {topic: self._wordings(t) for topic, t in self.templates.items()}
+        object.__setattr__(self, "wordings", wordings)
+
+    def _wordings(self, template: CardTemplate) -> TemplateWordings:
+        return TemplateWordings(
+            template=template,
+            flags=frozenset(template.flags()),
+            by_situation={s: self._wording(template, s) for s in template.situations()},
+            suggestions={suggestion.id: suggestion for suggestion in template.suggestions},
+        )
+
+    def _wording(self, template: CardTemplate, situation: Situation) -> Wording:
+        variant = template.summary_for(situation)
+        blocks = template.blocks_for(situation)
+        texts = [variant.text, template.rule, *(block.text for block in blocks)]
+
+        def cited(text: str) -> str:
+            return template.citing(text, situation.flags)
+
+        rule = cited(template.rule)
+        shown = [*(cited(block.text) for block in blocks), rule]
+        return Wording(
+            summary=variant.text,
+            summary_facts=tuple(placeholders(variant.text)),
+            facts=tuple(dict.fromkeys(name for text in texts for name in placeholders(text))),
+            body=tuple(cited(block.text) for block in blocks if block.section == "body"),
+            basis=tuple(cited(block.text) for block in blocks if block.section == "basis"),
+            rule=rule,
+            cited=tuple(dict.fromkeys(ref for text in shown for ref in citations(text))),
+            override_reasons=tuple(self.override_reasons(template, situation)),
+        )
 
     @classmethod
     def load(cls, directory: Path | None = None) -> CardCatalogue:

@@ -26,13 +26,19 @@ class _Outbound(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Coding(_Outbound):
+class _Shared(_Outbound):
+    """Immutable: the renderer hands the same one to every card that shows it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Coding(_Shared):
     system: str
     code: str
     display: str | None = None
 
 
-class Source(_Outbound):
+class Source(_Shared):
     label: str
     url: str | None = None
     topic: Coding | None = None
@@ -52,7 +58,7 @@ class Suggestion(_Outbound):
     actions: list[Action] | None = None
 
 
-class Link(_Outbound):
+class Link(_Shared):
     label: str
     url: str
     type: Literal["absolute", "smart"] = "absolute"

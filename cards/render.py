@@ -29,20 +29,21 @@ before release.
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC
-from uuid import uuid4
+from functools import cache, lru_cache
+from uuid import UUID
 
 from cards.catalogue import (
     ActionTemplate,
     CardCatalogue,
     CardTemplate,
     Content,
-    DetailBlock,
     Situation,
-    citations,
-    placeholders,
+    TemplateWordings,
+    Wording,
     plain_name,
 )
 from cards.inputs import (
@@ -90,7 +91,17 @@ def render(
     `source.url`, and with the topic's anchor its one link. `snooze_days`: the
     deployment snoozes overridden topics for that many days (None: it does not).
     """
-    return [_card(rec, data, catalogue, hook, docs_url, snooze_days) for rec in recommendations]
+    uuids = _fresh_uuids(sum(1 + len(rec.suggestions) for rec in recommendations))
+    return [
+        _card(rec, data, catalogue, hook, docs_url, snooze_days, uuids) for rec in recommendations
+    ]
+
+
+def _fresh_uuids(count: int) -> Iterator[str]:
+    """`count` random (version 4) uuids, one per card and suggestion, from one read of the
+    system's random source: `uuid4` reads it once per uuid, a system call each."""
+    random = os.urandom(16 * count)
+    return (str(UUID(bytes=random[i : i + 16], version=4)) for i in range(0, len(random), 16))
 
 
 def _card(
@@ -100,46 +111,49 @@ def _card(
     hook: str,
     docs_url: str,
     snooze_days: int | None,
+    uuids: Iterator[str],
 ) -> Card:
-    template = catalogue.templates.get(rec.topic)
-    if template is None:
+    wordings = catalogue.wordings.get(rec.topic)
+    if wordings is None:
         raise RenderError(f"no card template for topic {rec.topic!r}")
+    template = wordings.template
     situation = _situation(template, rec, hook)
+    wording = wordings.wording(situation)
     content = catalogue.content
-    variant = template.summary_for(situation)
-    blocks = template.blocks_for(situation)
-    facts = _facts(
-        template, [variant.text, template.rule, *(b.text for b in blocks)], rec, catalogue
-    )
-    reasons = [
-        Coding(system=system, code=code, display=display)
-        for system, code, display in catalogue.override_reasons(template, situation)
-    ]
-    suggestions = _suggestions(template, rec, data, catalogue)
     basis = _basis(rec)
+    facts = _facts(template, wording.facts, rec, basis, catalogue)
+    reasons = [_coding(*reason) for reason in wording.override_reasons]
+    suggestions = _suggestions(wordings, rec, data, catalogue, uuids)
+    topic = _coding(content.topic_system, template.topic, template.display)
     return Card(
-        uuid=str(uuid4()),
-        summary=_summary(variant.text, facts, content),
-        detail=_detail(template, blocks, rec, facts, catalogue, snooze_days),
+        uuid=next(uuids),
+        summary=_summary(wording, facts, content),
+        detail=_detail(template, wording, rec, facts, catalogue, snooze_days),
         indicator=rec.indicator,
-        source=Source(
-            label=content.sources[template.source].label_for(situation),
-            url=docs_url,
-            topic=Coding(
-                system=content.topic_system, code=template.topic, display=template.display
-            ),
-        ),
+        source=_source(content.sources[template.source].label_for(situation), docs_url, topic),
         suggestions=suggestions or None,
         selectionBehavior=template.selection_behavior if suggestions else None,
         overrideReasons=reasons or None,
-        links=[
-            Link(
-                label=content.link.label,
-                url=f"{docs_url}#{content.link.anchor_for(template.topic)}",
-            )
-        ],
+        links=[_link(content.link.label, f"{docs_url}#{content.link.anchor_for(template.topic)}")],
         extension={BASIS_EXTENSION: basis} if basis else None,
     )
+
+
+# A card's source, topic, override reasons and link come from the content and the
+# deployment's documentation URL only: one immutable object each, shared by every card.
+@cache
+def _coding(system: str, code: str, display: str) -> Coding:
+    return Coding(system=system, code=code, display=display)
+
+
+@lru_cache(maxsize=1024)
+def _source(label: str, url: str, topic: Coding) -> Source:
+    return Source(label=label, url=url, topic=topic)
+
+
+@lru_cache(maxsize=1024)
+def _link(label: str, url: str) -> Link:
+    return Link(label=label, url=url)
 
 
 def _situation(template: CardTemplate, rec: CardRequest, hook: str) -> Situation:
@@ -155,34 +169,39 @@ def _situation(template: CardTemplate, rec: CardRequest, hook: str) -> Situation
 
 
 def _facts(
-    template: CardTemplate, texts: Iterable[str], rec: CardRequest, catalogue: CardCatalogue
+    template: CardTemplate,
+    needed: Sequence[str],
+    rec: CardRequest,
+    basis: Sequence[str],
+    catalogue: CardCatalogue,
 ) -> dict[str, str]:
-    """The facts the shown texts need, as a clinician reads them.
+    """The facts the shown texts need (`Wording.facts`), as a clinician reads them.
 
     Whitespace is normalised, units read as the unit table says, and the
     `Type/id` of any record or order of this card, SNOMED CT semantic tags and code
     notation in names are taken out (`plain_name`).
     """
-    needed = list(dict.fromkeys(name for text in texts for name in placeholders(text)))
     missing = [name for name in needed if not rec.facts.get(name, "").strip()]
     if missing:
         raise RenderError(f"card {template.topic!r} needs facts {missing} that the rules omitted")
-    references = _references(rec)
+    references = _references(rec, basis)
     return {
         name: catalogue.units.humanise(plain_name(_without_references(rec.facts[name], references)))
         for name in needed
     }
 
 
-def _references(rec: CardRequest) -> list[str]:
-    """`Type/id` of every record and order this card names: its basis and its targets."""
+def _references(rec: CardRequest, basis: Sequence[str]) -> list[str]:
+    """`Type/id` of every record and order this card names: its `basis` and its targets."""
     targets = [chosen.target for chosen in rec.suggestions if chosen.target]
-    return _valid_references([*_basis(rec), *targets])
+    return _valid_references([*basis, *targets])
 
 
 def _without_references(text: str, references: Sequence[str]) -> str:
     """The text without these references: "X (Condition/c1, 2026-01-02)" → "X (2026-01-02)"."""
     for ref in references:
+        if ref not in text:
+            continue  # each pattern below matches the reference itself
         quoted = re.escape(ref)
         text = re.sub(rf"\s*\(\s*{quoted}\s*\)", "", text)
         text = re.sub(rf"\(\s*{quoted}\s*[,;]\s*", "(", text)
@@ -190,7 +209,7 @@ def _without_references(text: str, references: Sequence[str]) -> str:
     return " ".join(text.split())
 
 
-def _summary(text: str, facts: Mapping[str, str], content: Content) -> str:
+def _summary(wording: Wording, facts: Mapping[str, str], content: Content) -> str:
     """Fill the summary; if it would be too long, facts over their declared length keep
     their leading whole items and say how many they left out (`fitted`).
 
@@ -198,7 +217,8 @@ def _summary(text: str, facts: Mapping[str, str], content: Content) -> str:
     `max_length`, so a summary fitted this way always fits; it is never cut
     mid-word and never ends in an ellipsis. The detail keeps the facts whole.
     """
-    values = {name: facts[name] for name in placeholders(text)}
+    text = wording.summary
+    values = {name: facts[name] for name in wording.summary_facts}
     if len(text.format_map(values)) >= SUMMARY_LIMIT:
         values = {name: fitted(value, name, content) for name, value in values.items()}
     return sentence_start(text.format_map(values))
@@ -229,7 +249,7 @@ def sentence_start(text: str) -> str:
 
 def _detail(
     template: CardTemplate,
-    blocks: Sequence[DetailBlock],
+    wording: Wording,
     rec: CardRequest,
     facts: Mapping[str, str],
     catalogue: CardCatalogue,
@@ -237,19 +257,12 @@ def _detail(
 ) -> str:
     """The shown paragraphs, action first, then "Why this card" ending in the disclaimer."""
     escaped = {name: _markdown_text(value) for name, value in facts.items()}
-
-    def citing(text: str) -> str:
-        return template.citing(text, rec.flags)
-
-    body = [citing(b.text).format_map(escaped) for b in blocks if b.section == "body"]
-    basis = [citing(b.text).format_map(escaped) for b in blocks if b.section == "basis"]
-    rule = citing(template.rule).format_map(escaped)
-    # Citations come from the content, never from filled-in patient text ("[None]" is no reference).
-    shown = [*(citing(block.text) for block in blocks), citing(template.rule)]
-    cited = [ref for text in shown for ref in citations(text)]
+    body = [text.format_map(escaped) for text in wording.body]
+    basis = [text.format_map(escaped) for text in wording.basis]
+    rule = wording.rule.format_map(escaped)
     snoozes = snooze_days is not None and template.snoozes_at(rec.indicator)
     snooze = [catalogue.content.snooze.format(days=snooze_days)] if snoozes else []
-    why = _why(template, rec, basis, rule, cited, snooze, catalogue)
+    why = _why(template, rec, basis, rule, wording.cited, snooze, catalogue)
     return "\n\n".join([*body, *why])
 
 
@@ -264,8 +277,9 @@ def _why(
 ) -> list[str]:
     """The basis of the card, so the clinician can review it independently: the records
     used (each once), what the card computed from them, what is missing or assumed, the
-    rule, the references its own sentences cite, what overriding it does (`snooze`), the
-    content version and the disclaimer."""
+    rule, the references its own sentences cite (`cited`: from the content, never from
+    filled-in patient text, in which "[None]" is no reference), what overriding it does
+    (`snooze`), the content version and the disclaimer."""
     content = catalogue.content
     why = content.why
     records = [f"- {_record_line(item, catalogue)}" for item in _each_once(rec.evidence)]
@@ -279,10 +293,9 @@ def _why(
         parts += [f"**{why.missing}**", "\n".join(f"- {content.notes[note]}" for note in notes)]
     parts.append(f"**{why.rule}** {rule}")
     if cited:
-        refs = dict.fromkeys(cited)
         lines = [
             f"- [{ref_id}] {ref.linked_title}, {ref.citation}"
-            for ref_id, ref in ((ref_id, content.references[ref_id]) for ref_id in refs)
+            for ref_id, ref in ((ref_id, content.references[ref_id]) for ref_id in cited)
         ]
         parts += [f"**{why.evidence}**", "\n".join(lines)]
     parts += [*snooze, content.version_line, content.disclaimer]
@@ -331,17 +344,22 @@ def _markdown_text(value: str) -> str:
 
 
 def _suggestions(
-    template: CardTemplate, rec: CardRequest, data: OrderContext, catalogue: CardCatalogue
+    wordings: TemplateWordings,
+    rec: CardRequest,
+    data: OrderContext,
+    catalogue: CardCatalogue,
+    uuids: Iterator[str],
 ) -> list[Suggestion]:
     """Suggestions the rules chose, each with all its actions, or left out.
 
     When the rules mark any suggestion recommended, their choice replaces the
     template's defaults.
     """
+    template = wordings.template
     rules_choose = any(chosen.recommended for chosen in rec.suggestions)
     built: list[Suggestion] = []
     for chosen in rec.suggestions:
-        suggestion = template.suggestion(chosen.suggestion_id)
+        suggestion = wordings.suggestions.get(chosen.suggestion_id)
         if suggestion is None:
             raise RenderError(f"card {template.topic!r} has no suggestion {chosen.suggestion_id!r}")
         actions = [
@@ -355,7 +373,7 @@ def _suggestions(
         built.append(
             Suggestion(
                 label=suggestion.label,
-                uuid=str(uuid4()),
+                uuid=next(uuids),
                 isRecommended=True if recommended else None,
                 actions=complete,
             )

@@ -24,10 +24,11 @@ Cards come most urgent first, then in the order of the selections and of the rul
 below, so the same request always gives the same list.
 
 Choices where the spec is silent, for the docs:
-- The red flag is the patient-view rule's own (`rules.recommend`): stat-imaging needs
-  its card to be critical. Duplicate-order stays silent for a lumbar MRI when that card
-  fires at any level, when progression is possible, or when any red-flag finding is
-  coded at all (a repeat scan may be indicated; an info card is not worth the risk).
+- The red flag is the patient-view rule's own (`patient_view.red_flag`, the card
+  `recommend` gives, decided alone): stat-imaging needs its card to be critical.
+  Duplicate-order stays silent for a lumbar MRI when that card fires at any level,
+  when progression is possible, or when any red-flag finding is coded at all (a
+  repeat scan may be indicated; an info card is not worth the risk).
 - Population as in patient-view: under 18 no foot-drop order card; unknown age only
   stat-imaging. A coded common peroneal palsy stands in for foot drop for stat-imaging
   and localize-before-decompression only (the red-flag and work-up cards, §1).
@@ -76,7 +77,7 @@ from service.clinical.orders import (
     OrderUnderReview,
     SelectedOrder,
 )
-from service.clinical.patient_view import RED_FLAG, recommend
+from service.clinical.patient_view import red_flag
 from service.clinical.recommendation import (
     Indicator,
     Outcome,
@@ -606,8 +607,7 @@ def decide(
     decisions: list[Decision] = []
     for review in reviews:
         rest = watch(review.rest) if observe else review.rest
-        red = next((r for r in recommend(rest, now, thresholds) if r.topic == RED_FLAG), None)
-        ctx = _Context(rest, now.date(), thresholds, red)
+        ctx = _Context(rest, now.date(), thresholds, red_flag(rest, now, thresholds))
         order = review.order
         decisions += [
             traced(rule_topic(rule), rest, partial(rule, ctx, order), order=order.reference)

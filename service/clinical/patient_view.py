@@ -799,13 +799,11 @@ def decide(
     """
     f = watch(features) if observe else features
     topics = [RED_FLAG, *(rule_topic(card) for card in CARDS)]
-    fd = f.foot_drop
-    if fd is None:
-        return stopped(topics, NO_FOOT_DROP, f, ["foot_drop"])
-    ctx = _Context(f, now.date(), thresholds, fd)
+    ctx = _population(f, now, thresholds)
     population = ("foot_drop", "age_years")
-    if ctx.adult is False:
-        return stopped(topics, NOT_ADULT, f, population)
+    if isinstance(ctx, str):
+        return stopped(topics, ctx, f, ["foot_drop"] if ctx == NO_FOOT_DROP else population)
+    fd = ctx.fd
     red = traced(RED_FLAG, f, partial(red_flag_urgent_evaluation, ctx), before=population)
     if ctx.adult is None:
         return [red, *stopped(topics[1:], AGE_UNKNOWN, f, population)]
@@ -817,6 +815,31 @@ def decide(
         else:
             decisions.append(traced(rule_topic(card), f, partial(card, ctx), before=population))
     return _critical_alone(decisions)
+
+
+def _population(
+    features: PatientFeatures, now: datetime, thresholds: ClinicalThresholds
+) -> _Context | str:
+    """What the rules read, or the condition that stops every topic (§1 Population: a foot
+    drop, and an adult or a patient of unknown age)."""
+    fd = features.foot_drop
+    if fd is None:
+        return NO_FOOT_DROP
+    ctx = _Context(features, now.date(), thresholds, fd)
+    return NOT_ADULT if ctx.adult is False else ctx
+
+
+def red_flag(
+    features: PatientFeatures, now: datetime, thresholds: ClinicalThresholds
+) -> Recommendation | None:
+    """The red-flag card of `recommend`, decided alone: what the order checks need (its
+    indicator, evidence and notes) without deciding the nine other cards. It lacks only the
+    flag `critical_withheld_others`, which the card gets beside others (`_critical_alone`)."""
+    ctx = _population(features, now, thresholds)
+    if isinstance(ctx, str):
+        return None
+    outcome = red_flag_urgent_evaluation(ctx)
+    return outcome if isinstance(outcome, Recommendation) else None
 
 
 def _critical_alone(decisions: list[Decision]) -> list[Decision]:

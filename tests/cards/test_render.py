@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
+from pydantic import ValidationError
 
 from cards.catalogue import CardCatalogue, only_citing
 from cards.model import BASIS_EXTENSION, Card
@@ -711,3 +712,40 @@ def test_a_reference_is_cited_only_with_its_flag(
 def test_only_citing_drops_whole_groups_with_their_space() -> None:
     keep_1 = lambda ref: ref == "1"  # noqa: E731
     assert only_citing("gait [1, 4]; and [4]. Done [4, 1].", keep_1) == "gait [1]; and. Done [1]."
+
+
+def test_every_card_and_suggestion_has_its_own_random_uuid(catalogue: CardCatalogue) -> None:
+    """The uuids of one render come from one read of the random source: each is still a
+    distinct version 4 (RFC 4122 variant) uuid, across cards and across calls."""
+    recs = [
+        full_recommendation(template, catalogue)
+        for template in catalogue.templates.values()
+        if "patient-view" in template.hooks
+    ]
+    ids = [
+        value
+        for _ in range(2)
+        for card in render(recs, patient(), catalogue, hook="patient-view", docs_url=DOCS_URL)
+        for value in [card.uuid, *(s.uuid for s in card.suggestions or ())]
+    ]
+    assert len(ids) > 2 * len(recs) and len(set(ids)) == len(ids)
+    assert all(uuid.UUID(i).version == 4 and uuid.UUID(i).variant == uuid.RFC_4122 for i in ids)
+
+
+def test_what_cards_share_cannot_be_changed(catalogue: CardCatalogue) -> None:
+    """Cards share one source, topic, override reason and link object each, from the
+    content: changing one is refused, so no card can change what another shows."""
+    recs = [full_recommendation(catalogue.templates["orthosis"], catalogue)] * 2
+    first, second = render(recs, patient(), catalogue, hook="patient-view", docs_url=DOCS_URL)
+    assert first.overrideReasons and second.overrideReasons and first.links and second.links
+    assert first.source.topic is not None
+    shared = [
+        (first.overrideReasons[0], second.overrideReasons[0], "code"),
+        (first.source.topic, second.source.topic, "display"),
+        (first.source, second.source, "label"),
+        (first.links[0], second.links[0], "url"),
+    ]
+    for one, other, field in shared:
+        assert one is other
+        with pytest.raises(ValidationError):
+            setattr(one, field, "changed")
