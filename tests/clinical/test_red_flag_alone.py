@@ -24,7 +24,14 @@ from service.clinical.recommendation import Recommendation
 from service.clinical.thresholds import ClinicalThresholds
 from service.fhir.patient_data import PatientData, assemble
 from tests.support import synthea
-from tests.support.clinical import NOW, PATIENT_ID, THRESHOLDS, index, patterns
+from tests.support.clinical import (
+    NOW,
+    PATIENT_ID,
+    THRESHOLDS,
+    index,
+    patterns,
+    request_patient_data,
+)
 from tests.support.vignettes import VIGNETTE_DIR, load, vignette_files
 
 Json = dict[str, Any]
@@ -55,24 +62,6 @@ def _assert_alone_is_the_same(data: PatientData, thresholds: ClinicalThresholds)
     )
 
 
-def _request_data(request: Json, now: datetime) -> PatientData:
-    obtained = [
-        [e.get("resource") for e in value.get("entry", [])]
-        if value.get("resourceType") == "Bundle"
-        else [value]
-        for value in request.get("prefetch", {}).values()
-        if isinstance(value, dict)
-    ]
-    context = request["context"]
-    return assemble(
-        obtained,
-        patient_id=context["patientId"],
-        now=now,
-        draft_entries=context.get("draftOrders", {}).get("entry", []),
-        selections=context.get("selections", ()),
-    )
-
-
 def test_every_vignette_has_the_same_red_flag() -> None:
     critical = 0
     for path in vignette_files():
@@ -95,12 +84,12 @@ def test_every_vignette_has_the_same_red_flag() -> None:
 @pytest.mark.parametrize("name", [name for name, _ in load_examples()])
 def test_every_gallery_example_has_the_same_red_flag(name: str) -> None:
     example = dict(load_examples())[name]
-    _assert_alone_is_the_same(_request_data(example.request, example.now), THRESHOLDS)
+    _assert_alone_is_the_same(request_patient_data(example.request, example.now), THRESHOLDS)
 
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.json")), ids=lambda p: p.stem)
 def test_every_request_example_has_the_same_red_flag(path: Path) -> None:
-    _assert_alone_is_the_same(_request_data(json.loads(path.read_text()), NOW), THRESHOLDS)
+    _assert_alone_is_the_same(request_patient_data(json.loads(path.read_text()), NOW), THRESHOLDS)
 
 
 @pytest.mark.parametrize("name", sorted(synthea.SCENARIOS))

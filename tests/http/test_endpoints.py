@@ -22,6 +22,7 @@ from tests.conftest import (
     serve_record,
 )
 from tests.support.fhir_server import FhirServer
+from tests.support.spec_checks import empty_values
 
 PV = "/cds-services/footdrop-patient-view"
 OS = "/cds-services/footdrop-order-select"
@@ -329,21 +330,11 @@ def test_context_errors_are_400_and_named(client: TestClient) -> None:
 # --- response bodies -------------------------------------------------------------------------
 
 
-def _nulls(value: Any, path: str = "$") -> list[str]:
-    if value is None:
-        return [path]
-    if isinstance(value, dict):
-        return [n for key, item in value.items() for n in _nulls(item, f"{path}.{key}")]
-    if isinstance(value, list):
-        return [n for i, item in enumerate(value) for n in _nulls(item, f"{path}[{i}]")]
-    return []
-
-
 @pytest.mark.parametrize("example", ["patient-view", "order-select", "order-sign"])
-def test_a_response_is_compact_utf8_json_with_no_null_anywhere(
+def test_a_response_is_compact_utf8_json_with_no_empty_value_anywhere(
     client: TestClient, example: str
 ) -> None:
-    """CDS Hooks G-2: no null values in a response; the body is written as UTF-8 JSON."""
+    """CDS Hooks G-2: no null or empty value in a response; the body is written as UTF-8 JSON."""
     request = json.loads(
         (Path(__file__).parents[2] / "examples" / f"{example}.json").read_text("utf-8")
     )
@@ -352,5 +343,5 @@ def test_a_response_is_compact_utf8_json_with_no_null_anywhere(
     assert response.headers["content-type"] == "application/json"
     body = json.loads(response.content.decode("utf-8"))
     assert body["cards"]
-    assert _nulls(body) == []
+    assert empty_values(body) == []
     assert response.content == json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()

@@ -388,3 +388,22 @@ def suggestion_ids(rec: Recommendation | None) -> list[str]:
 
 def as_date(text: str) -> date:
     return date.fromisoformat(text)
+
+
+def request_patient_data(request: dict[str, Any], now: datetime) -> PatientData:
+    """A hook request's prefetch and draft orders as `assemble` receives them (no HTTP)."""
+    obtained = [
+        [e.get("resource") for e in value.get("entry", [])]
+        if value.get("resourceType") == "Bundle"
+        else [value]
+        for value in request.get("prefetch", {}).values()
+        if isinstance(value, dict)
+    ]
+    context = request["context"]
+    return assemble(
+        obtained,
+        patient_id=context["patientId"],
+        now=now,
+        draft_entries=context.get("draftOrders", {}).get("entry", []),
+        selections=context.get("selections", ()),
+    )

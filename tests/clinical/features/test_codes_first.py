@@ -28,7 +28,14 @@ from service.clinical.orders import review
 from service.clinical.thresholds import ClinicalThresholds
 from service.fhir.patient_data import PatientData, Resource, assemble
 from tests.support import synthea
-from tests.support.clinical import NOW, PATIENT_ID, THRESHOLDS, index, patterns
+from tests.support.clinical import (
+    NOW,
+    PATIENT_ID,
+    THRESHOLDS,
+    index,
+    patterns,
+    request_patient_data,
+)
 from tests.support.vignettes import VIGNETTE_DIR, load, vignette_files
 
 Json = dict[str, Any]
@@ -67,26 +74,6 @@ def assert_same_reading(data: PatientData, thresholds: ClinicalThresholds = THRE
     assert _reading(data, thresholds, codes_first=True) == full
 
 
-def _request_data(request: Json, now: datetime) -> PatientData:
-    """A hook request's prefetch and drafts as `assemble` receives them."""
-    obtained = [
-        [e.get("resource") for e in value.get("entry", [])]
-        if value.get("resourceType") == "Bundle"
-        else [value]
-        for value in request.get("prefetch", {}).values()
-        if isinstance(value, dict)
-    ]
-    context = request["context"]
-    drafts = context.get("draftOrders", {}).get("entry", [])
-    return assemble(
-        obtained,
-        patient_id=context["patientId"],
-        now=now,
-        draft_entries=drafts,
-        selections=context.get("selections", ()),
-    )
-
-
 def _chart_data(resources: Sequence[Json], drafts: Sequence[Json] = ()) -> PatientData:
     return assemble(
         [resources],
@@ -114,12 +101,12 @@ def test_every_vignette_reads_the_same(path: Path) -> None:
 @pytest.mark.parametrize("name", [name for name, _ in load_examples()])
 def test_every_gallery_example_reads_the_same(name: str) -> None:
     example = dict(load_examples())[name]
-    assert_same_reading(_request_data(example.request, example.now))
+    assert_same_reading(request_patient_data(example.request, example.now))
 
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.json")), ids=lambda p: p.stem)
 def test_every_request_example_reads_the_same(path: Path) -> None:
-    assert_same_reading(_request_data(json.loads(path.read_text()), NOW))
+    assert_same_reading(request_patient_data(json.loads(path.read_text()), NOW))
 
 
 @pytest.mark.parametrize("name", [name for name, _ in synthea.iter_fixture_charts()])
@@ -139,7 +126,7 @@ def test_the_bench_chart_reads_the_same() -> None:
     """Every resource type of the Synthea mix, most of them ones the rules never read."""
     record = bench_records.generated(300, date.today(), unread=100)
     request = {"context": {"patientId": record.patient_id}, "prefetch": record.prefetch}
-    assert_same_reading(_request_data(request, datetime.now(UTC)))
+    assert_same_reading(request_patient_data(request, datetime.now(UTC)))
 
 
 # ── malformed resources: odd types at every field the glance looks at ──────────────────
