@@ -130,8 +130,9 @@ def test_a_locked_sqlite_file_never_costs_a_card(tmp_path: Path) -> None:
     with service_process(log_dir(tmp_path) / "locked.log", settings) as server:
         client = SignedHttp(server.base_url, ehr, timeout_s=CLIENT_TIMEOUT_S)
         healthy = every_hook(client)
-        holder = sqlite3.connect(database, timeout=0)
-        holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        # Another process takes the write lock, once the card log's writer has let go of it.
+        holder = sqlite3.connect(database, timeout=10)
+        holder.execute("BEGIN IMMEDIATE")
         try:
             assert_no_card_lost(every_hook(client), healthy)
             assert send_feedback(client) == 503
