@@ -98,7 +98,7 @@ class Settings(BaseSettings):
     max_json_depth: int = Field(default=64, ge=16, le=500)
     """Deepest nesting accepted in a request body or a FHIR response."""
 
-    max_records_in_flight: int = Field(default=4, ge=1, le=1_000)
+    max_records_in_flight: int = Field(default=2, ge=1, le=1_000)
     """Hook calls of one worker that hold a patient record at once (from the parse of the
     body to the cards); a call past it waits, its body received, for one to finish."""
 
