@@ -79,7 +79,7 @@ contracts: $(DEV_STAMP)
 test: lint typecheck contracts $(INTEROP_DEPS)
 	$(BIN)/pytest -rs
 
-# The benchmark of docs/performance.md (about 10 minutes; wrk from `apt-get install wrk`
+# The benchmark of docs/performance.md (4–10 minutes; wrk from `apt-get install wrk`
 # if present, else a Python client); bench-smoke is the same harness in under a minute.
 bench: $(DEV_STAMP)
 	$(BIN)/python -m bench
