@@ -30,7 +30,7 @@ from tests.storage.service_under_test import (
     patient_view_body,
 )
 from tests.support.ehr import Ehr
-from tests.support.processes import ROOT, environment, finished, free_port
+from tests.support.processes import finished, free_port
 from tests.support.service_process import UVICORN, service_process
 
 
@@ -145,15 +145,7 @@ class NeverAnswers:
 
 def start(settings: dict[str, str], timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
     """Start the server and expect it to end by itself (a refused start-up)."""
-    return subprocess.run(
-        [*UVICORN, "--port", str(free_port())],
-        cwd=ROOT,
-        env=environment(**settings),
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        check=False,
-    )
+    return finished([*UVICORN, "--port", str(free_port())], timeout_s, **settings)
 
 
 def assert_one_line(result: subprocess.CompletedProcess[str], *expected: str) -> str:
