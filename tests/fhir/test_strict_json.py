@@ -177,12 +177,12 @@ def test_a_parse_sets_off_no_collections_and_leaves_the_collector_as_it_was(
     assert gc.isenabled()
     thresholds = gc.get_threshold()
     expected = orjson.loads(MANY_CONTAINERS)
-    assert collections, "the document is too small to show anything"
+    assert len(collections) > 1, "the document is too small to show anything"
     collections.clear()
     parsed = loads(MANY_CONTAINERS)
-    # Once the collector is back on, the allocations counted during the pause may start
-    # one collection of the youngest generation: never the many of an unpaused parse.
-    assert collections in ([], [0])
+    # Once the collector is back on, the allocations counted during the pause may start one
+    # collection (of whichever generation is due by then): never the many of an unpaused parse.
+    assert len(collections) <= 1
     assert parsed == expected
     assert gc.isenabled() and gc.get_threshold() == thresholds
 
