@@ -157,11 +157,13 @@ MANY_CONTAINERS = json.dumps([{"resourceType": "Observation", "code": [{}]} for 
 
 @pytest.fixture
 def collections() -> Iterator[list[int]]:
-    """The generations of the collections that start while the test runs."""
+    """The generations of the collections the test's own thread starts while it runs (a
+    thread left over from another test may start some of its own)."""
     started: list[int] = []
+    test_thread = threading.get_ident()
 
     def note(phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
+        if phase == "start" and threading.get_ident() == test_thread:
             started.append(info["generation"])
 
     gc.callbacks.append(note)
