@@ -218,7 +218,7 @@ def test_hung_server_is_abandoned_within_the_timeout(fhir: FhirServer) -> None:
         fhir_timeout_s=0.5,
     )
     elapsed = time.monotonic() - started
-    assert elapsed < 2.0, elapsed
+    assert elapsed < 4.0, elapsed  # the hung query would hold the call for 5 s
     assert data.unavailable == frozenset({"procedures"})
 
 
@@ -259,16 +259,16 @@ def test_template_tokens_are_filled_and_unresolvable_ones_skip_the_key() -> None
 
 def test_missing_keys_are_fetched_concurrently(fhir: FhirServer) -> None:
     """Three slow queries answer in about the time of one, not three."""
-    fhir.reply("/fhir/Patient/" + PATIENT_ID, patient(), delay_s=0.6)
-    fhir.reply("/fhir/Condition", searchset(FOOT_DROP), delay_s=0.6)
-    fhir.reply("/fhir/Procedure", searchset(PROCEDURE), delay_s=0.6)
+    fhir.reply("/fhir/Patient/" + PATIENT_ID, patient(), delay_s=1.0)
+    fhir.reply("/fhir/Condition", searchset(FOOT_DROP), delay_s=1.0)
+    fhir.reply("/fhir/Procedure", searchset(PROCEDURE), delay_s=1.0)
     started = time.monotonic()
     data = run(
         hook_request(fhir_server_url=fhir.base_url),
         fhir_allowlist=[fhir.base_url],
         fhir_timeout_s=5,
     )
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 2.5  # one after another: 3 s
     assert ids(data, "Procedure") == ["proc-1"]
     assert data.unavailable == frozenset()
 
