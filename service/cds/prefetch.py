@@ -17,6 +17,7 @@ named on the cards as data that could not be seen.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
@@ -46,16 +47,38 @@ log = logging.getLogger(__name__)
 _TOKEN_FIELDS = ("patientId", "userId", "encounterId")
 
 
+@functools.lru_cache(maxsize=256)
+def _tokens_of(query: str) -> tuple[tuple[str, str], ...] | None:
+    """The context fields a query's `{{context.X}}` tokens name, each with its token; None
+    when the query holds a token no context field fills. Worked out once per template (a
+    query of several KB scanned for each token on every call was most of a fill)."""
+    tokens = tuple((f, "{{context." + f + "}}") for f in _TOKEN_FIELDS)
+    found = tuple((field, token) for field, token in tokens if token in query)
+    for _, token in found:
+        query = query.replace(token, "")
+    return None if "{{" in query else found
+
+
+@functools.lru_cache(maxsize=16)
+def _quoted(value: str) -> str:
+    """A context value percent-encoded for a query: one call fills twenty templates with
+    the same few values."""
+    return quote(value, safe="/")
+
+
 def fill_template(query: str, context: PatientViewContext) -> str | None:
-    """Replace `{{context.X}}` tokens; None when a token has no value in this context."""
-    for field in _TOKEN_FIELDS:
-        token = "{{context." + field + "}}"
-        if token in query:
-            value = getattr(context, field)
-            if not value:
-                return None
-            query = query.replace(token, quote(str(value), safe="/"))
-    return None if "{{" in query else query
+    """Replace `{{context.X}}` tokens; None when a token has no value in this context.
+
+    A value is percent-encoded, so it cannot add a token of its own."""
+    tokens = _tokens_of(query)
+    if tokens is None:
+        return None
+    for field, token in tokens:
+        value = getattr(context, field)
+        if not value:
+            return None
+        query = query.replace(token, _quoted(str(value)))
+    return query
 
 
 def _from_prefetch(value: Any) -> tuple[list[JsonObject] | None, JsonObject | None]:

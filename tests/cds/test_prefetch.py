@@ -255,6 +255,18 @@ def test_template_tokens_are_filled_and_unresolvable_ones_skip_the_key() -> None
         fill_template("Condition?patient={{context.patientId}}", context) == "Condition?patient=abc"
     )
     assert fill_template("Encounter/{{context.encounterId}}", context) is None
+    assert fill_template("Observation?patient={{context.patient}}", context) is None  # no field
+
+
+def test_template_values_are_percent_encoded_and_cannot_add_a_token() -> None:
+    odd = PatientViewContext(userId="Practitioner/1", patientId="a b&{{context.userId}}")
+    query = "Condition?patient={{context.patientId}}&asker={{context.userId}}"
+    filled = "Condition?patient=a%20b%26%7B%7Bcontext.userId%7D%7D&asker=Practitioner/1"
+    assert fill_template(query, odd) == filled
+    # The same template for another patient (templates are read once, values each call).
+    assert fill_template(query, PatientViewContext(userId="Practitioner/2", patientId="p")) == (
+        "Condition?patient=p&asker=Practitioner/2"
+    )
 
 
 def test_missing_keys_are_fetched_concurrently(fhir: FhirServer) -> None:
