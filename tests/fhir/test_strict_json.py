@@ -27,6 +27,7 @@ from service.fhir.strict_json import (
     load_object,
     loads,
 )
+from tests.support.collector import collections_started
 
 #: Strings made of what a text check could trip on.
 TRICKY_TEXT = st.text(alphabet='"\\[]{}:,ab\n\u00e9\U0001f9b6', max_size=8)
@@ -157,20 +158,8 @@ MANY_CONTAINERS = json.dumps([{"resourceType": "Observation", "code": [{}]} for 
 
 @pytest.fixture
 def collections() -> Iterator[list[int]]:
-    """The generations of the collections the test's own thread starts while it runs (a
-    thread left over from another test may start some of its own)."""
-    started: list[int] = []
-    test_thread = threading.get_ident()
-
-    def note(phase: str, info: dict[str, int]) -> None:
-        if phase == "start" and threading.get_ident() == test_thread:
-            started.append(info["generation"])
-
-    gc.callbacks.append(note)
-    try:
+    with collections_started(this_thread_only=True) as started:
         yield started
-    finally:
-        gc.callbacks.remove(note)
 
 
 def test_a_parse_sets_off_no_collections_and_leaves_the_collector_as_it_was(

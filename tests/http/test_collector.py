@@ -15,24 +15,15 @@ from bench.load import SLOT
 from bench.records import generated, hook_body
 from service.app import MIDDLE_GENERATION_THRESHOLD, create_app
 from tests.conftest import make_settings
+from tests.support.collector import collections_started
 
 PATIENT_VIEW = "/cds-services/footdrop-patient-view"
 
 
 @pytest.fixture
 def collections() -> Iterator[list[int]]:
-    """The generations of the collections that start while the test runs (any thread)."""
-    started: list[int] = []
-
-    def note(phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            started.append(info["generation"])
-
-    gc.callbacks.append(note)
-    try:
+    with collections_started(this_thread_only=False) as started:
         yield started
-    finally:
-        gc.callbacks.remove(note)
 
 
 def test_the_middle_generation_is_collected_less_often_while_the_app_runs() -> None:
