@@ -44,7 +44,10 @@ from service.fhir.transport import FhirTransport
 
 log = logging.getLogger(__name__)
 
-_TOKEN_FIELDS = ("patientId", "userId", "encounterId")
+#: Each context field a query template may name, with its token.
+_TOKENS = tuple(
+    (field, "{{context." + field + "}}") for field in ("patientId", "userId", "encounterId")
+)
 
 
 @functools.lru_cache(maxsize=256)
@@ -52,8 +55,7 @@ def _tokens_of(query: str) -> tuple[tuple[str, str], ...] | None:
     """The context fields a query's `{{context.X}}` tokens name, each with its token; None
     when the query holds a token no context field fills. Worked out once per template (a
     query of several KB scanned for each token on every call was most of a fill)."""
-    tokens = tuple((f, "{{context." + f + "}}") for f in _TOKEN_FIELDS)
-    found = tuple((field, token) for field, token in tokens if token in query)
+    found = tuple((field, token) for field, token in _TOKENS if token in query)
     for _, token in found:
         query = query.replace(token, "")
     return None if "{{" in query else found
